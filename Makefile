@@ -1,0 +1,37 @@
+# ocp_backup: PGXS build.  `make && make install`, then see README.md.
+
+EXTENSION = ocp_backup
+MODULE_big = ocp_backup
+DATA = sql/ocp_backup--1.0.sql
+
+# The pure core: plain C over cJSON and libcrypto, no PostgreSQL headers.
+CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o
+# The shell: PostgreSQL entry points, catalog access, libcurl, SPI.
+SHELL_OBJS = src/ocp_backup.o src/options.o src/endpoint.o src/http.o \
+	src/journal.o src/report.o src/rows.o
+OBJS = $(CORE_OBJS) $(SHELL_OBJS)
+
+REGRESS = setup validation backup_now errors server_choice
+REGRESS_OPTS = --inputdir=. --outputdir=test/.work/regress
+
+WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare
+PG_CFLAGS = $(WARNINGS)
+SHLIB_LINK = -lcurl -lcjson -lcrypto
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Unit tests of the pure core run outside any backend.
+UNIT_TESTS = $(patsubst test/unit/%.c,test/unit/%.bin,$(wildcard test/unit/test_*.c))
+UNIT_CFLAGS = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Wmissing-prototypes \
+	-Wdeclaration-after-statement -Isrc -Itest/unit
+
+test/unit/%.bin: test/unit/%.c $(CORE_OBJS:.o=.c) src/*.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_OBJS:.o=.c) -lcjson -lcrypto
+
+unit: $(UNIT_TESTS)
+
+.PHONY: unit
+EXTRA_CLEAN = $(UNIT_TESTS) test/.work

@@ -1,0 +1,173 @@
+/*
+ * endpoint.c - resolves the server a call names (or the default one) and
+ * the caller's user mapping into everything needed to talk to OCP.
+ */
+#include "endpoint.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/reloptions.h"
+#include "access/table.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_user_mapping.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/syscache.h"
+
+#include "options.h"
+
+#define OCPB_FDW_NAME "ocp_backup"
+
+char	   *ocpb_default_server = NULL;
+
+static Oid
+ocp_backup_fdw_id(void)
+{
+	return GetForeignDataWrapperByName(OCPB_FDW_NAME, false)->fdwid;
+}
+
+/* The server named, which must belong to this wrapper. */
+static ForeignServer *
+named_server(const char *name, const char *named_by)
+{
+	ForeignServer *server = GetForeignServerByName(name, true);
+
+	if (server == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("server \"%s\" does not exist", name),
+				 errdetail("The server was named by %s.", named_by)));
+	if (server->fdwid != ocp_backup_fdw_id())
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" is not an ocp_backup server", name),
+				 errdetail("The server was named by %s.", named_by)));
+	return server;
+}
+
+/* The one server of this wrapper, when there is exactly one. */
+static ForeignServer *
+only_server(void)
+{
+	Oid			fdw_id = ocp_backup_fdw_id();
+	Relation	catalog;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			found = InvalidOid;
+	int			count = 0;
+
+	catalog = table_open(ForeignServerRelationId, AccessShareLock);
+	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_foreign_server form = (Form_pg_foreign_server) GETSTRUCT(tuple);
+
+		if (form->srvfdw == fdw_id)
+		{
+			found = form->oid;
+			count++;
+		}
+	}
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+
+	if (count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no ocp_backup server exists"),
+				 errhint("Create one: CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup "
+						 "OPTIONS (url 'https://ocp.example.net:8080').")));
+	if (count > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("more than one ocp_backup server exists, and none was chosen"),
+				 errhint("Pass the server argument, or set ocp_backup.default_server.")));
+	return GetForeignServer(found);
+}
+
+static ForeignServer *
+choose_server(const char *server_name)
+{
+	if (server_name != NULL)
+		return named_server(server_name, "the server argument");
+	if (ocpb_default_server != NULL && ocpb_default_server[0] != '\0')
+		return named_server(ocpb_default_server, "ocp_backup.default_server");
+	return only_server();
+}
+
+static void
+check_usage(ForeignServer *server)
+{
+	AclResult	result = pg_foreign_server_aclcheck(server->serverid, GetUserId(),
+													ACL_USAGE);
+
+	if (result != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for foreign server %s", server->servername),
+				 errhint("A superuser or the server's owner can run: GRANT USAGE ON FOREIGN SERVER %s TO %s;",
+						 quote_identifier(server->servername),
+						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
+/* The user's own mapping, else the PUBLIC one, else InvalidOid. */
+static HeapTuple
+find_user_mapping(Oid user_id, Oid server_id)
+{
+	HeapTuple	tuple;
+
+	tuple = SearchSysCache2(USERMAPPINGUSERSERVER,
+							ObjectIdGetDatum(user_id), ObjectIdGetDatum(server_id));
+	if (!HeapTupleIsValid(tuple))
+		tuple = SearchSysCache2(USERMAPPINGUSERSERVER,
+								ObjectIdGetDatum(InvalidOid),
+								ObjectIdGetDatum(server_id));
+	return tuple;
+}
+
+static void
+read_user_mapping(ForeignServer *server, OcpbEndpoint *endpoint)
+{
+	Oid			user_id = GetUserId();
+	HeapTuple	tuple = find_user_mapping(user_id, server->serverid);
+	OcpbMappingOptions mapping;
+	Datum		options;
+	bool		isnull;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no user mapping for role \"%s\" on server \"%s\"",
+						GetUserNameFromId(user_id, false), server->servername),
+				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER %s "
+						 "OPTIONS (username '...', password '...');",
+						 quote_identifier(server->servername))));
+	endpoint->user_mapping_id = ((Form_pg_user_mapping) GETSTRUCT(tuple))->oid;
+	options = SysCacheGetAttr(USERMAPPINGUSERSERVER, tuple,
+							  Anum_pg_user_mapping_umoptions, &isnull);
+	ocpb_read_mapping_options(isnull ? NIL : untransformRelOptions(options), &mapping);
+	ReleaseSysCache(tuple);
+	endpoint->username = mapping.username;
+	endpoint->password = mapping.password;
+}
+
+OcpbEndpoint *
+ocpb_resolve_endpoint(const char *server_name)
+{
+	ForeignServer *server = choose_server(server_name);
+	OcpbEndpoint *endpoint = palloc0(sizeof(OcpbEndpoint));
+	OcpbServerOptions options;
+
+	check_usage(server);
+	ocpb_read_server_options(server->options, &options);
+	endpoint->server_id = server->serverid;
+	endpoint->server_name = server->servername;
+	endpoint->connect_timeout_ms = options.connect_timeout_ms;
+	endpoint->timeout_ms = options.timeout_ms;
+	ocpb_split_url(options.url, &endpoint->base_url, &endpoint->host_header);
+	read_user_mapping(server, endpoint);
+	return endpoint;
+}

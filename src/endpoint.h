@@ -1,0 +1,33 @@
+/*
+ * endpoint.h - resolves the server a call names (or the default one) and
+ * the caller's user mapping into everything needed to talk to OCP.
+ */
+#ifndef OCPB_ENDPOINT_H
+#define OCPB_ENDPOINT_H
+
+#include "postgres.h"
+
+typedef struct OcpbEndpoint
+{
+	Oid			server_id;
+	Oid			user_mapping_id;
+	char	   *server_name;
+	char	   *base_url;		/* scheme://host[:port], no trailing slash */
+	char	   *host_header;	/* the Host header value sent and signed */
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	char	   *username;
+	char	   *password;
+} OcpbEndpoint;
+
+/* The GUC ocp_backup.default_server. */
+extern char *ocpb_default_server;
+
+/*
+ * The endpoint for server_name, or for the default server when it is NULL,
+ * as the current user: raises 42704 when there is no such server or user
+ * mapping, 42501 when the user lacks USAGE on the server.
+ */
+extern OcpbEndpoint *ocpb_resolve_endpoint(const char *server_name);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * http.c - sends one request to OCP with libcurl.
+ *
+ * Each backend keeps one curl handle per (server, user mapping), so that
+ * every call after the first reuses a kept-alive TCP (and TLS) connection.
+ * The handle lives in its own multi handle, which owns the connection pool:
+ * dropping both when the server or mapping changes drops the connection.
+ *
+ * Transfers run through the multi interface in short polls, so that a query
+ * cancel or statement_timeout is noticed within a poll period and raised by
+ * PostgreSQL itself.  Nothing here ereports from inside a libcurl callback:
+ * callbacks set flags, and errors are reported once libcurl has returned.
+ */
+#include "http.h"
+
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "auth.h"
+
+#define OCPB_USER_AGENT "ocp_backup/1.0"
+
+/* How long a poll waits before looking for interrupts again. */
+#define INTERRUPT_POLL_MS 50
+
+typedef struct HandleKey
+{
+	Oid			server_id;
+	Oid			user_mapping_id;
+} HandleKey;
+
+typedef struct CachedHandle
+{
+	HandleKey	key;
+	CURLM	   *multi;
+	CURL	   *easy;
+	bool		stale;			/* the server or a mapping changed */
+	char		error[CURL_ERROR_SIZE];
+} CachedHandle;
+
+/* What the callbacks collect during one transfer. */
+typedef struct Collected
+{
+	char	   *body;			/* malloc'd: libcurl may not see palloc fail */
+	size_t		len;
+	size_t		capacity;
+	bool		too_large;
+	bool		out_of_memory;
+	int			rate_limit_reset;
+} Collected;
+
+static HTAB *handles = NULL;
+
+static void
+release_handle(CachedHandle *entry)
+{
+	if (entry->easy != NULL)
+		curl_easy_cleanup(entry->easy);
+	if (entry->multi != NULL)
+		curl_multi_cleanup(entry->multi);
+	entry->easy = NULL;
+	entry->multi = NULL;
+}
+
+/*
+ * Any change to a server or user mapping makes every cached handle stale:
+ * they are few, and rebuilding one costs a single handshake.
+ */
+static void
+invalidate_handles(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	CachedHandle *entry;
+
+	if (handles == NULL)
+		return;
+	hash_seq_init(&scan, handles);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+		entry->stale = true;
+}
+
+void
+ocpb_http_init(void)
+{
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, invalidate_handles, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidate_handles, (Datum) 0);
+}
+
+static size_t
+collect_body(char *data, size_t size, size_t count, void *userdata)
+{
+	Collected  *collected = userdata;
+	size_t		len = size * count;
+
+	if (len > OCPB_MAX_RESPONSE_BYTES - collected->len)
+	{
+		collected->too_large = true;
+		return 0;
+	}
+	if (collected->len + len > collected->capacity)
+	{
+		size_t		capacity = Max(collected->capacity * 2, 4096);
+		char	   *grown;
+
+		while (capacity < collected->len + len)
+			capacity *= 2;
+		grown = realloc(collected->body, capacity);
+		if (grown == NULL)
+		{
+			collected->out_of_memory = true;
+			return 0;
+		}
+		collected->body = grown;
+		collected->capacity = capacity;
+	}
+	memcpy(collected->body + collected->len, data, len);
+	collected->len += len;
+	return len;
+}
+
+static size_t
+collect_header(char *data, size_t size, size_t count, void *userdata)
+{
+	Collected  *collected = userdata;
+	size_t		len = size * count;
+	static const char name[] = "ratelimit-reset:";
+	char		value[16];
+	size_t		value_len;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+		collected->rate_limit_reset = -1;	/* a new answer begins */
+	else if (len > sizeof(name) - 1 && pg_strncasecmp(data, name, sizeof(name) - 1) == 0)
+	{
+		value_len = Min(len - (sizeof(name) - 1), sizeof(value) - 1);
+		memcpy(value, data + sizeof(name) - 1, value_len);
+		value[value_len] = '\0';
+		collected->rate_limit_reset = atoi(value);
+	}
+	return len;
+}
+
+#define SET_OPTION(easy, option, value) \
+	do { \
+		if (curl_easy_setopt((easy), (option), (value)) != CURLE_OK) \
+			elog(ERROR, "could not set libcurl option %s", #option); \
+	} while (0)
+
+/* Options that hold for every request of the endpoint. */
+static void
+configure_handle(CachedHandle *entry, const OcpbEndpoint *endpoint)
+{
+	CURL	   *easy = entry->easy;
+
+	SET_OPTION(easy, CURLOPT_NOSIGNAL, 1L);
+	SET_OPTION(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	SET_OPTION(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	SET_OPTION(easy, CURLOPT_USERAGENT, OCPB_USER_AGENT);
+	SET_OPTION(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) endpoint->connect_timeout_ms);
+	SET_OPTION(easy, CURLOPT_TIMEOUT_MS, (long) endpoint->timeout_ms);
+	SET_OPTION(easy, CURLOPT_ERRORBUFFER, entry->error);
+	SET_OPTION(easy, CURLOPT_WRITEFUNCTION, collect_body);
+	SET_OPTION(easy, CURLOPT_HEADERFUNCTION, collect_header);
+	SET_OPTION(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+}
+
+static CachedHandle *
+handle_for(const OcpbEndpoint *endpoint)
+{
+	HandleKey	key;
+	CachedHandle *entry;
+	bool		found;
+
+	if (handles == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(HandleKey);
+		ctl.entrysize = sizeof(CachedHandle);
+		handles = hash_create("ocp_backup curl handles", 8, &ctl,
+							  HASH_ELEM | HASH_BLOBS);
+	}
+	memset(&key, 0, sizeof(key));
+	key.server_id = endpoint->server_id;
+	key.user_mapping_id = endpoint->user_mapping_id;
+	entry = hash_search(handles, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->multi = NULL;
+		entry->easy = NULL;
+		entry->stale = false;
+	}
+	if (entry->stale)
+		release_handle(entry);
+	entry->stale = false;
+	if (entry->easy == NULL)
+	{
+		entry->multi = curl_multi_init();
+		entry->easy = curl_easy_init();
+		if (entry->multi == NULL || entry->easy == NULL)
+		{
+			release_handle(entry);
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+							errmsg("could not create a libcurl handle")));
+		}
+		PG_TRY();
+		{
+			configure_handle(entry, endpoint);
+		}
+		PG_CATCH();
+		{
+			release_handle(entry);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	return entry;
+}
+
+/* Appends one header; a NULL list afterwards means memory ran out. */
+static struct curl_slist *
+add_header(struct curl_slist *headers, bool *failed, const char *header)
+{
+	struct curl_slist *longer;
+
+	if (*failed)
+		return headers;
+	longer = curl_slist_append(headers, header);
+	if (longer == NULL)
+	{
+		*failed = true;
+		return headers;
+	}
+	return longer;
+}
+
+/* Credentials are wiped, not just freed, once libcurl is done with them. */
+static void
+free_headers(struct curl_slist *headers)
+{
+	struct curl_slist *header;
+
+	for (header = headers; header != NULL; header = header->next)
+		explicit_bzero(header->data, strlen(header->data));
+	curl_slist_free_all(headers);
+}
+
+static char *
+authorization_header(const OcpbEndpoint *endpoint)
+{
+	char	   *credentials = ocpb_basic_authorization(endpoint->username,
+													   endpoint->password);
+	char	   *header;
+	size_t		size;
+
+	if (credentials == NULL)
+		return NULL;
+	size = strlen("Authorization: ") + strlen(credentials) + 1;
+	header = malloc(size);
+	if (header != NULL)
+		snprintf(header, size, "Authorization: %s", credentials);
+	explicit_bzero(credentials, strlen(credentials));
+	free(credentials);
+	return header;
+}
+
+/*
+ * The request headers.  Host is set explicitly because it is part of the
+ * AK/SK signature, which must cover exactly what is sent; Expect is
+ * emptied so that larger bodies are not held back for a 100-continue.
+ */
+static struct curl_slist *
+request_headers(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request)
+{
+	struct curl_slist *headers = NULL;
+	bool		failed = false;
+	char		host[600];
+	char	   *authorization;
+
+	snprintf(host, sizeof(host), "Host: %s", endpoint->host_header);
+	headers = add_header(headers, &failed, host);
+	headers = add_header(headers, &failed, "Accept: application/json");
+	headers = add_header(headers, &failed, "Accept-Language: en-US");
+	headers = add_header(headers, &failed, "Expect:");
+	if (request->body != NULL)
+		headers = add_header(headers, &failed, "Content-Type: application/json");
+	authorization = authorization_header(endpoint);
+	if (authorization == NULL)
+		failed = true;
+	else
+	{
+		headers = add_header(headers, &failed, authorization);
+		explicit_bzero(authorization, strlen(authorization));
+		free(authorization);
+	}
+	if (failed)
+	{
+		free_headers(headers);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	return headers;
+}
+
+/* Options that change from one request to the next. */
+static void
+prepare_request(CURL *easy, const OcpbEndpoint *endpoint,
+				const OcpbHttpRequest *request, struct curl_slist *headers,
+				Collected *collected)
+{
+	char	   *url = psprintf("%s%s", endpoint->base_url, request->path);
+
+	SET_OPTION(easy, CURLOPT_URL, url);
+	pfree(url);
+	SET_OPTION(easy, CURLOPT_HTTPHEADER, headers);
+	SET_OPTION(easy, CURLOPT_WRITEDATA, collected);
+	SET_OPTION(easy, CURLOPT_HEADERDATA, collected);
+	if (request->body != NULL)
+	{
+		SET_OPTION(easy, CURLOPT_POST, 1L);
+		SET_OPTION(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) request->body_len);
+		SET_OPTION(easy, CURLOPT_POSTFIELDS, request->body);
+	}
+	else
+		SET_OPTION(easy, CURLOPT_HTTPGET, 1L);
+}
+
+/*
+ * Runs the transfer to its end, checking for interrupts between polls.  An
+ * interrupt raises from here; the caller's cleanup detaches the handle,
+ * which closes the half-used connection.
+ */
+static CURLcode
+run_transfer(CachedHandle *entry)
+{
+	int			running = 1;
+	CURLMcode	status;
+	CURLMsg    *message;
+	int			queued;
+
+	while (running > 0)
+	{
+		status = curl_multi_perform(entry->multi, &running);
+		if (status == CURLM_OK && running > 0)
+			status = curl_multi_poll(entry->multi, NULL, 0, INTERRUPT_POLL_MS, NULL);
+		if (status != CURLM_OK)
+			elog(ERROR, "libcurl multi interface failed: %s", curl_multi_strerror(status));
+		CHECK_FOR_INTERRUPTS();
+	}
+	while ((message = curl_multi_info_read(entry->multi, &queued)) != NULL)
+	{
+		if (message->msg == CURLMSG_DONE && message->easy_handle == entry->easy)
+			return message->data.result;
+	}
+	return CURLE_GOT_NOTHING;
+}
+
+static void
+collect_result(CachedHandle *entry, CURLcode code, const Collected *collected,
+			   OcpbHttpResult *result)
+{
+	curl_off_t	connect_us = 0;
+	curl_off_t	total_us = 0;
+
+	result->curl_code = code;
+	strlcpy(result->curl_error, entry->error, sizeof(result->curl_error));
+	if (result->curl_error[0] == '\0' && code != CURLE_OK)
+		strlcpy(result->curl_error, curl_easy_strerror(code), sizeof(result->curl_error));
+	result->too_large = collected->too_large;
+	result->rate_limit_reset = collected->rate_limit_reset;
+	curl_easy_getinfo(entry->easy, CURLINFO_RESPONSE_CODE, &result->status);
+	curl_easy_getinfo(entry->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	curl_easy_getinfo(entry->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+	result->timed_out_connecting = code == CURLE_OPERATION_TIMEDOUT && connect_us == 0;
+	result->elapsed_ms = (long) (total_us / 1000);
+	result->body = palloc(collected->len + 1);
+	if (collected->len > 0)
+		memcpy(result->body, collected->body, collected->len);
+	result->body[collected->len] = '\0';
+	result->body_len = collected->len;
+}
+
+void
+ocpb_http_exchange(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
+				   OcpbHttpResult *result)
+{
+	CachedHandle *entry = handle_for(endpoint);
+	struct curl_slist *volatile headers = NULL;
+	Collected	collected;
+	volatile bool attached = false;
+	CURLcode	code;
+
+	memset(result, 0, sizeof(*result));
+	memset(&collected, 0, sizeof(collected));
+	collected.rate_limit_reset = -1;
+	entry->error[0] = '\0';
+	PG_TRY();
+	{
+		headers = request_headers(endpoint, request);
+		prepare_request(entry->easy, endpoint, request, headers, &collected);
+		if (curl_multi_add_handle(entry->multi, entry->easy) != CURLM_OK)
+			elog(ERROR, "could not add a libcurl handle to its multi handle");
+		attached = true;
+		code = run_transfer(entry);
+		if (collected.out_of_memory)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+							errmsg("out of memory while reading the answer of OCP")));
+		collect_result(entry, code, &collected, result);
+	}
+	PG_FINALLY();
+	{
+		if (attached)
+			curl_multi_remove_handle(entry->multi, entry->easy);
+		/* Neither may point at memory that is about to go away. */
+		curl_easy_setopt(entry->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(entry->easy, CURLOPT_POSTFIELDS, NULL);
+		free_headers(headers);
+		free(collected.body);
+	}
+	PG_END_TRY();
+}

@@ -1,0 +1,49 @@
+/*
+ * http.h - sends one request to OCP with libcurl.
+ */
+#ifndef OCPB_HTTP_H
+#define OCPB_HTTP_H
+
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "endpoint.h"
+
+/* Answers larger than this are refused: OCP's are a few kilobytes. */
+#define OCPB_MAX_RESPONSE_BYTES (8 * 1024 * 1024)
+
+typedef struct OcpbHttpRequest
+{
+	const char *method;			/* GET or POST */
+	const char *path;			/* path and query, starting with '/' */
+	const char *body;			/* NULL for none */
+	size_t		body_len;
+} OcpbHttpRequest;
+
+typedef struct OcpbHttpResult
+{
+	CURLcode	curl_code;		/* CURLE_OK when an HTTP answer came */
+	char		curl_error[CURL_ERROR_SIZE];
+	bool		timed_out_connecting;	/* the timeout hit before connecting */
+	bool		too_large;		/* the answer passed OCPB_MAX_RESPONSE_BYTES */
+	long		status;			/* HTTP status; 0 when no answer came */
+	char	   *body;			/* palloc'd, NUL-terminated, never NULL */
+	size_t		body_len;
+	int			rate_limit_reset;	/* RateLimit-Reset seconds; -1 if absent */
+	long		elapsed_ms;
+} OcpbHttpResult;
+
+/*
+ * Sends the request with the endpoint's credentials and waits for the
+ * answer, reacting to query cancel and statement_timeout within about
+ * 50 ms.  Transport failures are reported in result, not raised.
+ */
+extern void ocpb_http_exchange(const OcpbEndpoint *endpoint,
+							   const OcpbHttpRequest *request,
+							   OcpbHttpResult *result);
+
+/* Registers the invalidation callbacks that drop cached handles. */
+extern void ocpb_http_init(void);
+
+#endif

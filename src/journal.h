@@ -1,0 +1,46 @@
+/*
+ * journal.h - records every call that tried to reach OCP in
+ * ocp_backup.invocation.
+ */
+#ifndef OCPB_JOURNAL_H
+#define OCPB_JOURNAL_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+typedef struct OcpbInvocation
+{
+	TimestampTz started_at;
+	TimestampTz finished_at;
+	const char *server_name;
+	int64		cluster_id;
+	const char *backup_mode;
+	const char *data_mode;
+	const char *request_json;	/* the body sent, secrets masked */
+	int			http_status;	/* 0: no answer came */
+	bool		successful;
+	const long long *task_ids;
+	int			n_task_ids;
+	const char *trace_id;		/* NULL when none */
+	const char *error;			/* NULL on success */
+	const char *response_json;	/* NULL when the answer was not JSON */
+} OcpbInvocation;
+
+/*
+ * Raises 25006 when the journal cannot be written (read-only transaction,
+ * hot standby): a backup must not be triggered without its record.
+ */
+extern void ocpb_journal_check_writable(const char *function_name);
+
+/* Inserts the row and returns its id. */
+extern int64 ocpb_journal_insert(const OcpbInvocation *invocation);
+
+/*
+ * The storage object with the values of secret-looking keys replaced by a
+ * marker, or NULL when it holds none.
+ */
+extern Jsonb *ocpb_mask_secrets(Jsonb *storage);
+
+#endif

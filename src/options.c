@@ -1,0 +1,351 @@
+/*
+ * options.c - validates and reads the options of ocp_backup servers and
+ * user mappings.
+ *
+ * The validator runs at CREATE and ALTER time, so a typo in a pg_cron job's
+ * server is found when the DBA types it rather than at 2 a.m.  Secrets are
+ * only accepted on user mappings, which pg_user_mappings hides from other
+ * roles; a server's options are readable by anyone with access to the
+ * catalog.
+ */
+#include "options.h"
+
+#include <limits.h>
+
+#include <curl/curl.h>
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(ocp_backup_fdw_validator);
+
+#define MAX_TIMEOUT_MS (24 * 3600 * 1000)
+
+typedef enum OptionKind
+{
+	OPTION_URL,
+	OPTION_MILLISECONDS,
+	OPTION_TEXT
+} OptionKind;
+
+typedef struct KnownOption
+{
+	const char *name;
+	Oid			context;		/* the catalog whose objects take it */
+	OptionKind	kind;
+} KnownOption;
+
+static const KnownOption known_options[] = {
+	{"url", ForeignServerRelationId, OPTION_URL},
+	{"connect_timeout_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
+	{"timeout_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
+	{"username", UserMappingRelationId, OPTION_TEXT},
+	{"password", UserMappingRelationId, OPTION_TEXT},
+	{NULL, InvalidOid, OPTION_TEXT}
+};
+
+static const char *
+context_name(Oid context)
+{
+	switch (context)
+	{
+		case ForeignServerRelationId:
+			return "server";
+		case UserMappingRelationId:
+			return "user mapping";
+		case ForeignDataWrapperRelationId:
+			return "foreign-data wrapper";
+		default:
+			return "object";
+	}
+}
+
+static const KnownOption *
+find_option(const char *name)
+{
+	const KnownOption *option;
+
+	for (option = known_options; option->name != NULL; option++)
+	{
+		if (strcmp(option->name, name) == 0)
+			return option;
+	}
+	return NULL;
+}
+
+static char *
+options_of_context(Oid context)
+{
+	StringInfoData names;
+	const KnownOption *option;
+
+	initStringInfo(&names);
+	for (option = known_options; option->name != NULL; option++)
+	{
+		if (option->context != context)
+			continue;
+		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", option->name);
+	}
+	return names.data;
+}
+
+static void
+reject_unknown_option(const char *name, Oid context)
+{
+	const KnownOption *option = find_option(name);
+	char	   *valid = options_of_context(context);
+
+	if (option != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"%s\" belongs on an ocp_backup %s, not on a %s",
+						name, context_name(option->context), context_name(context)),
+				 option->context == UserMappingRelationId ?
+				 errhint("Credentials go in a user mapping, which hides them from other roles: "
+						 "CREATE USER MAPPING FOR CURRENT_USER SERVER ... OPTIONS (%s '...').",
+						 name) : 0));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+			 errmsg("invalid option \"%s\" for an ocp_backup %s", name, context_name(context)),
+			 valid[0] != '\0' ?
+			 errhint("Valid options for an ocp_backup %s are: %s.", context_name(context), valid) :
+			 errhint("An ocp_backup %s takes no options.", context_name(context))));
+}
+
+/* Whether the parsed URL has that part; libcurl's copy is released at once. */
+static bool
+url_has_part(CURLU *parsed, CURLUPart what)
+{
+	char	   *part = NULL;
+	bool		present = curl_url_get(parsed, what, &part, 0) == CURLUE_OK;
+
+	curl_free(part);
+	return present;
+}
+
+/* Whether the parsed URL has that part and it equals value. */
+static bool
+url_part_is(CURLU *parsed, CURLUPart what, const char *value)
+{
+	char	   *part = NULL;
+	bool		equal = curl_url_get(parsed, what, &part, 0) == CURLUE_OK &&
+		strcmp(part, value) == 0;
+
+	curl_free(part);
+	return equal;
+}
+
+/*
+ * Parses the URL with libcurl's own parser, so that what is accepted here is
+ * exactly what libcurl will connect to.  Returns NULL when the URL is fine,
+ * else why it is not.  libcurl's memory is released before returning, so the
+ * caller may ereport freely.
+ */
+static const char *
+url_problem(const char *url)
+{
+	CURLU	   *parsed = curl_url();
+	const char *problem = NULL;
+
+	if (parsed == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK)
+		problem = "it is not an absolute URL such as https://ocp.example.net:8080";
+	else if (!url_part_is(parsed, CURLUPART_SCHEME, "http") &&
+			 !url_part_is(parsed, CURLUPART_SCHEME, "https"))
+		problem = "only http and https URLs are supported";
+	else if (url_has_part(parsed, CURLUPART_USER))
+		problem = "credentials belong in a user mapping, not in the URL";
+	else if (url_has_part(parsed, CURLUPART_QUERY) ||
+			 url_has_part(parsed, CURLUPART_FRAGMENT))
+		problem = "the URL must not have a query or a fragment";
+	else if (url_has_part(parsed, CURLUPART_PATH) &&
+			 !url_part_is(parsed, CURLUPART_PATH, "/"))
+		problem = "the URL must name only the OCP endpoint, with no path";
+	curl_url_cleanup(parsed);
+	return problem;
+}
+
+static void
+check_url(const char *url)
+{
+	const char *problem = url_problem(url);
+
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"url\": \"%s\"", url),
+				 errdetail("%s.", problem)));
+}
+
+static int
+parse_milliseconds(const char *name, const char *value)
+{
+	char	   *end;
+	long		ms;
+
+	errno = 0;
+	ms = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || ms < 1 || ms > MAX_TIMEOUT_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("It must be a whole number of milliseconds from 1 to %d.",
+						   MAX_TIMEOUT_MS)));
+	return (int) ms;
+}
+
+static void
+check_value(const KnownOption *option, const char *value)
+{
+	switch (option->kind)
+	{
+		case OPTION_URL:
+			check_url(value);
+			break;
+		case OPTION_MILLISECONDS:
+			(void) parse_milliseconds(option->name, value);
+			break;
+		case OPTION_TEXT:
+			if (value[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"%s\" must not be empty", option->name)));
+			break;
+	}
+}
+
+static bool
+has_option(List *options, const char *name)
+{
+	ListCell   *cell;
+
+	foreach(cell, options)
+	{
+		if (strcmp(((DefElem *) lfirst(cell))->defname, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Checks the options that must come together. */
+static void
+check_complete(List *options, Oid context)
+{
+	if (context == ForeignServerRelationId && !has_option(options, "url"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("an ocp_backup server needs the \"url\" option"),
+				 errhint("For example: CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup "
+						 "OPTIONS (url 'https://ocp.example.net:8080').")));
+	if (context == UserMappingRelationId &&
+		(!has_option(options, "username") || !has_option(options, "password")))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("an ocp_backup user mapping needs both \"username\" and \"password\""),
+				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER ... "
+						 "OPTIONS (username '...', password '...').")));
+}
+
+Datum
+ocp_backup_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			context = PG_GETARG_OID(1);
+	ListCell   *cell;
+
+	foreach(cell, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+		const KnownOption *option = find_option(def->defname);
+
+		if (option == NULL || option->context != context)
+			reject_unknown_option(def->defname, context);
+		check_value(option, defGetString(def));
+	}
+	check_complete(options, context);
+	PG_RETURN_VOID();
+}
+
+void
+ocpb_read_server_options(List *options, OcpbServerOptions *server)
+{
+	ListCell   *cell;
+
+	server->url = NULL;
+	server->connect_timeout_ms = OCPB_DEFAULT_CONNECT_TIMEOUT_MS;
+	server->timeout_ms = OCPB_DEFAULT_TIMEOUT_MS;
+	foreach(cell, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		if (strcmp(def->defname, "url") == 0)
+			server->url = defGetString(def);
+		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
+			server->connect_timeout_ms = parse_milliseconds(def->defname, defGetString(def));
+		else if (strcmp(def->defname, "timeout_ms") == 0)
+			server->timeout_ms = parse_milliseconds(def->defname, defGetString(def));
+	}
+}
+
+void
+ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping)
+{
+	ListCell   *cell;
+
+	mapping->username = NULL;
+	mapping->password = NULL;
+	foreach(cell, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		if (strcmp(def->defname, "username") == 0)
+			mapping->username = defGetString(def);
+		else if (strcmp(def->defname, "password") == 0)
+			mapping->password = defGetString(def);
+	}
+}
+
+void
+ocpb_split_url(const char *url, char **base_url, char **host_header)
+{
+	CURLU	   *parsed = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *port = NULL;
+	char		scheme_copy[8];
+	char		host_copy[512];
+	bool		ok;
+
+	if (parsed == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	ok = curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+	if (ok)
+	{
+		/* Without an explicit port, libcurl omits it from Host too. */
+		(void) curl_url_get(parsed, CURLUPART_PORT, &port, 0);
+		snprintf(scheme_copy, sizeof(scheme_copy), "%s", scheme);
+		if (port != NULL)
+			snprintf(host_copy, sizeof(host_copy), "%s:%s", host, port);
+		else
+			snprintf(host_copy, sizeof(host_copy), "%s", host);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(parsed);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"url\": \"%s\"", url)));
+	*host_header = pstrdup(host_copy);
+	*base_url = psprintf("%s://%s", scheme_copy, host_copy);
+}

@@ -1,0 +1,37 @@
+/*
+ * options.h - the options of ocp_backup servers and user mappings.
+ */
+#ifndef OCPB_OPTIONS_H
+#define OCPB_OPTIONS_H
+
+#include "postgres.h"
+#include "nodes/pg_list.h"
+
+#define OCPB_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define OCPB_DEFAULT_TIMEOUT_MS 30000
+
+/* A server's options, defaults applied. */
+typedef struct OcpbServerOptions
+{
+	char	   *url;
+	int			connect_timeout_ms;
+	int			timeout_ms;
+} OcpbServerOptions;
+
+/* A user mapping's credentials. */
+typedef struct OcpbMappingOptions
+{
+	char	   *username;
+	char	   *password;
+} OcpbMappingOptions;
+
+extern void ocpb_read_server_options(List *options, OcpbServerOptions *server);
+extern void ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping);
+
+/*
+ * Splits a valid url option into the base URL requests are sent to and the
+ * Host header value that goes with it.
+ */
+extern void ocpb_split_url(const char *url, char **base_url, char **host_header);
+
+#endif

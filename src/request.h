@@ -1,0 +1,34 @@
+/*
+ * request.h - the exact bytes of the requests ocp_backup sends.
+ *
+ * Pure C: no PostgreSQL headers.  Strings returned are malloc'd; NULL means
+ * memory ran out.
+ */
+#ifndef OCPB_REQUEST_H
+#define OCPB_REQUEST_H
+
+#include <stddef.h>
+
+/* Large enough for any path built here, with a 20-digit id. */
+#define OCPB_PATH_SIZE 96
+
+typedef struct OcpbBackupNowRequest
+{
+	long long	cluster_id;
+	const char *backup_mode;	/* checked by ocpb_is_backup_mode */
+	const char *data_mode;		/* checked by ocpb_is_data_mode */
+	const char *storage_json;	/* a JSON object, checked by ocpb_check_storage */
+} OcpbBackupNowRequest;
+
+extern void ocpb_backup_now_path(long long cluster_id, char *path);
+extern void ocpb_task_path(long long task_id, char *path);
+
+/*
+ * The backupNow body.  The storage object is copied byte for byte: OCP
+ * versions differ in the fields they take, and re-encoding would round
+ * numbers beyond 2^53.
+ */
+extern char *ocpb_backup_now_body(const OcpbBackupNowRequest *request,
+								  size_t *body_len);
+
+#endif

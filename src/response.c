@@ -1,0 +1,464 @@
+/*
+ * response.c - turns OCP's answers into plain C structs.
+ *
+ * OCP's JSON is read leniently (ids as numbers or digit strings, error codes
+ * as numbers or strings, unknown fields ignored) but never trusted: a body
+ * of the wrong shape yields a problem sentence instead of a crash, so that
+ * the caller can report it with the HTTP status it came with.
+ */
+#include "response.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/* Integers a double holds exactly; OCP sends larger ids as strings. */
+#define MAX_EXACT_JSON_INTEGER 9007199254740991.0
+
+#define ARENA_CHUNK_SIZE 4096
+
+/* Every allocation starts on this boundary, enough for any scalar. */
+#define ARENA_ALIGN 16
+
+typedef struct ArenaChunk
+{
+	struct ArenaChunk *next;
+	size_t		used;
+	size_t		size;
+} ArenaChunk;
+
+#define CHUNK_HEADER_SIZE \
+	((sizeof(ArenaChunk) + ARENA_ALIGN - 1) & ~((size_t) ARENA_ALIGN - 1))
+#define CHUNK_DATA(chunk) ((char *) (chunk) + CHUNK_HEADER_SIZE)
+
+struct OcpbArena
+{
+	ArenaChunk *chunks;
+};
+
+static void *
+arena_alloc(OcpbArena *arena, size_t size)
+{
+	ArenaChunk *chunk = arena->chunks;
+	size_t		aligned = (size + ARENA_ALIGN - 1) & ~((size_t) ARENA_ALIGN - 1);
+
+	if (chunk == NULL || chunk->size - chunk->used < aligned)
+	{
+		size_t		chunk_size = aligned > ARENA_CHUNK_SIZE ? aligned : ARENA_CHUNK_SIZE;
+
+		chunk = malloc(CHUNK_HEADER_SIZE + chunk_size);
+		if (chunk == NULL)
+			return NULL;
+		chunk->next = arena->chunks;
+		chunk->used = 0;
+		chunk->size = chunk_size;
+		arena->chunks = chunk;
+	}
+	chunk->used += aligned;
+	return CHUNK_DATA(chunk) + chunk->used - aligned;
+}
+
+static void
+arena_free(OcpbArena *arena)
+{
+	ArenaChunk *chunk;
+
+	if (arena == NULL)
+		return;
+	chunk = arena->chunks;
+	while (chunk != NULL)
+	{
+		ArenaChunk *next = chunk->next;
+
+		free(chunk);
+		chunk = next;
+	}
+	free(arena);
+}
+
+static const char *
+arena_strdup(OcpbArena *arena, const char *s)
+{
+	size_t		len = strlen(s) + 1;
+	char	   *copy = arena_alloc(arena, len);
+
+	if (copy != NULL)
+		memcpy(copy, s, len);
+	return copy;
+}
+
+/*
+ * The parse state.  Running out of memory is recorded once, here, instead of
+ * being checked after every copy: the result is discarded anyway.
+ */
+typedef struct Parse
+{
+	OcpbArena  *arena;
+	bool		out_of_memory;
+	char	   *problem;
+} Parse;
+
+static const char *
+copy_string(Parse *parse, const char *s)
+{
+	const char *copy = arena_strdup(parse->arena, s);
+
+	if (copy == NULL)
+		parse->out_of_memory = true;
+	return copy;
+}
+
+static void *
+alloc_array(Parse *parse, size_t count, size_t size)
+{
+	void	   *array;
+
+	if (count == 0)
+		return NULL;
+	array = arena_alloc(parse->arena, count * size);
+	if (array == NULL)
+		parse->out_of_memory = true;
+	return array;
+}
+
+static bool set_problem(Parse *parse, const char *format,...)
+			__attribute__((format(printf, 2, 3)));
+
+/* Records the first problem only: it is the one that explains the others. */
+static bool
+set_problem(Parse *parse, const char *format,...)
+{
+	va_list		args;
+
+	if (parse->problem[0] == '\0')
+	{
+		va_start(args, format);
+		vsnprintf(parse->problem, OCPB_PROBLEM_SIZE, format, args);
+		va_end(args);
+	}
+	return false;
+}
+
+bool
+ocpb_parse_id_text(const char *text, long long *id)
+{
+	const char *p;
+	char	   *end;
+	long long	value;
+
+	if (text[0] == '\0')
+		return false;
+	for (p = text; *p != '\0'; p++)
+	{
+		if (*p < '0' || *p > '9')
+			return false;
+	}
+	errno = 0;
+	value = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*id = value;
+	return true;
+}
+
+/* An id as a JSON number within the exact range, or as a digit string. */
+static bool
+read_id(const cJSON *item, long long *id)
+{
+	if (cJSON_IsString(item))
+		return ocpb_parse_id_text(item->valuestring, id);
+	if (cJSON_IsNumber(item))
+	{
+		double		value = item->valuedouble;
+
+		if (value < 0 || value > MAX_EXACT_JSON_INTEGER || value != floor(value))
+			return false;
+		*id = (long long) value;
+		return true;
+	}
+	return false;
+}
+
+/* A code OCP sends as a number or a string, kept as text. */
+static const char *
+read_code(Parse *parse, const cJSON *item)
+{
+	char		number[32];
+
+	if (cJSON_IsString(item))
+		return copy_string(parse, item->valuestring);
+	if (cJSON_IsNumber(item) && item->valuedouble == floor(item->valuedouble) &&
+		fabs(item->valuedouble) <= MAX_EXACT_JSON_INTEGER)
+	{
+		snprintf(number, sizeof(number), "%lld", (long long) item->valuedouble);
+		return copy_string(parse, number);
+	}
+	return NULL;
+}
+
+/* A string member, or NULL when absent or of another type. */
+static const char *
+optional_string(Parse *parse, const cJSON *object, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+
+	if (!cJSON_IsString(item))
+		return NULL;
+	return copy_string(parse, item->valuestring);
+}
+
+static void
+read_error_object(Parse *parse, const cJSON *error, OcpbEnvelope *envelope)
+{
+	if (!cJSON_IsObject(error))
+		return;
+	envelope->error_code =
+		read_code(parse, cJSON_GetObjectItemCaseSensitive(error, "code"));
+	envelope->error_message = optional_string(parse, error, "message");
+	envelope->debug_message = optional_string(parse, error, "debugMessage");
+}
+
+/*
+ * Reads the envelope fields of root.  Returns its data member when the
+ * envelope says the call succeeded, NULL otherwise.
+ */
+static const cJSON *
+read_envelope(Parse *parse, const cJSON *root, OcpbEnvelope *envelope)
+{
+	const cJSON *successful;
+	const cJSON *error;
+
+	envelope->is_json = true;
+	if (!cJSON_IsObject(root))
+	{
+		set_problem(parse, "the body is JSON but not an object");
+		return NULL;
+	}
+	successful = cJSON_GetObjectItemCaseSensitive(root, "successful");
+	error = cJSON_GetObjectItemCaseSensitive(root, "error");
+	if (!cJSON_IsBool(successful) && !cJSON_IsObject(error))
+	{
+		set_problem(parse, "the body is JSON but not an OCP envelope (no \"successful\" field)");
+		return NULL;
+	}
+	envelope->is_envelope = true;
+	envelope->successful = cJSON_IsTrue(successful) && !cJSON_IsObject(error);
+	envelope->trace_id = optional_string(parse, root, "traceId");
+	read_error_object(parse, error, envelope);
+	if (!envelope->successful)
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(root, "data");
+}
+
+static bool
+read_backup_object(Parse *parse, const cJSON *item, OcpbBackupObject *object)
+{
+	const cJSON *cluster_id;
+	const cJSON *tenant_id;
+
+	if (!cJSON_IsObject(item))
+		return set_problem(parse, "an obBackupObjectList entry is not an object");
+	cluster_id = cJSON_GetObjectItemCaseSensitive(item, "clusterId");
+	tenant_id = cJSON_GetObjectItemCaseSensitive(item, "tenantId");
+	if (cluster_id != NULL && !cJSON_IsNull(cluster_id))
+	{
+		if (!read_id(cluster_id, &object->cluster_id))
+			return set_problem(parse, "an obBackupObjectList entry has an invalid clusterId");
+		object->has_cluster_id = true;
+	}
+	if (tenant_id != NULL && !cJSON_IsNull(tenant_id))
+	{
+		if (!read_id(tenant_id, &object->tenant_id))
+			return set_problem(parse, "an obBackupObjectList entry has an invalid tenantId");
+		object->has_tenant_id = true;
+	}
+	object->dimension = optional_string(parse, item, "backupDimension");
+	return true;
+}
+
+/* An optional array member: absent and null read as empty. */
+static bool
+optional_array(Parse *parse, const cJSON *object, const char *key,
+			   const cJSON **array)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+
+	*array = NULL;
+	if (item == NULL || cJSON_IsNull(item))
+		return true;
+	if (!cJSON_IsArray(item))
+		return set_problem(parse, "%s is not an array", key);
+	*array = item;
+	return true;
+}
+
+static bool
+read_backup_objects(Parse *parse, const cJSON *entry, OcpbBackupResult *result)
+{
+	const cJSON *list;
+	const cJSON *item;
+	OcpbBackupObject *objects;
+	size_t		i = 0;
+
+	if (!optional_array(parse, entry, "obBackupObjectList", &list) || list == NULL)
+		return parse->problem[0] == '\0';
+	result->n_objects = (size_t) cJSON_GetArraySize(list);
+	objects = alloc_array(parse, result->n_objects, sizeof(OcpbBackupObject));
+	if (objects == NULL)
+		return result->n_objects == 0;
+	memset(objects, 0, result->n_objects * sizeof(OcpbBackupObject));
+	cJSON_ArrayForEach(item, list)
+	{
+		if (!read_backup_object(parse, item, &objects[i++]))
+			return false;
+	}
+	result->objects = objects;
+	return true;
+}
+
+static bool
+read_task_ids(Parse *parse, const cJSON *entry, OcpbBackupResult *result)
+{
+	const cJSON *list;
+	const cJSON *item;
+	long long  *task_ids;
+	size_t		i = 0;
+
+	if (!optional_array(parse, entry, "taskIdList", &list) || list == NULL)
+		return parse->problem[0] == '\0';
+	result->n_task_ids = (size_t) cJSON_GetArraySize(list);
+	task_ids = alloc_array(parse, result->n_task_ids, sizeof(long long));
+	if (task_ids == NULL)
+		return result->n_task_ids == 0;
+	cJSON_ArrayForEach(item, list)
+	{
+		if (!read_id(item, &task_ids[i++]))
+			return set_problem(parse, "taskIdList holds a value that is not a task id");
+	}
+	result->task_ids = task_ids;
+	return true;
+}
+
+static bool
+read_backup_result(Parse *parse, const cJSON *entry, OcpbBackupResult *result)
+{
+	const cJSON *successful;
+
+	if (!cJSON_IsObject(entry))
+		return set_problem(parse, "a backupObjectOpsResultList entry is not an object");
+	successful = cJSON_GetObjectItemCaseSensitive(entry, "beSuccessful");
+	if (!cJSON_IsBool(successful))
+		return set_problem(parse, "a backupObjectOpsResultList entry has no boolean beSuccessful");
+	result->successful = cJSON_IsTrue(successful);
+	result->error_code =
+		read_code(parse, cJSON_GetObjectItemCaseSensitive(entry, "errorCode"));
+	result->hint = optional_string(parse, entry, "hint");
+	return read_backup_objects(parse, entry, result) &&
+		read_task_ids(parse, entry, result);
+}
+
+static void
+read_backup_now_data(Parse *parse, const cJSON *data,
+					 OcpbBackupNowResponse *response)
+{
+	const cJSON *list;
+	const cJSON *entry;
+	OcpbBackupResult *results;
+	size_t		i = 0;
+
+	if (!cJSON_IsObject(data))
+	{
+		set_problem(parse, "the envelope has no data object");
+		return;
+	}
+	list = cJSON_GetObjectItemCaseSensitive(data, "backupObjectOpsResultList");
+	if (!cJSON_IsArray(list))
+	{
+		set_problem(parse, "data has no backupObjectOpsResultList array");
+		return;
+	}
+	response->task_type = optional_string(parse, data, "obBackupTaskType");
+	response->n_results = (size_t) cJSON_GetArraySize(list);
+	if (response->n_results == 0)
+	{
+		set_problem(parse, "backupObjectOpsResultList is empty");
+		return;
+	}
+	results = alloc_array(parse, response->n_results, sizeof(OcpbBackupResult));
+	if (results == NULL)
+		return;
+	memset(results, 0, response->n_results * sizeof(OcpbBackupResult));
+	cJSON_ArrayForEach(entry, list)
+	{
+		if (!read_backup_result(parse, entry, &results[i++]))
+			return;
+	}
+	response->results = results;
+}
+
+/* Parses body into a cJSON tree; NULL with the problem set when it is not JSON. */
+static cJSON *
+parse_json(Parse *parse, const char *body, size_t body_len)
+{
+	cJSON	   *root;
+
+	if (body == NULL || body_len == 0)
+	{
+		set_problem(parse, "the body is empty");
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(body, body_len, NULL, 1);
+	if (root == NULL)
+		set_problem(parse, "the body is not JSON");
+	return root;
+}
+
+bool
+ocpb_parse_backup_now_response(const char *body, size_t body_len,
+							   OcpbBackupNowResponse *response)
+{
+	Parse		parse;
+	cJSON	   *root;
+	const cJSON *data;
+
+	memset(response, 0, sizeof(*response));
+	response->arena = calloc(1, sizeof(OcpbArena));
+	if (response->arena == NULL)
+		return false;
+	parse.arena = response->arena;
+	parse.out_of_memory = false;
+	parse.problem = response->envelope.problem;
+
+	root = parse_json(&parse, body, body_len);
+	if (root != NULL)
+	{
+		data = read_envelope(&parse, root, &response->envelope);
+		if (response->envelope.successful)
+			read_backup_now_data(&parse, data, response);
+		cJSON_Delete(root);
+	}
+	if (parse.out_of_memory)
+	{
+		ocpb_backup_now_response_free(response);
+		return false;
+	}
+	if (response->envelope.problem[0] != '\0')
+	{
+		/* A half-read answer must not be mistaken for a usable one. */
+		response->results = NULL;
+		response->n_results = 0;
+	}
+	return true;
+}
+
+void
+ocpb_backup_now_response_free(OcpbBackupNowResponse *response)
+{
+	arena_free(response->arena);
+	memset(response, 0, sizeof(*response));
+}

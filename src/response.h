@@ -1,0 +1,80 @@
+/*
+ * response.h - turns OCP's answers into plain C structs.
+ *
+ * Pure C over cJSON: no PostgreSQL headers, no logging.  Everything a parse
+ * returns lives in one arena owned by the result and released by its free
+ * function, so a caller has exactly one thing to release on every path.
+ * The parser trusts nothing: any body, of any bytes, gives a result whose
+ * problem field says what was wrong with it.
+ */
+#ifndef OCPB_RESPONSE_H
+#define OCPB_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct OcpbArena OcpbArena;
+
+#define OCPB_PROBLEM_SIZE 200
+
+/* The envelope every OCP JSON answer carries. */
+typedef struct OcpbEnvelope
+{
+	bool		is_json;		/* the body is one JSON value */
+	bool		is_envelope;	/* ... and an OCP envelope */
+	bool		successful;		/* the envelope's "successful" */
+	const char *trace_id;		/* NULL when absent */
+	const char *error_code;		/* number or string, as text; NULL if none */
+	const char *error_message;
+	const char *debug_message;
+	/* Why the body cannot be used as an answer; "" when it can. */
+	char		problem[OCPB_PROBLEM_SIZE];
+} OcpbEnvelope;
+
+/* One entry of a result's obBackupObjectList. */
+typedef struct OcpbBackupObject
+{
+	bool		has_cluster_id;
+	long long	cluster_id;
+	bool		has_tenant_id;
+	long long	tenant_id;
+	const char *dimension;		/* CLUSTER or TENANT; NULL when absent */
+} OcpbBackupObject;
+
+/* One entry of backupObjectOpsResultList. */
+typedef struct OcpbBackupResult
+{
+	bool		successful;		/* beSuccessful */
+	const OcpbBackupObject *objects;
+	size_t		n_objects;
+	const long long *task_ids;
+	size_t		n_task_ids;
+	const char *error_code;		/* NULL when absent */
+	const char *hint;			/* NULL when absent */
+} OcpbBackupResult;
+
+typedef struct OcpbBackupNowResponse
+{
+	OcpbEnvelope envelope;
+	const char *task_type;		/* obBackupTaskType; NULL when absent */
+	const OcpbBackupResult *results;
+	size_t		n_results;
+	OcpbArena  *arena;
+} OcpbBackupNowResponse;
+
+/*
+ * Parses a backupNow answer.  Returns false only when memory ran out; then
+ * nothing needs freeing.  Otherwise the caller must call
+ * ocpb_backup_now_response_free.
+ */
+extern bool ocpb_parse_backup_now_response(const char *body, size_t body_len,
+										   OcpbBackupNowResponse *response);
+extern void ocpb_backup_now_response_free(OcpbBackupNowResponse *response);
+
+/*
+ * Reads an id that OCP may send as a JSON number or, beyond 2^53, as a
+ * string of digits.  Exposed for the unit tests and the fuzzer.
+ */
+extern bool ocpb_parse_id_text(const char *text, long long *id);
+
+#endif

@@ -1,0 +1,120 @@
+# test/lib.sh - shared by test/run, test/demo and test/bench: installs what
+# the project needs, and starts and stops a throwaway PostgreSQL and the OCP
+# simulator, all on this machine only.  Source it; it defines functions.
+
+OCPB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OCPB_PG_BIN=""
+OCPB_WORK=""
+OCPB_SIM_PID=""
+OCPB_SIM_URL=""
+OCPB_PG_SOCKET=""
+OCPB_PG_PORT=5432
+
+# Debian packages the build and the tests use.
+OCPB_PACKAGES="make gcc postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev
+libcjson-dev libssl-dev curl python3 openssl"
+
+ocpb_log() {
+	printf '== %s\n' "$*" >&2
+}
+
+ocpb_install_packages() {
+	local missing=() pkg
+	for pkg in $OCPB_PACKAGES "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+		return 1
+	fi
+	ocpb_log "installing ${missing[*]}"
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+}
+
+ocpb_build_and_install() {
+	ocpb_log "building and installing ocp_backup"
+	make -C "$OCPB_ROOT" -s -j2 >/dev/null
+	make -C "$OCPB_ROOT" -s install >/dev/null
+}
+
+# A private working directory that the postgres user may use too.
+ocpb_make_workdir() {
+	OCPB_WORK=$(mktemp -d /tmp/ocp_backup.XXXXXX)
+	chmod 0755 "$OCPB_WORK"
+	trap ocpb_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+ocpb_as_postgres() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Starts a throwaway cluster listening on a Unix socket only.  Extra
+# arguments are more postgresql.conf lines.
+ocpb_start_postgres() {
+	local line
+	OCPB_PG_BIN=$(pg_config --bindir)
+	OCPB_PG_SOCKET="$OCPB_WORK/pg"
+	mkdir -p "$OCPB_PG_SOCKET"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$OCPB_PG_SOCKET"
+	ocpb_as_postgres "$OCPB_PG_BIN/initdb" -D "$OCPB_PG_SOCKET/data" -U postgres \
+		--auth=trust --no-sync >"$OCPB_WORK/initdb.log" 2>&1
+	{
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$OCPB_PG_SOCKET'"
+		echo "port = $OCPB_PG_PORT"
+		echo "fsync = off"
+		for line in "$@"; do echo "$line"; done
+	} >>"$OCPB_PG_SOCKET/data/postgresql.conf"
+	ocpb_as_postgres "$OCPB_PG_BIN/pg_ctl" -D "$OCPB_PG_SOCKET/data" \
+		-l "$OCPB_PG_SOCKET/server.log" -w start >/dev/null
+	export PGHOST="$OCPB_PG_SOCKET" PGPORT="$OCPB_PG_PORT" PGUSER=postgres
+}
+
+ocpb_stop_postgres() {
+	[ -n "$OCPB_PG_SOCKET" ] && [ -f "$OCPB_PG_SOCKET/data/postmaster.pid" ] &&
+		ocpb_as_postgres "$OCPB_PG_BIN/pg_ctl" -D "$OCPB_PG_SOCKET/data" -m fast \
+			-w stop >/dev/null 2>&1
+	return 0
+}
+
+# Starts the simulator on a free loopback port; arguments go to ocp_sim.py.
+ocpb_start_sim() {
+	local port_file="$OCPB_WORK/sim.port" i
+	rm -f "$port_file"
+	python3 "$OCPB_ROOT/test/ocp_sim.py" --host 127.0.0.1 --port 0 \
+		--port-file "$port_file" "$@" >"$OCPB_WORK/sim.log" 2>&1 &
+	OCPB_SIM_PID=$!
+	for i in $(seq 1 100); do
+		[ -s "$port_file" ] && break
+		kill -0 "$OCPB_SIM_PID" 2>/dev/null || { cat "$OCPB_WORK/sim.log" >&2; return 1; }
+		sleep 0.1
+	done
+	[ -s "$port_file" ] || { echo "the simulator did not start" >&2; return 1; }
+	OCPB_SIM_URL="http://127.0.0.1:$(cat "$port_file")"
+	export OCP_SIM_URL="$OCPB_SIM_URL"
+}
+
+ocpb_stop_sim() {
+	if [ -n "$OCPB_SIM_PID" ]; then
+		kill "$OCPB_SIM_PID" 2>/dev/null
+		wait "$OCPB_SIM_PID" 2>/dev/null
+		OCPB_SIM_PID=""
+	fi
+	return 0
+}
+
+ocpb_cleanup() {
+	ocpb_stop_sim
+	ocpb_stop_postgres
+	[ -n "$OCPB_WORK" ] && [ -z "${OCPB_KEEP_WORK:-}" ] && rm -rf "$OCPB_WORK"
+	return 0
+}
