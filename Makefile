@@ -8,7 +8,7 @@ DATA = sql/ocp_backup--1.0.sql
 CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o
 # The shell: PostgreSQL entry points, catalog access, libcurl, SPI.
 SHELL_OBJS = src/ocp_backup.o src/options.o src/endpoint.o src/http.o \
-	src/journal.o src/report.o src/rows.o
+	src/journal.o src/report.o src/rows.o src/check.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 REGRESS = setup validation backup_now errors server_choice
@@ -17,7 +17,7 @@ REGRESS_OPTS = --inputdir=. --outputdir=test/.work/regress
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
 PG_CFLAGS = $(WARNINGS)
-SHLIB_LINK = -lcurl -lcjson -lcrypto
+SHLIB_LINK = -lcurl -lcjson -lcrypto -lm
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -29,7 +29,7 @@ UNIT_CFLAGS = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wdeclaration-after-statement -Isrc -Itest/unit
 
 test/unit/%.bin: test/unit/%.c $(CORE_OBJS:.o=.c) src/*.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_OBJS:.o=.c) -lcjson -lcrypto
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_OBJS:.o=.c) -lcjson -lcrypto -lm
 
 unit: $(UNIT_TESTS)
 

@@ -18,7 +18,7 @@ COMMENT ON FUNCTION ocp_backup.fdw_validator(text[], oid) IS
 
 CREATE FOREIGN DATA WRAPPER ocp_backup VALIDATOR ocp_backup.fdw_validator;
 COMMENT ON FOREIGN DATA WRAPPER ocp_backup IS
-  'OCP endpoints: server options url, connect_timeout_ms, timeout_ms; user mapping options username, password';
+  'OCP endpoints: server options url, connect_timeout_ms, timeout_ms, ca_file, verify_tls; user mapping options username and password, or access_key_id and access_key_secret';
 
 -- The journal: one row per call that tried to reach OCP.
 CREATE TABLE ocp_backup.invocation (
@@ -87,5 +87,27 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
 COMMENT ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) IS
   'asks OCP to back up a cluster now; returns one row per started task and journals the call';
 
+CREATE TYPE ocp_backup.check_result AS (
+    server_name    text,
+    url            text,
+    reachable      boolean,
+    tls_verified   boolean,
+    authenticated  boolean,
+    round_trip_ms  double precision,
+    ocp_time       timestamptz,
+    clock_skew_ms  double precision,
+    problem        text
+);
+COMMENT ON TYPE ocp_backup.check_result IS
+  'what ocp_backup_check found: each step''s outcome, and the first problem met';
+
+CREATE FUNCTION ocp_backup_check(server text DEFAULT NULL)
+RETURNS ocp_backup.check_result
+AS 'MODULE_PATHNAME', 'ocp_backup_check'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ocp_backup_check(text) IS
+  'checks an OCP endpoint step by step: reachable, TLS verified, authenticated, round trip, clock skew';
+
 REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup_check(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.fdw_validator(text[], oid) FROM PUBLIC;

@@ -129,7 +129,8 @@ find_user_mapping(Oid user_id, Oid server_id)
 }
 
 static void
-read_user_mapping(ForeignServer *server, OcpbEndpoint *endpoint)
+read_user_mapping(ForeignServer *server, OcpbEndpoint *endpoint,
+				  bool mapping_required)
 {
 	Oid			user_id = GetUserId();
 	HeapTuple	tuple = find_user_mapping(user_id, server->serverid);
@@ -137,6 +138,8 @@ read_user_mapping(ForeignServer *server, OcpbEndpoint *endpoint)
 	Datum		options;
 	bool		isnull;
 
+	if (!HeapTupleIsValid(tuple) && !mapping_required)
+		return;
 	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -152,10 +155,18 @@ read_user_mapping(ForeignServer *server, OcpbEndpoint *endpoint)
 	ReleaseSysCache(tuple);
 	endpoint->username = mapping.username;
 	endpoint->password = mapping.password;
+	endpoint->access_key_id = mapping.access_key_id;
+	endpoint->access_key_secret = mapping.access_key_secret;
+}
+
+bool
+ocpb_endpoint_has_credentials(const OcpbEndpoint *endpoint)
+{
+	return OidIsValid(endpoint->user_mapping_id);
 }
 
 OcpbEndpoint *
-ocpb_resolve_endpoint(const char *server_name)
+ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
 {
 	ForeignServer *server = choose_server(server_name);
 	OcpbEndpoint *endpoint = palloc0(sizeof(OcpbEndpoint));
@@ -167,7 +178,10 @@ ocpb_resolve_endpoint(const char *server_name)
 	endpoint->server_name = server->servername;
 	endpoint->connect_timeout_ms = options.connect_timeout_ms;
 	endpoint->timeout_ms = options.timeout_ms;
+	endpoint->ca_file = options.ca_file;
+	endpoint->verify_tls = options.verify_tls;
+	endpoint->https = pg_strncasecmp(options.url, "https:", 6) == 0;
 	ocpb_split_url(options.url, &endpoint->base_url, &endpoint->host_header);
-	read_user_mapping(server, endpoint);
+	read_user_mapping(server, endpoint, mapping_required);
 	return endpoint;
 }

@@ -14,10 +14,16 @@ typedef struct OcpbEndpoint
 	char	   *server_name;
 	char	   *base_url;		/* scheme://host[:port], no trailing slash */
 	char	   *host_header;	/* the Host header value sent and signed */
+	bool		https;
 	int			connect_timeout_ms;
 	int			timeout_ms;
+	char	   *ca_file;		/* NULL: the system's CA bundle */
+	bool		verify_tls;
+	/* Either username and password, or the access key pair. */
 	char	   *username;
 	char	   *password;
+	char	   *access_key_id;
+	char	   *access_key_secret;
 } OcpbEndpoint;
 
 /* The GUC ocp_backup.default_server. */
@@ -25,9 +31,14 @@ extern char *ocpb_default_server;
 
 /*
  * The endpoint for server_name, or for the default server when it is NULL,
- * as the current user: raises 42704 when there is no such server or user
- * mapping, 42501 when the user lacks USAGE on the server.
+ * as the current user: raises 42704 when there is no such server, 42501
+ * when the user lacks USAGE on the server.  A missing user mapping raises
+ * 42704 too, unless mapping_required is false: then the endpoint has no
+ * credentials and user_mapping_id is InvalidOid.
  */
-extern OcpbEndpoint *ocpb_resolve_endpoint(const char *server_name);
+extern OcpbEndpoint *ocpb_resolve_endpoint(const char *server_name,
+										   bool mapping_required);
+
+extern bool ocpb_endpoint_has_credentials(const OcpbEndpoint *endpoint);
 
 #endif

@@ -164,6 +164,10 @@ configure_handle(CachedHandle *entry, const OcpbEndpoint *endpoint)
 	SET_OPTION(easy, CURLOPT_WRITEFUNCTION, collect_body);
 	SET_OPTION(easy, CURLOPT_HEADERFUNCTION, collect_header);
 	SET_OPTION(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	SET_OPTION(easy, CURLOPT_SSL_VERIFYPEER, endpoint->verify_tls ? 1L : 0L);
+	SET_OPTION(easy, CURLOPT_SSL_VERIFYHOST, endpoint->verify_tls ? 2L : 0L);
+	if (endpoint->ca_file != NULL)
+		SET_OPTION(easy, CURLOPT_CAINFO, endpoint->ca_file);
 }
 
 static CachedHandle *
@@ -247,23 +251,83 @@ free_headers(struct curl_slist *headers)
 	curl_slist_free_all(headers);
 }
 
+/* "Name: value" in malloc'd memory, wiping and freeing value. */
 static char *
-authorization_header(const OcpbEndpoint *endpoint)
+header_line(const char *name, char *value)
 {
-	char	   *credentials = ocpb_basic_authorization(endpoint->username,
-													   endpoint->password);
-	char	   *header;
+	char	   *line = NULL;
 	size_t		size;
 
-	if (credentials == NULL)
+	if (value == NULL)
 		return NULL;
-	size = strlen("Authorization: ") + strlen(credentials) + 1;
-	header = malloc(size);
-	if (header != NULL)
-		snprintf(header, size, "Authorization: %s", credentials);
-	explicit_bzero(credentials, strlen(credentials));
-	free(credentials);
-	return header;
+	size = strlen(name) + 2 + strlen(value) + 1;
+	line = malloc(size);
+	if (line != NULL)
+		snprintf(line, size, "%s: %s", name, value);
+	explicit_bzero(value, strlen(value));
+	free(value);
+	return line;
+}
+
+/*
+ * The AK/SK signature covers the exact bytes and headers sent: method,
+ * body, Content-Type, Date, Host, and the path with its query.
+ */
+static char *
+signed_authorization(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
+					 const char *date)
+{
+	OcpbSignInput input;
+	const char *question = strchr(request->path, '?');
+	char	   *path = question ? pnstrdup(request->path, question - request->path) :
+		pstrdup(request->path);
+	char	   *authorization;
+
+	memset(&input, 0, sizeof(input));
+	input.method = request->body != NULL ? "POST" : "GET";
+	input.body = (const unsigned char *) request->body;
+	input.body_len = request->body != NULL ? request->body_len : 0;
+	input.content_type = request->body != NULL ? "application/json" : NULL;
+	input.date = date;
+	input.host = endpoint->host_header;
+	input.path = path;
+	input.query = question ? question + 1 : NULL;
+	authorization = ocpb_aksk_authorization(endpoint->access_key_id,
+											endpoint->access_key_secret, &input);
+	pfree(path);
+	return authorization;
+}
+
+/* Appends Authorization (and Date, which AK/SK signs) to headers. */
+static struct curl_slist *
+add_credentials(struct curl_slist *headers, bool *failed,
+				const OcpbEndpoint *endpoint, const OcpbHttpRequest *request)
+{
+	char		date[OCPB_HTTP_DATE_SIZE];
+	char		date_header[OCPB_HTTP_DATE_SIZE + 8];
+	char	   *authorization;
+
+	if (endpoint->access_key_id != NULL)
+	{
+		ocpb_format_http_date(time(NULL), date);
+		snprintf(date_header, sizeof(date_header), "Date: %s", date);
+		headers = add_header(headers, failed, date_header);
+		authorization = header_line("Authorization",
+									signed_authorization(endpoint, request, date));
+	}
+	else
+		authorization = header_line("Authorization",
+									ocpb_basic_authorization(endpoint->username,
+															 endpoint->password));
+	if (authorization == NULL)
+	{
+		*failed = true;
+		return headers;
+	}
+	headers = add_header(headers, failed, authorization);
+	explicit_bzero(authorization, strlen(authorization));
+	free(authorization);
+	return headers;
 }
 
 /*
@@ -277,7 +341,6 @@ request_headers(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request)
 	struct curl_slist *headers = NULL;
 	bool		failed = false;
 	char		host[600];
-	char	   *authorization;
 
 	snprintf(host, sizeof(host), "Host: %s", endpoint->host_header);
 	headers = add_header(headers, &failed, host);
@@ -286,15 +349,8 @@ request_headers(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request)
 	headers = add_header(headers, &failed, "Expect:");
 	if (request->body != NULL)
 		headers = add_header(headers, &failed, "Content-Type: application/json");
-	authorization = authorization_header(endpoint);
-	if (authorization == NULL)
-		failed = true;
-	else
-	{
-		headers = add_header(headers, &failed, authorization);
-		explicit_bzero(authorization, strlen(authorization));
-		free(authorization);
-	}
+	if (!request->anonymous)
+		headers = add_credentials(headers, &failed, endpoint, request);
 	if (failed)
 	{
 		free_headers(headers);

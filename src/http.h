@@ -19,6 +19,7 @@ typedef struct OcpbHttpRequest
 	const char *path;			/* path and query, starting with '/' */
 	const char *body;			/* NULL for none */
 	size_t		body_len;
+	bool		anonymous;		/* send no credentials (GET /api/v2/time) */
 } OcpbHttpRequest;
 
 typedef struct OcpbHttpResult

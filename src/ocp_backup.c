@@ -229,7 +229,7 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 
 	read_backup_now_args(fcinfo, &args);
 	ocpb_journal_check_writable("ocp_backup_now()");
-	endpoint = ocpb_resolve_endpoint(args.server);
+	endpoint = ocpb_resolve_endpoint(args.server, true);
 
 	ocpb_backup_now_path(args.cluster_id, path);
 	request.method = "POST";

@@ -31,6 +31,8 @@ typedef enum OptionKind
 {
 	OPTION_URL,
 	OPTION_MILLISECONDS,
+	OPTION_BOOLEAN,
+	OPTION_PATH,
 	OPTION_TEXT
 } OptionKind;
 
@@ -45,8 +47,12 @@ static const KnownOption known_options[] = {
 	{"url", ForeignServerRelationId, OPTION_URL},
 	{"connect_timeout_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
 	{"timeout_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
+	{"ca_file", ForeignServerRelationId, OPTION_PATH},
+	{"verify_tls", ForeignServerRelationId, OPTION_BOOLEAN},
 	{"username", UserMappingRelationId, OPTION_TEXT},
 	{"password", UserMappingRelationId, OPTION_TEXT},
+	{"access_key_id", UserMappingRelationId, OPTION_TEXT},
+	{"access_key_secret", UserMappingRelationId, OPTION_TEXT},
 	{NULL, InvalidOid, OPTION_TEXT}
 };
 
@@ -201,6 +207,19 @@ parse_milliseconds(const char *name, const char *value)
 	return (int) ms;
 }
 
+static bool
+parse_boolean(const char *name, const char *value)
+{
+	bool		result;
+
+	if (!parse_bool(value, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("It must be true or false.")));
+	return result;
+}
+
 static void
 check_value(const KnownOption *option, const char *value)
 {
@@ -211,6 +230,17 @@ check_value(const KnownOption *option, const char *value)
 			break;
 		case OPTION_MILLISECONDS:
 			(void) parse_milliseconds(option->name, value);
+			break;
+		case OPTION_BOOLEAN:
+			(void) parse_boolean(option->name, value);
+			break;
+		case OPTION_PATH:
+			/* Relative paths would depend on the backend's working directory. */
+			if (!is_absolute_path(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"", option->name, value),
+						 errdetail("It must be an absolute path.")));
 			break;
 		case OPTION_TEXT:
 			if (value[0] == '\0')
@@ -234,6 +264,36 @@ has_option(List *options, const char *name)
 	return false;
 }
 
+/*
+ * A user mapping holds exactly one complete kind of credentials: a half
+ * pair would fail at the first call, and two kinds would leave it unclear
+ * which one is used.
+ */
+static void
+check_credentials(List *options)
+{
+	bool		basic = has_option(options, "username") || has_option(options, "password");
+	bool		access_key = has_option(options, "access_key_id") ||
+		has_option(options, "access_key_secret");
+
+	if (basic && access_key)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("an ocp_backup user mapping takes username and password, or access_key_id and access_key_secret, not both")));
+	if (access_key &&
+		(!has_option(options, "access_key_id") || !has_option(options, "access_key_secret")))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("an ocp_backup user mapping needs both \"access_key_id\" and \"access_key_secret\"")));
+	if (!access_key &&
+		(!has_option(options, "username") || !has_option(options, "password")))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("an ocp_backup user mapping needs both \"username\" and \"password\", or both \"access_key_id\" and \"access_key_secret\""),
+				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER ... "
+						 "OPTIONS (access_key_id '...', access_key_secret '...');")));
+}
+
 /* Checks the options that must come together. */
 static void
 check_complete(List *options, Oid context)
@@ -244,13 +304,8 @@ check_complete(List *options, Oid context)
 				 errmsg("an ocp_backup server needs the \"url\" option"),
 				 errhint("For example: CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup "
 						 "OPTIONS (url 'https://ocp.example.net:8080').")));
-	if (context == UserMappingRelationId &&
-		(!has_option(options, "username") || !has_option(options, "password")))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("an ocp_backup user mapping needs both \"username\" and \"password\""),
-				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER ... "
-						 "OPTIONS (username '...', password '...').")));
+	if (context == UserMappingRelationId)
+		check_credentials(options);
 }
 
 Datum
@@ -281,6 +336,8 @@ ocpb_read_server_options(List *options, OcpbServerOptions *server)
 	server->url = NULL;
 	server->connect_timeout_ms = OCPB_DEFAULT_CONNECT_TIMEOUT_MS;
 	server->timeout_ms = OCPB_DEFAULT_TIMEOUT_MS;
+	server->ca_file = NULL;
+	server->verify_tls = true;
 	foreach(cell, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
@@ -291,6 +348,10 @@ ocpb_read_server_options(List *options, OcpbServerOptions *server)
 			server->connect_timeout_ms = parse_milliseconds(def->defname, defGetString(def));
 		else if (strcmp(def->defname, "timeout_ms") == 0)
 			server->timeout_ms = parse_milliseconds(def->defname, defGetString(def));
+		else if (strcmp(def->defname, "ca_file") == 0)
+			server->ca_file = defGetString(def);
+		else if (strcmp(def->defname, "verify_tls") == 0)
+			server->verify_tls = parse_boolean(def->defname, defGetString(def));
 	}
 }
 
@@ -299,8 +360,7 @@ ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping)
 {
 	ListCell   *cell;
 
-	mapping->username = NULL;
-	mapping->password = NULL;
+	memset(mapping, 0, sizeof(*mapping));
 	foreach(cell, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
@@ -309,6 +369,10 @@ ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping)
 			mapping->username = defGetString(def);
 		else if (strcmp(def->defname, "password") == 0)
 			mapping->password = defGetString(def);
+		else if (strcmp(def->defname, "access_key_id") == 0)
+			mapping->access_key_id = defGetString(def);
+		else if (strcmp(def->defname, "access_key_secret") == 0)
+			mapping->access_key_secret = defGetString(def);
 	}
 }
 

@@ -16,13 +16,17 @@ typedef struct OcpbServerOptions
 	char	   *url;
 	int			connect_timeout_ms;
 	int			timeout_ms;
+	char	   *ca_file;		/* NULL: the system's CA bundle */
+	bool		verify_tls;
 } OcpbServerOptions;
 
-/* A user mapping's credentials. */
+/* A user mapping's credentials: one pair or the other, never both. */
 typedef struct OcpbMappingOptions
 {
 	char	   *username;
 	char	   *password;
+	char	   *access_key_id;
+	char	   *access_key_secret;
 } OcpbMappingOptions;
 
 extern void ocpb_read_server_options(List *options, OcpbServerOptions *server);

@@ -11,6 +11,7 @@
 #include "report.h"
 
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
 
 /* How much of an unreadable body a detail quotes. */
 #define BODY_EXCERPT_BYTES 120
@@ -26,17 +27,18 @@ set_failure(OcpbFailure *failure, int sqlerrcode, char *message, char *detail,
 	return failure;
 }
 
-static bool
-transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
-				 OcpbFailure *failure)
+bool
+ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
+					  OcpbFailure *failure)
 {
 	const char *server = endpoint->server_name;
-	char	   *detail = psprintf("libcurl: %s.", http->curl_error);
+	char	   *detail;
 
+	if (http->curl_code == CURLE_OK)
+		return false;
+	detail = psprintf("libcurl: %s.", http->curl_error);
 	switch (http->curl_code)
 	{
-		case CURLE_OK:
-			return false;
 		case CURLE_COULDNT_RESOLVE_HOST:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not resolve the host of OCP server \"%s\"", server),
@@ -46,6 +48,27 @@ transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not connect to OCP server \"%s\" at %s",
 								 server, endpoint->base_url),
+						detail, NULL);
+			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						psprintf("the TLS certificate of OCP server \"%s\" is not trusted", server),
+						detail,
+						endpoint->ca_file ?
+						psprintf("Check that ca_file (%s) holds the CA that signed OCP's certificate and that the url names a host the certificate covers.",
+								 endpoint->ca_file) :
+						psprintf("Set the ca_file option of server \"%s\" to the CA bundle that signed OCP's certificate.",
+								 server));
+			break;
+		case CURLE_SSL_CACERT_BADFILE:
+			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						psprintf("could not read the CA bundle of OCP server \"%s\"", server),
+						detail,
+						pstrdup("ca_file must name a PEM file that the database server's operating system user can read."));
+			break;
+		case CURLE_SSL_CONNECT_ERROR:
+			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						psprintf("could not establish a TLS connection to OCP server \"%s\"", server),
 						detail, NULL);
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
@@ -140,6 +163,9 @@ http_error(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
 			set_failure(failure, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
 						psprintf("OCP server \"%s\" rejected the credentials", server),
 						facts,
+						endpoint->access_key_id ?
+						psprintf("Check the access key pair of your user mapping for server \"%s\", and that this machine's clock is within 15 minutes of OCP's: SELECT * FROM ocp_backup_check(%s) shows the skew.",
+								 server, quote_literal_cstr(server)) :
 						psprintf("Check the username and password of your user mapping for server \"%s\".",
 								 server));
 			break;
@@ -199,7 +225,7 @@ ocpb_exchange_failed(const OcpbEndpoint *endpoint, const OcpbCallSubject *subjec
 {
 	bool		http_ok = http->status >= 200 && http->status < 300;
 
-	if (transport_failed(endpoint, http, failure))
+	if (ocpb_transport_failed(endpoint, http, failure))
 		return true;
 	if (envelope->is_envelope && (!envelope->successful || !http_ok))
 		http_error(endpoint, subject, http, envelope, failure);

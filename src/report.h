@@ -37,6 +37,11 @@ extern bool ocpb_exchange_failed(const OcpbEndpoint *endpoint,
 								 const OcpbEnvelope *envelope,
 								 OcpbFailure *failure);
 
+/* Words a transport failure (no HTTP answer); false when there was none. */
+extern bool ocpb_transport_failed(const OcpbEndpoint *endpoint,
+								  const OcpbHttpResult *http,
+								  OcpbFailure *failure);
+
 /* The failure as one line of text, for the journal. */
 extern char *ocpb_failure_text(const OcpbFailure *failure);
 

@@ -166,6 +166,116 @@ ocpb_parse_id_text(const char *text, long long *id)
 	return true;
 }
 
+/* Reads exactly count digits at *p, advancing it. */
+static bool
+read_digits(const char **p, int count, int *value)
+{
+	*value = 0;
+	for (; count > 0; count--, (*p)++)
+	{
+		if (**p < '0' || **p > '9')
+			return false;
+		*value = *value * 10 + (**p - '0');
+	}
+	return true;
+}
+
+static bool
+expect_char(const char **p, char c)
+{
+	if (**p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date. */
+static long long
+days_from_civil(int year, int month, int day)
+{
+	int			era;
+	int			year_of_era;
+	int			day_of_year;
+	int			day_of_era;
+
+	year -= month <= 2;
+	era = (year >= 0 ? year : year - 399) / 400;
+	year_of_era = year - era * 400;
+	day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+	day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+	return (long long) era * 146097 + day_of_era - 719468;
+}
+
+/* The zone offset in seconds: Z, +HH, +HHMM or +HH:MM. */
+static bool
+read_zone(const char **p, int *offset_seconds)
+{
+	int			sign;
+	int			hours;
+	int			minutes = 0;
+
+	if (expect_char(p, 'Z'))
+	{
+		*offset_seconds = 0;
+		return true;
+	}
+	if (**p != '+' && **p != '-')
+		return false;
+	sign = **p == '-' ? -1 : 1;
+	(*p)++;
+	if (!read_digits(p, 2, &hours))
+		return false;
+	if (**p != '\0')
+	{
+		(void) expect_char(p, ':');
+		if (!read_digits(p, 2, &minutes))
+			return false;
+	}
+	if (hours > 23 || minutes > 59)
+		return false;
+	*offset_seconds = sign * (hours * 3600 + minutes * 60);
+	return true;
+}
+
+bool
+ocpb_parse_ocp_time(const char *text, long long *unix_us)
+{
+	const char *p = text;
+	int			year, month, day, hour, minute, second;
+	int			offset;
+	long long	fraction_us = 0;
+	long long	scale = 100000;
+
+	if (!read_digits(&p, 4, &year) || !expect_char(&p, '-') ||
+		!read_digits(&p, 2, &month) || !expect_char(&p, '-') ||
+		!read_digits(&p, 2, &day) || !expect_char(&p, 'T') ||
+		!read_digits(&p, 2, &hour) || !expect_char(&p, ':') ||
+		!read_digits(&p, 2, &minute) || !expect_char(&p, ':') ||
+		!read_digits(&p, 2, &second))
+		return false;
+	if (month < 1 || month > 12 || day < 1 || day > 31 ||
+		hour > 23 || minute > 59 || second > 60)
+		return false;
+	if (expect_char(&p, '.'))
+	{
+		const char *start = p;
+
+		for (; *p >= '0' && *p <= '9'; p++)
+		{
+			fraction_us += (*p - '0') * scale;
+			scale /= 10;
+		}
+		if (p == start || p - start > 9)
+			return false;
+	}
+	if (!read_zone(&p, &offset) || *p != '\0')
+		return false;
+	*unix_us = ((days_from_civil(year, month, day) * 86400 +
+				 hour * 3600 + minute * 60 + second - offset) * 1000000LL) +
+		fraction_us;
+	return true;
+}
+
 /* An id as a JSON number within the exact range, or as a digit string. */
 static bool
 read_id(const cJSON *item, long long *id)
@@ -406,16 +516,68 @@ static cJSON *
 parse_json(Parse *parse, const char *body, size_t body_len)
 {
 	cJSON	   *root;
+	const char *end = NULL;
 
 	if (body == NULL || body_len == 0)
 	{
 		set_problem(parse, "the body is empty");
 		return NULL;
 	}
-	root = cJSON_ParseWithLengthOpts(body, body_len, NULL, 1);
+	root = cJSON_ParseWithLengthOpts(body, body_len, &end, 0);
+	if (root != NULL)
+	{
+		/* One JSON value and nothing after it but white space. */
+		while (end < body + body_len && strchr(" \t\r\n", *end) != NULL && *end != '\0')
+			end++;
+		if (end != body + body_len)
+		{
+			cJSON_Delete(root);
+			root = NULL;
+		}
+	}
 	if (root == NULL)
 		set_problem(parse, "the body is not JSON");
 	return root;
+}
+
+static OcpbArena *
+start_parse(Parse *parse, OcpbEnvelope *envelope)
+{
+	memset(envelope, 0, sizeof(*envelope));
+	parse->arena = calloc(1, sizeof(OcpbArena));
+	parse->out_of_memory = false;
+	parse->problem = envelope->problem;
+	return parse->arena;
+}
+
+bool
+ocpb_parse_answer(const char *body, size_t body_len, OcpbAnswer *answer)
+{
+	Parse		parse;
+	cJSON	   *root;
+
+	answer->arena = start_parse(&parse, &answer->envelope);
+	if (answer->arena == NULL)
+		return false;
+	root = parse_json(&parse, body, body_len);
+	if (root != NULL)
+	{
+		(void) read_envelope(&parse, root, &answer->envelope);
+		cJSON_Delete(root);
+	}
+	if (parse.out_of_memory)
+	{
+		ocpb_answer_free(answer);
+		return false;
+	}
+	return true;
+}
+
+void
+ocpb_answer_free(OcpbAnswer *answer)
+{
+	arena_free(answer->arena);
+	memset(answer, 0, sizeof(*answer));
 }
 
 bool
@@ -427,12 +589,9 @@ ocpb_parse_backup_now_response(const char *body, size_t body_len,
 	const cJSON *data;
 
 	memset(response, 0, sizeof(*response));
-	response->arena = calloc(1, sizeof(OcpbArena));
+	response->arena = start_parse(&parse, &response->envelope);
 	if (response->arena == NULL)
 		return false;
-	parse.arena = response->arena;
-	parse.out_of_memory = false;
-	parse.problem = response->envelope.problem;
 
 	root = parse_json(&parse, body, body_len);
 	if (root != NULL)

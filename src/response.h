@@ -31,6 +31,17 @@ typedef struct OcpbEnvelope
 	char		problem[OCPB_PROBLEM_SIZE];
 } OcpbEnvelope;
 
+/* Any answer, read as far as its envelope. */
+typedef struct OcpbAnswer
+{
+	OcpbEnvelope envelope;
+	OcpbArena  *arena;
+} OcpbAnswer;
+
+/* Returns false only when memory ran out; else call ocpb_answer_free. */
+extern bool ocpb_parse_answer(const char *body, size_t body_len, OcpbAnswer *answer);
+extern void ocpb_answer_free(OcpbAnswer *answer);
+
 /* One entry of a result's obBackupObjectList. */
 typedef struct OcpbBackupObject
 {
@@ -76,5 +87,12 @@ extern void ocpb_backup_now_response_free(OcpbBackupNowResponse *response);
  * string of digits.  Exposed for the unit tests and the fuzzer.
  */
 extern bool ocpb_parse_id_text(const char *text, long long *id);
+
+/*
+ * Reads an OCP date-time, in either of the forms OCP writes
+ * (2021-08-25T15:09:31.74+08:00 and 2021-09-16T17:25:02.993+0800, with 0 to 9
+ * fraction digits, or a Z zone), as microseconds since the Unix epoch.
+ */
+extern bool ocpb_parse_ocp_time(const char *text, long long *unix_us);
 
 #endif

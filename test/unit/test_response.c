@@ -1,0 +1,258 @@
+/*
+ * test_response.c - the backupNow answer parser, on real and broken bodies.
+ */
+#include <string.h>
+
+#include "response.h"
+#include "unit.h"
+
+static bool
+parse(const char *body, OcpbBackupNowResponse *response)
+{
+	return ocpb_parse_backup_now_response(body, strlen(body), response);
+}
+
+/* The sample answer of OCP's documentation. */
+UNIT_TEST(documented_sample)
+{
+	OcpbBackupNowResponse r;
+
+	CHECK(parse("{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,"
+				"\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":1000005}],"
+				"\"taskIdList\":[3000041]}],\"obBackupTaskType\":\"DATA_BACKUP_NOW\"},"
+				"\"duration\":51,\"server\":\"a83ad33525\",\"status\":200,\"successful\":true,"
+				"\"timestamp\":\"2021-09-07T14:51:41.135+08:00\",\"traceId\":\"5962f337662d4043\"}", &r));
+	CHECK_STR(r.envelope.problem, "");
+	CHECK(r.envelope.is_envelope);
+	CHECK(r.envelope.successful);
+	CHECK_STR(r.envelope.trace_id, "5962f337662d4043");
+	CHECK_STR(r.task_type, "DATA_BACKUP_NOW");
+	CHECK_INT(r.n_results, 1);
+	CHECK(r.results[0].successful);
+	CHECK_INT(r.results[0].n_objects, 1);
+	CHECK(r.results[0].objects[0].has_cluster_id);
+	CHECK_INT(r.results[0].objects[0].cluster_id, 1000005);
+	CHECK(!r.results[0].objects[0].has_tenant_id);
+	CHECK_STR(r.results[0].objects[0].dimension, "CLUSTER");
+	CHECK_INT(r.results[0].n_task_ids, 1);
+	CHECK_INT(r.results[0].task_ids[0], 3000041);
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(ids_as_strings_beyond_2_pow_53)
+{
+	OcpbBackupNowResponse r;
+
+	CHECK(parse("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,"
+				"\"obBackupObjectList\":[{\"clusterId\":\"9007199254740993\",\"tenantId\":\"1002\"}],"
+				"\"taskIdList\":[\"9223372036854775807\",42]}]}}", &r));
+	CHECK_STR(r.envelope.problem, "");
+	CHECK_INT(r.results[0].objects[0].cluster_id, 9007199254740993LL);
+	CHECK_INT(r.results[0].objects[0].tenant_id, 1002);
+	CHECK_INT(r.results[0].n_task_ids, 2);
+	CHECK_INT(r.results[0].task_ids[0], 9223372036854775807LL);
+	CHECK_INT(r.results[0].task_ids[1], 42);
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(refused_object)
+{
+	OcpbBackupNowResponse r;
+
+	CHECK(parse("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":false,"
+				"\"errorCode\":\"BAK31005\",\"hint\":\"already exists\","
+				"\"obBackupObjectList\":[{\"clusterId\":8}]}]}}", &r));
+	CHECK_STR(r.envelope.problem, "");
+	CHECK(!r.results[0].successful);
+	CHECK_STR(r.results[0].error_code, "BAK31005");
+	CHECK_STR(r.results[0].hint, "already exists");
+	CHECK_INT(r.results[0].n_task_ids, 0);
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(error_envelope_with_numeric_code)
+{
+	OcpbBackupNowResponse r;
+
+	CHECK(parse("{\"duration\":1,\"error\":{\"code\":0,\"message\":\"The current user has not logged on.\","
+				"\"debugMessage\":\"bad signature\"},\"server\":\"10.0.0.5\",\"status\":401,"
+				"\"successful\":false,\"traceId\":\"3f9c1a2b4d5e6f70\"}", &r));
+	CHECK_STR(r.envelope.problem, "");
+	CHECK(r.envelope.is_envelope);
+	CHECK(!r.envelope.successful);
+	CHECK_STR(r.envelope.error_code, "0");
+	CHECK_STR(r.envelope.error_message, "The current user has not logged on.");
+	CHECK_STR(r.envelope.debug_message, "bad signature");
+	CHECK_STR(r.envelope.trace_id, "3f9c1a2b4d5e6f70");
+	CHECK_INT(r.n_results, 0);
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(error_object_wins_over_successful_true)
+{
+	OcpbBackupNowResponse r;
+
+	CHECK(parse("{\"successful\":true,\"error\":{\"code\":\"BAK31001\",\"message\":\"m\"}}", &r));
+	CHECK(r.envelope.is_envelope);
+	CHECK(!r.envelope.successful);
+	CHECK_STR(r.envelope.error_code, "BAK31001");
+	ocpb_backup_now_response_free(&r);
+}
+
+/* Each body must be refused with this problem and no results. */
+static void
+check_problem(const char *body, const char *problem)
+{
+	OcpbBackupNowResponse r;
+
+	CHECK(parse(body, &r));
+	CHECK_STR(r.envelope.problem, problem);
+	CHECK_INT(r.n_results, 0);
+	CHECK(r.results == NULL);
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(unusable_bodies)
+{
+	check_problem("", "the body is empty");
+	check_problem("<html><body>502 Bad Gateway</body></html>", "the body is not JSON");
+	check_problem("{\"successful\":true,\"data\":{\"backupObj", "the body is not JSON");
+	check_problem("{\"a\":1} trailing", "the body is not JSON");
+	check_problem("[1,2]", "the body is JSON but not an object");
+	check_problem("{\"status\":200}",
+				  "the body is JSON but not an OCP envelope (no \"successful\" field)");
+	check_problem("{\"successful\":\"yes\"}",
+				  "the body is JSON but not an OCP envelope (no \"successful\" field)");
+	check_problem("{\"successful\":true}", "the envelope has no data object");
+	check_problem("{\"successful\":true,\"data\":[]}", "the envelope has no data object");
+	check_problem("{\"successful\":true,\"data\":{}}", "data has no backupObjectOpsResultList array");
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":[]}}",
+				  "backupObjectOpsResultList is empty");
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":[7]}}",
+				  "a backupObjectOpsResultList entry is not an object");
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":[{}]}}",
+				  "a backupObjectOpsResultList entry has no boolean beSuccessful");
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				  "[{\"beSuccessful\":true,\"taskIdList\":\"1\"}]}}",
+				  "taskIdList is not an array");
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				  "[{\"beSuccessful\":true,\"taskIdList\":[\"soon\"]}]}}",
+				  "taskIdList holds a value that is not a task id");
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				  "[{\"beSuccessful\":true,\"taskIdList\":[1.5]}]}}",
+				  "taskIdList holds a value that is not a task id");
+	/* Beyond 2^53 as a number, the id may already be rounded: refuse it. */
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				  "[{\"beSuccessful\":true,\"taskIdList\":[9007199254740993]}]}}",
+				  "taskIdList holds a value that is not a task id");
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				  "[{\"beSuccessful\":true,\"obBackupObjectList\":[{\"clusterId\":-1}]}]}}",
+				  "an obBackupObjectList entry has an invalid clusterId");
+	check_problem("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				  "[{\"beSuccessful\":true,\"obBackupObjectList\":[3]}]}}",
+				  "an obBackupObjectList entry is not an object");
+}
+
+UNIT_TEST(nulls_and_absent_lists_read_as_empty)
+{
+	OcpbBackupNowResponse r;
+
+	CHECK(parse("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				"[{\"beSuccessful\":true,\"taskIdList\":null,\"obBackupObjectList\":"
+				"[{\"clusterId\":null,\"backupDimension\":7}]}]}}", &r));
+	CHECK_STR(r.envelope.problem, "");
+	CHECK_INT(r.results[0].n_task_ids, 0);
+	CHECK_INT(r.results[0].n_objects, 1);
+	CHECK(!r.results[0].objects[0].has_cluster_id);
+	CHECK(r.results[0].objects[0].dimension == NULL);
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(body_with_embedded_nul_is_not_json)
+{
+	OcpbBackupNowResponse r;
+	const char	body[] = "{\"successful\":true}\0garbage";
+
+	CHECK(ocpb_parse_backup_now_response(body, sizeof(body) - 1, &r));
+	CHECK_STR(r.envelope.problem, "the body is not JSON");
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(many_results_fill_several_arena_chunks)
+{
+	OcpbBackupNowResponse r;
+	char		body[200000];
+	size_t		len;
+	int			i;
+
+	len = (size_t) snprintf(body, sizeof(body),
+							"{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":[");
+	for (i = 0; i < 2000; i++)
+		len += (size_t) snprintf(body + len, sizeof(body) - len,
+								 "%s{\"beSuccessful\":true,\"hint\":\"h%d\",\"taskIdList\":[%d]}",
+								 i ? "," : "", i, i + 1);
+	snprintf(body + len, sizeof(body) - len, "]}}");
+	CHECK(parse(body, &r));
+	CHECK_STR(r.envelope.problem, "");
+	CHECK_INT(r.n_results, 2000);
+	CHECK_INT(r.results[1999].task_ids[0], 2000);
+	CHECK_STR(r.results[1234].hint, "h1234");
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(id_text)
+{
+	long long	id = 0;
+
+	CHECK(ocpb_parse_id_text("0", &id));
+	CHECK_INT(id, 0);
+	CHECK(ocpb_parse_id_text("9223372036854775807", &id));
+	CHECK_INT(id, 9223372036854775807LL);
+	CHECK(!ocpb_parse_id_text("9223372036854775808", &id));
+	CHECK(!ocpb_parse_id_text("", &id));
+	CHECK(!ocpb_parse_id_text("-1", &id));
+	CHECK(!ocpb_parse_id_text(" 1", &id));
+	CHECK(!ocpb_parse_id_text("1e3", &id));
+}
+
+UNIT_TEST(ocp_times)
+{
+	long long	us = 0;
+
+	CHECK(ocpb_parse_ocp_time("2021-08-25T15:09:31.74+08:00", &us));
+	CHECK_INT(us, 1629875371740000LL);
+	CHECK(ocpb_parse_ocp_time("2021-09-16T17:25:02.993+0800", &us));
+	CHECK_INT(us, 1631784302993000LL);
+	CHECK(ocpb_parse_ocp_time("2020-11-11T15:46:27.316+08:00", &us));
+	CHECK_INT(us, 1605080787316000LL);
+	CHECK(ocpb_parse_ocp_time("1970-01-01T00:00:00Z", &us));
+	CHECK_INT(us, 0);
+	CHECK(ocpb_parse_ocp_time("2024-02-29T23:59:59.123456789-05:30", &us));
+	CHECK_INT(us, 1709270999123456LL);
+	CHECK(ocpb_parse_ocp_time("2023-01-17T09:13:57+00", &us));
+	CHECK_INT(us, 1673946837000000LL);
+	CHECK(!ocpb_parse_ocp_time("2023-01-17 09:13:57+08:00", &us));
+	CHECK(!ocpb_parse_ocp_time("2023-01-17T09:13:57", &us));
+	CHECK(!ocpb_parse_ocp_time("2023-01-17T09:13:57.+08:00", &us));
+	CHECK(!ocpb_parse_ocp_time("2023-13-17T09:13:57Z", &us));
+	CHECK(!ocpb_parse_ocp_time("2023-01-17T09:13:57.1234567890Z", &us));
+	CHECK(!ocpb_parse_ocp_time("2023-01-17T09:13:57Zjunk", &us));
+	CHECK(!ocpb_parse_ocp_time("", &us));
+}
+
+int
+main(void)
+{
+	UNIT_RUN(documented_sample);
+	UNIT_RUN(ids_as_strings_beyond_2_pow_53);
+	UNIT_RUN(refused_object);
+	UNIT_RUN(error_envelope_with_numeric_code);
+	UNIT_RUN(error_object_wins_over_successful_true);
+	UNIT_RUN(unusable_bodies);
+	UNIT_RUN(nulls_and_absent_lists_read_as_empty);
+	UNIT_RUN(body_with_embedded_nul_is_not_json);
+	UNIT_RUN(many_results_fill_several_arena_chunks);
+	UNIT_RUN(id_text);
+	UNIT_RUN(ocp_times);
+	UNIT_EXIT();
+}
