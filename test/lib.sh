@@ -5,7 +5,7 @@
 OCPB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OCPB_PG_BIN=""
 OCPB_WORK=""
-OCPB_SIM_PID=""
+OCPB_SIM_PIDS=()
 OCPB_SIM_URL=""
 OCPB_PG_SOCKET=""
 OCPB_PG_PORT=5432
@@ -86,34 +86,56 @@ ocpb_stop_postgres() {
 	return 0
 }
 
-# Starts the simulator on a free loopback port; arguments go to ocp_sim.py.
+# Starts a simulator on a free loopback port and sets OCPB_SIM_URL to its
+# address; arguments go to ocp_sim.py.  Several may run at once.
 ocpb_start_sim() {
-	local port_file="$OCPB_WORK/sim.port" i
+	local n=${#OCPB_SIM_PIDS[@]} scheme=http arg i
+	local port_file="$OCPB_WORK/sim$n.port"
+	for arg in "$@"; do [ "$arg" = --tls-cert ] && scheme=https; done
 	rm -f "$port_file"
 	python3 "$OCPB_ROOT/test/ocp_sim.py" --host 127.0.0.1 --port 0 \
-		--port-file "$port_file" "$@" >"$OCPB_WORK/sim.log" 2>&1 &
-	OCPB_SIM_PID=$!
+		--port-file "$port_file" "$@" >"$OCPB_WORK/sim$n.log" 2>&1 &
+	OCPB_SIM_PIDS+=($!)
 	for i in $(seq 1 100); do
 		[ -s "$port_file" ] && break
-		kill -0 "$OCPB_SIM_PID" 2>/dev/null || { cat "$OCPB_WORK/sim.log" >&2; return 1; }
+		kill -0 "${OCPB_SIM_PIDS[$n]}" 2>/dev/null || { cat "$OCPB_WORK/sim$n.log" >&2; return 1; }
 		sleep 0.1
 	done
 	[ -s "$port_file" ] || { echo "the simulator did not start" >&2; return 1; }
-	OCPB_SIM_URL="http://127.0.0.1:$(cat "$port_file")"
-	export OCP_SIM_URL="$OCPB_SIM_URL"
+	OCPB_SIM_URL="$scheme://127.0.0.1:$(cat "$port_file")"
 }
 
-ocpb_stop_sim() {
-	if [ -n "$OCPB_SIM_PID" ]; then
-		kill "$OCPB_SIM_PID" 2>/dev/null
-		wait "$OCPB_SIM_PID" 2>/dev/null
-		OCPB_SIM_PID=""
-	fi
+ocpb_stop_sims() {
+	local pid
+	for pid in "${OCPB_SIM_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	OCPB_SIM_PIDS=()
 	return 0
 }
 
+# A throwaway CA, a certificate it signs for 127.0.0.1, and an unrelated CA,
+# in $OCPB_WORK/tls, readable by the postgres user.
+ocpb_make_test_certificates() {
+	local dir="$OCPB_WORK/tls"
+	mkdir -p "$dir"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ocp_backup test CA" \
+		-keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=unrelated CA" \
+		-keyout "$dir/other-ca.key" -out "$dir/other-ca.pem" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+	printf '%s\n' "subjectAltName=IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+		"extendedKeyUsage=serverAuth" >"$dir/server.ext"
+	openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+		-CAcreateserial -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+	chmod 0755 "$dir"
+	chmod 0644 "$dir"/*.pem
+}
+
 ocpb_cleanup() {
-	ocpb_stop_sim
+	ocpb_stop_sims
 	ocpb_stop_postgres
 	[ -n "$OCPB_WORK" ] && [ -z "${OCPB_KEEP_WORK:-}" ] && rm -rf "$OCPB_WORK"
 	return 0
