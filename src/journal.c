@@ -2,11 +2,14 @@
  * journal.c - records every call that tried to reach OCP in
  * ocp_backup.invocation.
  *
- * The INSERT is planned once per backend and kept.  It runs as the owner of
+ * The INSERT is planned once per backend and kept.  The row it writes is
+ * part of the caller's transaction; spool.c makes it outlive a rollback.  It runs as the owner of
  * the journal, so that roles allowed to trigger backups get their calls
  * recorded without being able to write (or forge) journal rows themselves.
  */
 #include "journal.h"
+
+#include "spool.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -28,7 +31,7 @@
 	" server_name, cluster_id, backup_mode, data_mode, request, http_status," \
 	" successful, task_ids, trace_id, error, response)" \
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14::jsonb)" \
-	" RETURNING id"
+	" RETURNING id, to_jsonb(invocation)::text"
 #define INSERT_ARGS 14
 
 static SPIPlanPtr insert_plan = NULL;
@@ -144,6 +147,8 @@ run_insert(const OcpbInvocation *invocation)
 		elog(ERROR, "could not write the journal row: %s", SPI_result_code_string(rc));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 									 1, &isnull));
+	/* Kept until the caller's transaction ends, in case it rolls back. */
+	ocpb_spool_remember(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	return id;
 }
 

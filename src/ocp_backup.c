@@ -24,6 +24,7 @@
 #include "request.h"
 #include "response.h"
 #include "rows.h"
+#include "spool.h"
 
 PG_MODULE_MAGIC;
 
@@ -48,6 +49,7 @@ _PG_init(void)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not initialize libcurl")));
 	ocpb_http_init();
+	ocpb_spool_init();
 }
 
 typedef struct BackupNowArgs
@@ -229,6 +231,7 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 
 	read_backup_now_args(fcinfo, &args);
 	ocpb_journal_check_writable("ocp_backup_now()");
+	ocpb_spool_flush_leftovers();
 	endpoint = ocpb_resolve_endpoint(args.server, true);
 
 	ocpb_backup_now_path(args.cluster_id, path);

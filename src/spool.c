@@ -1,0 +1,405 @@
+/*
+ * spool.c - keeps journal rows that their transaction rolled back, and the
+ * background worker that writes them again.
+ *
+ * A call of ocp_backup_now acts on the outside world, so its journal row
+ * must outlive the caller's transaction.  The common (committed) path pays
+ * only the INSERT: the row's JSON is remembered in backend memory.  When the
+ * transaction or subtransaction that inserted it aborts, the row is written
+ * to a spool file under the data directory, fsync'd, and a dynamic
+ * background worker inserts it in a transaction of its own.  The worker
+ * inserts with ON CONFLICT (id) DO NOTHING, so a row is never written twice,
+ * however often a spool file is replayed.
+ *
+ * Abort callbacks must not fail, so the spool is written with plain system
+ * calls into stack buffers, and trouble is reported as a WARNING.
+ */
+#include "spool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/string.h"
+#include "executor/spi.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#define SPOOL_DIRECTORY "pg_ocp_backup"
+#define SPOOL_SUFFIX ".jsonl"
+
+#define REPLAY_ROW \
+	"INSERT INTO ocp_backup.invocation" \
+	" SELECT * FROM jsonb_populate_record(NULL::ocp_backup.invocation, $1::jsonb)" \
+	" ON CONFLICT (id) DO NOTHING"
+
+typedef struct PendingRow
+{
+	dlist_node	node;
+	SubTransactionId subid;		/* the subtransaction that inserted it */
+	char	   *row_json;		/* in TopMemoryContext */
+} PendingRow;
+
+static dlist_head pending_rows = DLIST_STATIC_INIT(pending_rows);
+
+/* Whether this backend has looked for leftovers in its database yet. */
+static bool leftovers_checked = false;
+
+static void
+spool_directory(Oid database_id, char *path)
+{
+	snprintf(path, MAXPGPATH, SPOOL_DIRECTORY "/%u", database_id);
+}
+
+void
+ocpb_spool_remember(const char *row_json)
+{
+	PendingRow *row = MemoryContextAlloc(TopMemoryContext, sizeof(PendingRow));
+
+	row->subid = GetCurrentSubTransactionId();
+	row->row_json = MemoryContextStrdup(TopMemoryContext, row_json);
+	dlist_push_tail(&pending_rows, &row->node);
+}
+
+static void
+forget_row(PendingRow *row)
+{
+	dlist_delete(&row->node);
+	pfree(row->row_json);
+	pfree(row);
+}
+
+static bool
+make_directory(const char *path)
+{
+	return mkdir(path, S_IRWXU) == 0 || errno == EEXIST;
+}
+
+static bool
+write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0)
+	{
+		ssize_t		written = write(fd, data, len);
+
+		if (written < 0 && errno == EINTR)
+			continue;
+		if (written <= 0)
+			return false;
+		data += written;
+		len -= (size_t) written;
+	}
+	return true;
+}
+
+static bool
+fsync_path(const char *path, int flags)
+{
+	int			fd = open(path, flags);
+	bool		ok;
+
+	if (fd < 0)
+		return false;
+	ok = fsync(fd) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Writes the rows of subtransactions from first_subid on (all of them for
+ * InvalidSubTransactionId) to a new spool file, durably, and forgets them.
+ * Returns how many rows were spooled; on failure the rows are logged whole
+ * so that nothing is lost without a trace.
+ */
+static int
+spool_rows(SubTransactionId first_subid)
+{
+	char		directory[MAXPGPATH];
+	char		temporary[MAXPGPATH];
+	char		final[MAXPGPATH];
+	dlist_mutable_iter iter;
+	int			fd;
+	int			count = 0;
+	bool		ok;
+	static uint32 sequence = 0;
+
+	spool_directory(MyDatabaseId, directory);
+	snprintf(final, MAXPGPATH, "%s/" INT64_FORMAT "-%d-%u" SPOOL_SUFFIX,
+			 directory, (int64) GetCurrentTimestamp(), MyProcPid, sequence++);
+	snprintf(temporary, MAXPGPATH, "%s.tmp", final);
+	ok = make_directory(SPOOL_DIRECTORY) && make_directory(directory);
+	fd = ok ? open(temporary, O_WRONLY | O_CREAT | O_EXCL, S_IRUSR | S_IWUSR) : -1;
+	ok = fd >= 0;
+	dlist_foreach_modify(iter, &pending_rows)
+	{
+		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
+
+		if (first_subid != InvalidSubTransactionId && row->subid < first_subid)
+			continue;
+		ok = ok && write_all(fd, row->row_json, strlen(row->row_json)) &&
+			write_all(fd, "\n", 1);
+		count++;
+	}
+	if (fd >= 0)
+	{
+		ok = ok && fsync(fd) == 0;
+		ok = close(fd) == 0 && ok;
+	}
+	ok = ok && rename(temporary, final) == 0 && fsync_path(directory, O_RDONLY);
+	dlist_foreach_modify(iter, &pending_rows)
+	{
+		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
+
+		if (first_subid != InvalidSubTransactionId && row->subid < first_subid)
+			continue;
+		if (!ok)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not spool a rolled-back ocp_backup journal row to \"%s\": %m",
+							final),
+					 errdetail_internal("The row: %s", row->row_json)));
+		forget_row(row);
+	}
+	if (!ok)
+		unlink(temporary);
+	return ok ? count : 0;
+}
+
+static bool
+launch_writer(Oid database_id)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ocp_backup");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ocp_backup_journal_writer");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "ocp_backup journal writer for database %u",
+			 database_id);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "ocp_backup journal writer");
+	worker.bgw_main_arg = ObjectIdGetDatum(database_id);
+	worker.bgw_notify_pid = 0;
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
+}
+
+static void
+spool_and_launch(SubTransactionId first_subid)
+{
+	if (spool_rows(first_subid) == 0)
+		return;
+	if (!launch_writer(MyDatabaseId))
+	{
+		leftovers_checked = false;
+		ereport(WARNING,
+				(errmsg("could not start a background worker to write rolled-back ocp_backup journal rows"),
+				 errdetail("The rows are kept in directory \"%s/%u\" of the data directory.",
+						   SPOOL_DIRECTORY, MyDatabaseId),
+				 errhint("They are written by the next call of ocp_backup_now in this database; "
+						 "raise max_worker_processes if this recurs.")));
+	}
+}
+
+static void
+on_transaction_end(XactEvent event, void *arg)
+{
+	dlist_mutable_iter iter;
+
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			dlist_foreach_modify(iter, &pending_rows)
+				forget_row(dlist_container(PendingRow, node, iter.cur));
+			break;
+
+			/*
+			 * A prepared transaction may still roll back: its rows are spooled
+			 * now, and the writer's insert waits for the outcome, then either
+			 * conflicts with the committed row or writes it.
+			 */
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (!dlist_is_empty(&pending_rows))
+				spool_and_launch(InvalidSubTransactionId);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+on_subtransaction_end(SubXactEvent event, SubTransactionId subid,
+					  SubTransactionId parent_subid, void *arg)
+{
+	/*
+	 * Subtransactions nest, so every row inserted since the aborting one
+	 * began belongs to it or to a child of it: all were rolled back.
+	 */
+	if (event == SUBXACT_EVENT_ABORT_SUB && !dlist_is_empty(&pending_rows))
+		spool_and_launch(subid);
+}
+
+void
+ocpb_spool_init(void)
+{
+	RegisterXactCallback(on_transaction_end, NULL);
+	RegisterSubXactCallback(on_subtransaction_end, NULL);
+}
+
+static bool
+has_spool_files(const char *directory)
+{
+	DIR		   *dir = opendir(directory);
+	struct dirent *entry;
+	bool		found = false;
+
+	if (dir == NULL)
+		return false;
+	while (!found && (entry = readdir(dir)) != NULL)
+		found = pg_str_endswith(entry->d_name, SPOOL_SUFFIX);
+	closedir(dir);
+	return found;
+}
+
+void
+ocpb_spool_flush_leftovers(void)
+{
+	char		directory[MAXPGPATH];
+
+	if (leftovers_checked)
+		return;
+	leftovers_checked = true;
+	spool_directory(MyDatabaseId, directory);
+	if (has_spool_files(directory) && !launch_writer(MyDatabaseId))
+	{
+		leftovers_checked = false;
+		ereport(WARNING,
+				(errmsg("could not start a background worker to write spooled ocp_backup journal rows"),
+				 errhint("Raise max_worker_processes; the rows stay spooled until a worker starts.")));
+	}
+}
+
+/* ---- the writer ---- */
+
+static int
+compare_names(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
+static List *
+spool_files(const char *directory)
+{
+	DIR		   *dir = AllocateDir(directory);
+	struct dirent *entry;
+	List	   *names = NIL;
+
+	while ((entry = ReadDirExtended(dir, directory, DEBUG1)) != NULL)
+	{
+		if (pg_str_endswith(entry->d_name, SPOOL_SUFFIX))
+			names = lappend(names, psprintf("%s/%s", directory, entry->d_name));
+	}
+	if (dir != NULL)
+		FreeDir(dir);
+	list_sort(names, compare_names);
+	return names;
+}
+
+static char *
+read_spool_file(const char *path)
+{
+	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	StringInfoData contents;
+	char		buffer[8192];
+	ssize_t		got;
+
+	if (fd < 0)
+		ereport(ERROR, (errcode_for_file_access(),
+						errmsg("could not open spool file \"%s\": %m", path)));
+	initStringInfo(&contents);
+	while ((got = read(fd, buffer, sizeof(buffer))) > 0)
+		appendBinaryStringInfo(&contents, buffer, (int) got);
+	if (got < 0)
+		ereport(ERROR, (errcode_for_file_access(),
+						errmsg("could not read spool file \"%s\": %m", path)));
+	CloseTransientFile(fd);
+	return contents.data;
+}
+
+/* Inserts every row of one spool file in one transaction. */
+static int
+replay_file(const char *path)
+{
+	char	   *contents;
+	char	   *line;
+	char	   *next;
+	Oid			arg_type = TEXTOID;
+	int			rows = 0;
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "writing spooled ocp_backup journal rows");
+	contents = read_spool_file(path);
+	for (line = contents; *line != '\0'; line = next)
+	{
+		Datum		value;
+
+		next = strchr(line, '\n');
+		if (next == NULL)
+			next = line + strlen(line);
+		else
+			*next++ = '\0';
+		if (*line == '\0')
+			continue;
+		value = CStringGetTextDatum(line);
+		if (SPI_execute_with_args(REPLAY_ROW, 1, &arg_type, &value, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not replay a journal row from \"%s\"", path);
+		rows += (int) SPI_processed;
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return rows;
+}
+
+void
+ocp_backup_journal_writer(Datum main_arg)
+{
+	Oid			database_id = DatumGetObjectId(main_arg);
+	char		directory[MAXPGPATH];
+	ListCell   *cell;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(database_id, InvalidOid, 0);
+	spool_directory(database_id, directory);
+	foreach(cell, spool_files(directory))
+	{
+		const char *path = lfirst(cell);
+		int			rows = replay_file(path);
+
+		if (unlink(path) != 0 && errno != ENOENT)
+			ereport(ERROR, (errcode_for_file_access(),
+							errmsg("could not remove spool file \"%s\": %m", path)));
+		(void) fsync_path(directory, O_RDONLY);
+		elog(LOG, "ocp_backup journal writer wrote %d rolled-back journal row(s) from \"%s\"",
+			 rows, path);
+	}
+}
