@@ -108,6 +108,29 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ocp_backup_check(text) IS
   'checks an OCP endpoint step by step: reachable, TLS verified, authenticated, round trip, clock skew';
 
+CREATE FUNCTION ocp_backup.purge_journal(older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    purged bigint;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be a non-negative interval, not %', coalesce(older_than::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH purged_rows AS (
+        DELETE FROM ocp_backup.invocation WHERE started_at < now() - older_than RETURNING 1
+    )
+    SELECT count(*) INTO purged FROM purged_rows;
+    RETURN purged;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.purge_journal(interval) IS
+  'deletes journal rows that started more than older_than ago; returns how many';
+
 REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.purge_journal(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_check(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.fdw_validator(text[], oid) FROM PUBLIC;
