@@ -621,3 +621,137 @@ ocpb_backup_now_response_free(OcpbBackupNowResponse *response)
 	arena_free(response->arena);
 	memset(response, 0, sizeof(*response));
 }
+
+/* An optional time member; a present but unreadable one is a problem. */
+static bool
+read_time(Parse *parse, const cJSON *object, const char *key, bool *has, long long *us)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+
+	*has = false;
+	if (item == NULL || cJSON_IsNull(item))
+		return true;
+	if (!cJSON_IsString(item) || !ocpb_parse_ocp_time(item->valuestring, us))
+		return set_problem(parse, "task field %s is not an OCP date-time", key);
+	*has = true;
+	return true;
+}
+
+static bool
+read_optional_id(Parse *parse, const cJSON *object, const char *key,
+				 bool *has, long long *id)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+
+	*has = false;
+	if (item == NULL || cJSON_IsNull(item))
+		return true;
+	if (!read_id(item, id))
+		return set_problem(parse, "%s is not an id", key);
+	*has = true;
+	return true;
+}
+
+static void
+read_subtasks(Parse *parse, const cJSON *data, OcpbTaskInfo *task)
+{
+	const cJSON *subtasks = cJSON_GetObjectItemCaseSensitive(data, "subtasks");
+	const cJSON *subtask;
+
+	if (subtasks == NULL || cJSON_IsNull(subtasks))
+		return;
+	if (!cJSON_IsArray(subtasks))
+	{
+		set_problem(parse, "subtasks is not an array");
+		return;
+	}
+	cJSON_ArrayForEach(subtask, subtasks)
+	{
+		const cJSON *status = cJSON_GetObjectItemCaseSensitive(subtask, "status");
+
+		task->subtasks_total++;
+		if (!cJSON_IsString(status))
+			continue;
+		if (strcmp(status->valuestring, "SUCCESSFUL") == 0)
+			task->subtasks_done++;
+		else if (strcmp(status->valuestring, "FAILED") == 0 && task->failed_subtask == NULL)
+			task->failed_subtask = optional_string(parse, subtask, "name");
+	}
+}
+
+static void
+read_task(Parse *parse, const cJSON *data, OcpbTaskInfo *task)
+{
+	const cJSON *cluster;
+	const cJSON *tenant;
+	const cJSON *creator;
+	bool		has_id;
+
+	if (!cJSON_IsObject(data))
+	{
+		set_problem(parse, "the envelope has no data object");
+		return;
+	}
+	if (!read_optional_id(parse, data, "id", &has_id, &task->task_id))
+		return;
+	task->status = optional_string(parse, data, "status");
+	if (!has_id || task->status == NULL)
+	{
+		set_problem(parse, "the task has no id or no status");
+		return;
+	}
+	task->name = optional_string(parse, data, "name");
+	task->type = optional_string(parse, data, "type");
+	cluster = cJSON_GetObjectItemCaseSensitive(data, "cluster");
+	if (cJSON_IsObject(cluster))
+	{
+		if (!read_optional_id(parse, cluster, "id", &task->has_cluster_id, &task->cluster_id))
+			return;
+		task->cluster_name = optional_string(parse, cluster, "name");
+	}
+	tenant = cJSON_GetObjectItemCaseSensitive(data, "tenant");
+	if (cJSON_IsObject(tenant) &&
+		!read_optional_id(parse, tenant, "id", &task->has_tenant_id, &task->tenant_id))
+		return;
+	creator = cJSON_GetObjectItemCaseSensitive(data, "creator");
+	if (cJSON_IsObject(creator))
+		task->creator = optional_string(parse, creator, "name");
+	if (read_time(parse, data, "createTime", &task->has_create_time, &task->create_time_us) &&
+		read_time(parse, data, "startTime", &task->has_start_time, &task->start_time_us) &&
+		read_time(parse, data, "finishTime", &task->has_finish_time, &task->finish_time_us))
+		read_subtasks(parse, data, task);
+}
+
+bool
+ocpb_parse_task_response(const char *body, size_t body_len, OcpbTaskInfo *task)
+{
+	Parse		parse;
+	cJSON	   *root;
+	const cJSON *data;
+
+	memset(task, 0, sizeof(*task));
+	task->arena = start_parse(&parse, &task->envelope);
+	if (task->arena == NULL)
+		return false;
+	root = parse_json(&parse, body, body_len);
+	if (root != NULL)
+	{
+		data = read_envelope(&parse, root, &task->envelope);
+		if (task->envelope.successful)
+			read_task(&parse, data, task);
+		cJSON_Delete(root);
+	}
+	if (parse.out_of_memory)
+	{
+		ocpb_task_info_free(task);
+		return false;
+	}
+	return true;
+}
+
+void
+ocpb_task_info_free(OcpbTaskInfo *task)
+{
+	arena_free(task->arena);
+	memset(task, 0, sizeof(*task));
+}

@@ -82,6 +82,38 @@ extern bool ocpb_parse_backup_now_response(const char *body, size_t body_len,
 										   OcpbBackupNowResponse *response);
 extern void ocpb_backup_now_response_free(OcpbBackupNowResponse *response);
 
+/* GET /api/v2/tasks/instances/{id}: the task and a summary of its subtasks. */
+typedef struct OcpbTaskInfo
+{
+	OcpbEnvelope envelope;
+	long long	task_id;
+	const char *name;
+	const char *status;			/* RUNNING, FAILED, SUCCESSFUL, ... */
+	const char *type;
+	bool		has_cluster_id;
+	long long	cluster_id;
+	const char *cluster_name;
+	bool		has_tenant_id;
+	long long	tenant_id;
+	const char *creator;		/* creator.name */
+	/* Times in microseconds since the Unix epoch, when present. */
+	bool		has_create_time;
+	long long	create_time_us;
+	bool		has_start_time;
+	long long	start_time_us;
+	bool		has_finish_time;
+	long long	finish_time_us;
+	int			subtasks_total;
+	int			subtasks_done;	/* subtasks in status SUCCESSFUL */
+	const char *failed_subtask; /* name of the first FAILED subtask */
+	OcpbArena  *arena;
+} OcpbTaskInfo;
+
+/* Returns false only when memory ran out; else call ocpb_task_info_free. */
+extern bool ocpb_parse_task_response(const char *body, size_t body_len,
+									 OcpbTaskInfo *task);
+extern void ocpb_task_info_free(OcpbTaskInfo *task);
+
 /*
  * Reads an id that OCP may send as a JSON number or, beyond 2^53, as a
  * string of digits.  Exposed for the unit tests and the fuzzer.

@@ -240,6 +240,65 @@ UNIT_TEST(ocp_times)
 	CHECK(!ocpb_parse_ocp_time("", &us));
 }
 
+UNIT_TEST(task_instance)
+{
+	OcpbTaskInfo t;
+	const char *body =
+		"{\"data\":{\"id\":3000041,\"name\":\"Backup cluster\",\"status\":\"FAILED\","
+		"\"type\":\"MANUAL\",\"operation\":\"EXECUTE\",\"creator\":{\"id\":1,\"name\":\"admin\"},"
+		"\"cluster\":{\"id\":8,\"name\":\"c8\",\"obClusterId\":8,\"type\":\"PRIMARY\"},"
+		"\"tenant\":{\"id\":\"1002\"},"
+		"\"createTime\":\"2021-08-25T15:09:31.74+08:00\",\"startTime\":\"2021-08-25T15:09:32+08:00\","
+		"\"finishTime\":\"2021-09-16T17:25:02.993+0800\",\"prohibitRollback\":false,"
+		"\"subtasks\":[{\"id\":1,\"name\":\"Check\",\"status\":\"SUCCESSFUL\"},"
+		"{\"id\":2,\"name\":\"Start data backup\",\"status\":\"FAILED\"},"
+		"{\"id\":3,\"name\":\"Wait\",\"status\":\"PENDING\"}]},"
+		"\"status\":200,\"successful\":true,\"traceId\":\"5962f33700000002\"}";
+
+	CHECK(ocpb_parse_task_response(body, strlen(body), &t));
+	CHECK_STR(t.envelope.problem, "");
+	CHECK_INT(t.task_id, 3000041);
+	CHECK_STR(t.name, "Backup cluster");
+	CHECK_STR(t.status, "FAILED");
+	CHECK_STR(t.type, "MANUAL");
+	CHECK_STR(t.creator, "admin");
+	CHECK(t.has_cluster_id);
+	CHECK_INT(t.cluster_id, 8);
+	CHECK_STR(t.cluster_name, "c8");
+	CHECK(t.has_tenant_id);
+	CHECK_INT(t.tenant_id, 1002);
+	CHECK(t.has_create_time);
+	CHECK_INT(t.create_time_us, 1629875371740000LL);
+	CHECK(t.has_finish_time);
+	CHECK_INT(t.finish_time_us, 1631784302993000LL);
+	CHECK_INT(t.subtasks_total, 3);
+	CHECK_INT(t.subtasks_done, 1);
+	CHECK_STR(t.failed_subtask, "Start data backup");
+	ocpb_task_info_free(&t);
+}
+
+UNIT_TEST(task_instance_problems)
+{
+	OcpbTaskInfo t;
+	const char *no_status = "{\"successful\":true,\"data\":{\"id\":1}}";
+	const char *bad_time = "{\"successful\":true,\"data\":{\"id\":1,\"status\":\"RUNNING\","
+		"\"createTime\":\"yesterday\"}}";
+	const char *unknown = "{\"successful\":false,\"status\":404,\"error\":{\"code\":\"TSK10001\","
+		"\"message\":\"The 5 task does not exist.\"}}";
+
+	CHECK(ocpb_parse_task_response(no_status, strlen(no_status), &t));
+	CHECK_STR(t.envelope.problem, "the task has no id or no status");
+	ocpb_task_info_free(&t);
+	CHECK(ocpb_parse_task_response(bad_time, strlen(bad_time), &t));
+	CHECK_STR(t.envelope.problem, "task field createTime is not an OCP date-time");
+	ocpb_task_info_free(&t);
+	CHECK(ocpb_parse_task_response(unknown, strlen(unknown), &t));
+	CHECK_STR(t.envelope.problem, "");
+	CHECK(!t.envelope.successful);
+	CHECK_STR(t.envelope.error_code, "TSK10001");
+	ocpb_task_info_free(&t);
+}
+
 int
 main(void)
 {
@@ -254,5 +313,7 @@ main(void)
 	UNIT_RUN(many_results_fill_several_arena_chunks);
 	UNIT_RUN(id_text);
 	UNIT_RUN(ocp_times);
+	UNIT_RUN(task_instance);
+	UNIT_RUN(task_instance_problems);
 	UNIT_EXIT();
 }
