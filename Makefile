@@ -8,10 +8,10 @@ DATA = sql/ocp_backup--1.0.sql
 CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o
 # The shell: PostgreSQL entry points, catalog access, libcurl, SPI.
 SHELL_OBJS = src/ocp_backup.o src/options.o src/endpoint.o src/http.o \
-	src/journal.o src/report.o src/rows.o src/check.o src/spool.o
+	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
-REGRESS = setup validation backup_now errors server_choice aksk_tls journal
+REGRESS = setup validation backup_now errors server_choice aksk_tls journal tasks
 REGRESS_OPTS = --inputdir=. --outputdir=test/.work/regress
 
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \

@@ -87,6 +87,185 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
 COMMENT ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) IS
   'asks OCP to back up a cluster now; returns one row per started task and journals the call';
 
+-- Tasks started by ocp_backup_now, followed until they end.
+CREATE TABLE ocp_backup.task (
+    task_id          bigint PRIMARY KEY,
+    invocation_id    bigint NOT NULL REFERENCES ocp_backup.invocation (id) ON DELETE CASCADE,
+    server_name      text NOT NULL,
+    cluster_id       bigint NOT NULL,
+    status           text,
+    subtasks_total   integer,
+    subtasks_done    integer,
+    failed_subtask   text,
+    finish_time      timestamptz,
+    last_checked_at  timestamptz,
+    last_error       text
+);
+CREATE INDEX task_unfinished_idx ON ocp_backup.task (last_checked_at NULLS FIRST)
+    WHERE status IS NULL OR status NOT IN ('SUCCESSFUL', 'FAILED');
+CREATE INDEX task_cluster_idx ON ocp_backup.task (server_name, cluster_id, finish_time);
+CREATE INDEX task_invocation_idx ON ocp_backup.task (invocation_id);
+SELECT pg_catalog.pg_extension_config_dump('ocp_backup.task', '');
+COMMENT ON TABLE ocp_backup.task IS
+  'OCP tasks started by ocp_backup_now, with the status last read by ocp_backup_refresh or ocp_backup_wait';
+COMMENT ON COLUMN ocp_backup.task.task_id IS 'OCP task instance id';
+COMMENT ON COLUMN ocp_backup.task.invocation_id IS 'the journal row of the call that started the task';
+COMMENT ON COLUMN ocp_backup.task.server_name IS 'the server the task was started through';
+COMMENT ON COLUMN ocp_backup.task.cluster_id IS 'the cluster the backup was requested for';
+COMMENT ON COLUMN ocp_backup.task.status IS 'RUNNING, SUCCESSFUL or FAILED as OCP last said; NULL until first checked';
+COMMENT ON COLUMN ocp_backup.task.subtasks_total IS 'subtasks of the task';
+COMMENT ON COLUMN ocp_backup.task.subtasks_done IS 'subtasks finished successfully';
+COMMENT ON COLUMN ocp_backup.task.failed_subtask IS 'name of the first failed subtask';
+COMMENT ON COLUMN ocp_backup.task.finish_time IS 'when OCP says the task ended';
+COMMENT ON COLUMN ocp_backup.task.last_checked_at IS 'when the task was last read from OCP (or tried)';
+COMMENT ON COLUMN ocp_backup.task.last_error IS 'why the last read failed; NULL when it worked';
+
+CREATE TYPE ocp_backup.task_info AS (
+    task_id          bigint,
+    name             text,
+    status           text,
+    type             text,
+    cluster_id       bigint,
+    cluster_name     text,
+    tenant_id        bigint,
+    creator          text,
+    create_time      timestamptz,
+    start_time       timestamptz,
+    finish_time      timestamptz,
+    subtasks_total   integer,
+    subtasks_done    integer,
+    failed_subtask   text,
+    trace_id         text
+);
+COMMENT ON TYPE ocp_backup.task_info IS 'an OCP task instance, as ocp_backup_task returns it';
+
+CREATE FUNCTION ocp_backup_task(task_id bigint, server text DEFAULT NULL)
+RETURNS ocp_backup.task_info
+AS 'MODULE_PATHNAME', 'ocp_backup_task'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ocp_backup_task(bigint, text) IS
+  'reads one OCP task instance (GET /api/v2/tasks/instances/{id})';
+
+-- Records what OCP said of a task in ocp_backup.task.
+CREATE FUNCTION ocp_backup.record_task_status(info ocp_backup.task_info)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE ocp_backup.task
+       SET status = info.status, subtasks_total = info.subtasks_total,
+           subtasks_done = info.subtasks_done, failed_subtask = info.failed_subtask,
+           finish_time = info.finish_time, last_checked_at = now(), last_error = NULL
+     WHERE task_id = info.task_id
+$$;
+COMMENT ON FUNCTION ocp_backup.record_task_status(ocp_backup.task_info) IS
+  'stores a task''s status as read from OCP in ocp_backup.task';
+
+CREATE FUNCTION ocp_backup_refresh(max_tasks integer DEFAULT 100)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pending record;
+    checked integer := 0;
+BEGIN
+    IF max_tasks IS NULL OR max_tasks < 1 THEN
+        RAISE EXCEPTION 'max_tasks must be a positive number, not %', coalesce(max_tasks::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- SKIP LOCKED: overlapping runs (a slow pg_cron job) share the work.
+    FOR pending IN
+        SELECT t.task_id, t.server_name FROM ocp_backup.task t
+         WHERE t.status IS NULL OR t.status NOT IN ('SUCCESSFUL', 'FAILED')
+         ORDER BY t.last_checked_at NULLS FIRST, t.task_id
+         LIMIT max_tasks
+         FOR UPDATE SKIP LOCKED
+    LOOP
+        BEGIN
+            PERFORM ocp_backup.record_task_status(@extschema@.ocp_backup_task(pending.task_id, pending.server_name));
+        EXCEPTION WHEN OTHERS THEN
+            -- One unreachable server or unknown task must not stop the others.
+            UPDATE ocp_backup.task SET last_checked_at = now(), last_error = SQLERRM
+             WHERE task_id = pending.task_id;
+        END;
+        checked := checked + 1;
+    END LOOP;
+    RETURN checked;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup_refresh(integer) IS
+  'reads the status of up to max_tasks unfinished tasks from OCP into ocp_backup.task; returns how many it checked';
+
+CREATE FUNCTION ocp_backup_wait(task_id bigint,
+                                timeout interval DEFAULT '1 hour',
+                                poll interval DEFAULT '10 seconds',
+                                server text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + timeout;
+    info ocp_backup.task_info;
+    last_status text;
+    last_done integer;
+BEGIN
+    IF task_id IS NULL OR timeout IS NULL OR poll IS NULL OR poll <= interval '0' THEN
+        RAISE EXCEPTION 'task_id, timeout and a positive poll interval are required'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    LOOP
+        info := @extschema@.ocp_backup_task(task_id, server);
+        IF info.status IS DISTINCT FROM last_status OR info.subtasks_done IS DISTINCT FROM last_done THEN
+            RAISE NOTICE 'task %: % (% of % subtasks done)%', task_id, info.status,
+                         info.subtasks_done, info.subtasks_total,
+                         coalesce(', failed subtask: ' || info.failed_subtask, '');
+            last_status := info.status;
+            last_done := info.subtasks_done;
+        END IF;
+        IF info.status IN ('SUCCESSFUL', 'FAILED') THEN
+            PERFORM ocp_backup.record_task_status(info);
+            RETURN info.status;
+        END IF;
+        IF clock_timestamp() + poll > deadline THEN
+            RAISE EXCEPTION 'task % did not finish within %', task_id, timeout
+                  USING ERRCODE = 'OB001',
+                        DETAIL = format('Its last status was %s, with %s of %s subtasks done.',
+                                        info.status, info.subtasks_done, info.subtasks_total),
+                        HINT = 'The task goes on in OCP; wait again, or let ocp_backup_refresh() follow it.';
+        END IF;
+        PERFORM pg_sleep(extract(epoch FROM poll));
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup_wait(bigint, interval, interval, text) IS
+  'polls an OCP task until it ends and returns its final status; raises OB001 when timeout runs out';
+
+CREATE VIEW ocp_backup.cluster_status AS
+SELECT i.server_name,
+       i.cluster_id,
+       max(i.started_at) AS last_invocation_at,
+       (array_agg(i.successful ORDER BY i.started_at DESC, i.id DESC))[1] AS last_invocation_successful,
+       (SELECT t.status FROM ocp_backup.task t
+         WHERE t.server_name = i.server_name AND t.cluster_id = i.cluster_id
+         ORDER BY t.invocation_id DESC, t.task_id DESC LIMIT 1) AS last_task_status,
+       (SELECT max(t.finish_time) FROM ocp_backup.task t
+         WHERE t.server_name = i.server_name AND t.cluster_id = i.cluster_id
+           AND t.status = 'SUCCESSFUL') AS last_success_at,
+       (SELECT count(*) FROM ocp_backup.task t
+         WHERE t.server_name = i.server_name AND t.cluster_id = i.cluster_id
+           AND t.status = 'SUCCESSFUL' AND t.finish_time > now() - interval '7 days') AS successes_7d,
+       count(*) FILTER (WHERE NOT i.successful AND i.started_at > now() - interval '7 days')
+       + (SELECT count(*) FROM ocp_backup.task t
+           WHERE t.server_name = i.server_name AND t.cluster_id = i.cluster_id
+             AND t.status = 'FAILED' AND coalesce(t.finish_time, t.last_checked_at) > now() - interval '7 days')
+         AS failures_7d
+  FROM ocp_backup.invocation i
+ GROUP BY i.server_name, i.cluster_id;
+COMMENT ON VIEW ocp_backup.cluster_status IS
+  'per server and cluster: the last call, the last task status, the last success, and 7-day counts';
+
 CREATE TYPE ocp_backup.check_result AS (
     server_name    text,
     url            text,
@@ -132,5 +311,9 @@ COMMENT ON FUNCTION ocp_backup.purge_journal(interval) IS
 
 REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.purge_journal(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup_task(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_task_status(ocp_backup.task_info) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup_refresh(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup_wait(bigint, interval, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_check(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.fdw_validator(text[], oid) FROM PUBLIC;

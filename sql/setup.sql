@@ -61,6 +61,10 @@ CREATE FUNCTION sim_config(settings jsonb) RETURNS text LANGUAGE sql AS $$
 CREATE FUNCTION sim_fault(fault jsonb) RETURNS text LANGUAGE sql AS $$
   SELECT 'fault queued: ' || (fault ->> 'kind') FROM sim_call('POST', '/__sim/faults', fault::text) $$;
 
+CREATE FUNCTION sim_post_task_status(task_id bigint, status text) RETURNS text LANGUAGE sql AS $$
+  SELECT 'task ' || task_id || ' forced to ' || status
+    FROM sim_call('POST', '/__sim/tasks/' || task_id, jsonb_build_object('status', status)::text) $$;
+
 -- What the simulator received since its last reset, one row per request.
 CREATE FUNCTION sim_requests() RETURNS SETOF jsonb LANGUAGE sql AS $$
   SELECT line::jsonb FROM sim_call('GET', '/__sim/requests') line $$;

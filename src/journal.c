@@ -26,12 +26,19 @@
 
 #define SECRET_MARKER "********"
 
+/* The journal row and one task row per task id, in one statement. */
 #define INSERT_INVOCATION \
-	"INSERT INTO ocp_backup.invocation (started_at, finished_at, invoked_by," \
+	"WITH journaled AS (" \
+	" INSERT INTO ocp_backup.invocation (started_at, finished_at, invoked_by," \
 	" server_name, cluster_id, backup_mode, data_mode, request, http_status," \
 	" successful, task_ids, trace_id, error, response)" \
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14::jsonb)" \
-	" RETURNING id, to_jsonb(invocation)::text"
+	" RETURNING id, to_jsonb(invocation)::text AS row_json)," \
+	" tasks AS (" \
+	" INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)" \
+	" SELECT DISTINCT t, j.id, $4, $5 FROM journaled j, unnest($11::bigint[]) t" \
+	" ON CONFLICT (task_id) DO NOTHING)" \
+	" SELECT id, row_json FROM journaled"
 #define INSERT_ARGS 14
 
 static SPIPlanPtr insert_plan = NULL;
@@ -143,7 +150,7 @@ run_insert(const OcpbInvocation *invocation)
 
 	bind_invocation(invocation, values, nulls);
 	rc = SPI_execute_plan(prepared_insert(), values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not write the journal row: %s", SPI_result_code_string(rc));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 									 1, &isnull));

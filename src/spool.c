@@ -41,9 +41,13 @@
 #define SPOOL_SUFFIX ".jsonl"
 
 #define REPLAY_ROW \
-	"INSERT INTO ocp_backup.invocation" \
+	"WITH replayed AS (" \
+	" INSERT INTO ocp_backup.invocation" \
 	" SELECT * FROM jsonb_populate_record(NULL::ocp_backup.invocation, $1::jsonb)" \
-	" ON CONFLICT (id) DO NOTHING"
+	" ON CONFLICT (id) DO NOTHING RETURNING id, server_name, cluster_id, task_ids)" \
+	" INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)" \
+	" SELECT DISTINCT t, r.id, r.server_name, r.cluster_id FROM replayed r, unnest(r.task_ids) t" \
+	" ON CONFLICT (task_id) DO NOTHING"
 
 typedef struct PendingRow
 {
@@ -370,7 +374,7 @@ replay_file(const char *path)
 		value = CStringGetTextDatum(line);
 		if (SPI_execute_with_args(REPLAY_ROW, 1, &arg_type, &value, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not replay a journal row from \"%s\"", path);
-		rows += (int) SPI_processed;
+		rows++;
 	}
 	SPI_finish();
 	PopActiveSnapshot();
@@ -399,7 +403,7 @@ ocp_backup_journal_writer(Datum main_arg)
 			ereport(ERROR, (errcode_for_file_access(),
 							errmsg("could not remove spool file \"%s\": %m", path)));
 		(void) fsync_path(directory, O_RDONLY);
-		elog(LOG, "ocp_backup journal writer wrote %d rolled-back journal row(s) from \"%s\"",
+		elog(LOG, "ocp_backup journal writer replayed %d rolled-back journal row(s) from \"%s\"",
 			 rows, path);
 	}
 }
