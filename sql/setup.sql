@@ -10,7 +10,7 @@ SHOW search_path;
 SELECT p.oid::regprocedure AS function
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ocp_backup')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 
 -- Every object a user touches carries a comment.
 SELECT pg_describe_object(d.classid, d.objid, 0) AS object_without_comment
@@ -43,7 +43,9 @@ BEGIN
     cmd := cmd || ' -H ''Content-Type: application/json'' --data-binary '
                || sim_shell_quote(body);
   END IF;
-  CREATE TEMP TABLE IF NOT EXISTS sim_lines (n serial, line text);
+  IF to_regclass('pg_temp.sim_lines') IS NULL THEN
+    CREATE TEMP TABLE sim_lines (n serial, line text);
+  END IF;
   TRUNCATE sim_lines;
   -- One line per row, taken verbatim: no quote or delimiter can occur.
   EXECUTE format('COPY sim_lines (line) FROM PROGRAM %L WITH (FORMAT csv, QUOTE %L, DELIMITER %L)',

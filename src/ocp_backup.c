@@ -235,6 +235,7 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	endpoint = ocpb_resolve_endpoint(args.server, true);
 
 	ocpb_backup_now_path(args.cluster_id, path);
+	memset(&request, 0, sizeof(request));
 	request.method = "POST";
 	request.path = path;
 	request.body = backup_now_body(&args, args.storage_json, &request.body_len);

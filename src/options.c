@@ -162,18 +162,18 @@ url_problem(const char *url)
 	if (parsed == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK)
-		problem = "it is not an absolute URL such as https://ocp.example.net:8080";
+		problem = "It is not an absolute URL such as https://ocp.example.net:8080";
 	else if (!url_part_is(parsed, CURLUPART_SCHEME, "http") &&
 			 !url_part_is(parsed, CURLUPART_SCHEME, "https"))
-		problem = "only http and https URLs are supported";
+		problem = "Only http and https URLs are supported";
 	else if (url_has_part(parsed, CURLUPART_USER))
-		problem = "credentials belong in a user mapping, not in the URL";
+		problem = "Credentials belong in a user mapping, not in the URL";
 	else if (url_has_part(parsed, CURLUPART_QUERY) ||
 			 url_has_part(parsed, CURLUPART_FRAGMENT))
-		problem = "the URL must not have a query or a fragment";
+		problem = "The URL must not have a query or a fragment";
 	else if (url_has_part(parsed, CURLUPART_PATH) &&
 			 !url_part_is(parsed, CURLUPART_PATH, "/"))
-		problem = "the URL must name only the OCP endpoint, with no path";
+		problem = "The URL must name only the OCP endpoint, with no path";
 	curl_url_cleanup(parsed);
 	return problem;
 }
