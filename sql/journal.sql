@@ -18,7 +18,6 @@ BEGIN
     SELECT count(*) INTO found FROM ocp_backup.invocation WHERE id = wanted;
     EXIT WHEN found > 0;
     PERFORM pg_sleep(0.05);
-    PERFORM pg_stat_clear_snapshot();
   END LOOP;
   RETURN found;
 END $$;

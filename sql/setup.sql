@@ -102,11 +102,12 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
                           detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-  RETURN regexp_replace(
+  RETURN regexp_replace(regexp_replace(
            state || ': ' || message
            || coalesce(E'\nDETAIL:  ' || nullif(detail, ''), '')
            || coalesce(E'\nHINT:  ' || nullif(hint, ''), ''),
-           'after [0-9]+ (ms|milliseconds)', 'after N \1', 'g');
+           'after [0-9]+ (ms|milliseconds)', 'after N \1', 'g'),
+           '/tmp/ocp_backup\.[A-Za-z0-9]+/', '$WORK/', 'g');
 END $$;
 
 SELECT sim_reset();

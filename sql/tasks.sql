@@ -43,7 +43,7 @@ SELECT sim_config('{"task_seconds": 0.1, "task_outcome": "FAILED"}');
 SELECT task_id AS task3 FROM ocp_backup_now(33, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
 SELECT pg_sleep(0.3);
 INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)
-SELECT 987654321, max(id), 'ocp', 33 FROM ocp_backup.invocation;
+SELECT 987654321, max(id), 'ocp', 35 FROM ocp_backup.invocation;
 CREATE SERVER gone FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:1');
 CREATE USER MAPPING FOR PUBLIC SERVER gone OPTIONS (username 'admin', password 'admin');
 INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)

@@ -92,12 +92,13 @@ text_or_null(const char *s, char *null_flag)
 }
 
 static void
-bind_invocation(const OcpbInvocation *invocation, Datum *values, char *nulls)
+bind_invocation(const OcpbInvocation *invocation, const char *invoked_by,
+				Datum *values, char *nulls)
 {
 	memset(nulls, ' ', INSERT_ARGS);
 	values[0] = TimestampTzGetDatum(invocation->started_at);
 	values[1] = TimestampTzGetDatum(invocation->finished_at);
-	values[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[2] = CStringGetTextDatum(invoked_by);
 	values[3] = CStringGetTextDatum(invocation->server_name);
 	values[4] = Int64GetDatum(invocation->cluster_id);
 	values[5] = CStringGetTextDatum(invocation->backup_mode);
@@ -140,7 +141,7 @@ journal_owner(void)
 }
 
 static int64
-run_insert(const OcpbInvocation *invocation)
+run_insert(const OcpbInvocation *invocation, const char *invoked_by)
 {
 	Datum		values[INSERT_ARGS];
 	char		nulls[INSERT_ARGS];
@@ -148,7 +149,7 @@ run_insert(const OcpbInvocation *invocation)
 	int			rc;
 	int64		id;
 
-	bind_invocation(invocation, values, nulls);
+	bind_invocation(invocation, invoked_by, values, nulls);
 	rc = SPI_execute_plan(prepared_insert(), values, nulls, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not write the journal row: %s", SPI_result_code_string(rc));
@@ -165,8 +166,10 @@ ocpb_journal_insert(const OcpbInvocation *invocation)
 	Oid			saved_user;
 	int			saved_context;
 	int64		id;
+	char	   *invoked_by;
 
 	GetUserIdAndSecContext(&saved_user, &saved_context);
+	invoked_by = GetUserNameFromId(saved_user, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI to write the journal");
 
@@ -177,7 +180,7 @@ ocpb_journal_insert(const OcpbInvocation *invocation)
 	SetUserIdAndSecContext(journal_owner(),
 						   saved_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	id = run_insert(invocation);
+	id = run_insert(invocation, invoked_by);
 	SetUserIdAndSecContext(saved_user, saved_context);
 	SPI_finish();
 	return id;

@@ -114,8 +114,6 @@ body_excerpt(const OcpbHttpResult *http)
 	StringInfoData excerpt;
 	size_t		i;
 
-	if (http->body_len == 0)
-		return pstrdup("the body is empty");
 	initStringInfo(&excerpt);
 	appendStringInfoString(&excerpt, "it begins: ");
 	for (i = 0; i < http->body_len && i < BODY_EXCERPT_BYTES; i++)
@@ -129,23 +127,42 @@ body_excerpt(const OcpbHttpResult *http)
 	return excerpt.data;
 }
 
-/* "HTTP status 404, OCP error OBE11001: The ..., trace id 5962f337..." */
+/* Appends text as one sentence, whether or not it already ends with a period. */
+static void
+append_sentence(StringInfo buf, const char *text)
+{
+	size_t		len = strlen(text);
+
+	while (len > 0 && (text[len - 1] == '.' || text[len - 1] == ' '))
+		len--;
+	appendBinaryStringInfo(buf, text, (int) len);
+	appendStringInfoString(buf, ". ");
+}
+
+/*
+ * "HTTP status 404. OCP error OBE11001: The specified cluster ... does not
+ * exist. OCP trace id 5962f337662d4043."
+ */
 static char *
 answer_facts(const OcpbHttpResult *http, const OcpbEnvelope *envelope)
 {
 	StringInfoData facts;
 
 	initStringInfo(&facts);
-	appendStringInfo(&facts, "HTTP status %ld", http->status);
+	appendStringInfo(&facts, "HTTP status %ld. ", http->status);
 	if (envelope->error_code != NULL || envelope->error_message != NULL)
-		appendStringInfo(&facts, ", OCP error %s: %s",
-						 envelope->error_code ? envelope->error_code : "(no code)",
-						 envelope->error_message ? envelope->error_message : "(no message)");
+	{
+		appendStringInfo(&facts, "OCP error %s: ",
+						 envelope->error_code ? envelope->error_code : "(no code)");
+		append_sentence(&facts, envelope->error_message ? envelope->error_message : "(no message)");
+	}
 	if (envelope->debug_message != NULL)
-		appendStringInfo(&facts, " (%s)", envelope->debug_message);
+		append_sentence(&facts, envelope->debug_message);
 	if (envelope->trace_id != NULL && envelope->trace_id[0] != '\0')
-		appendStringInfo(&facts, ", trace id %s", envelope->trace_id);
-	appendStringInfoChar(&facts, '.');
+		appendStringInfo(&facts, "OCP trace id %s. ", envelope->trace_id);
+	if (!envelope->is_envelope && http->body_len > 0)
+		appendStringInfo(&facts, "The body is not an OCP answer; %s. ", body_excerpt(http));
+	facts.data[--facts.len] = '\0';	/* the last space */
 	return facts.data;
 }
 
@@ -204,13 +221,19 @@ unreadable_answer(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 	const char *server = endpoint->server_name;
 	char	   *detail;
 
-	if (!envelope->is_json || !envelope->is_envelope)
-		detail = psprintf("HTTP status %ld; %s; %s.", http->status,
-						  envelope->problem, body_excerpt(http));
+	if (http->body_len == 0)
+		detail = psprintf("HTTP status %ld. The body is empty.", http->status);
+	else if (!envelope->is_json || !envelope->is_envelope)
+		detail = psprintf("HTTP status %ld. %c%s; %s.", http->status,
+						  pg_toupper((unsigned char) envelope->problem[0]),
+						  envelope->problem + 1, body_excerpt(http));
 	else
-		detail = psprintf("HTTP status %ld; %s%s%s.", http->status, envelope->problem,
-						  envelope->trace_id ? "; trace id " : "",
-						  envelope->trace_id ? envelope->trace_id : "");
+		detail = psprintf("HTTP status %ld. %c%s.%s%s%s", http->status,
+						  pg_toupper((unsigned char) envelope->problem[0]),
+						  envelope->problem + 1,
+						  envelope->trace_id ? " OCP trace id " : "",
+						  envelope->trace_id ? envelope->trace_id : "",
+						  envelope->trace_id ? "." : "");
 	set_failure(failure, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
 				psprintf("OCP server \"%s\" sent an answer ocp_backup cannot read", server),
 				detail,
