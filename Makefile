@@ -11,7 +11,7 @@ SHELL_OBJS = src/ocp_backup.o src/options.o src/endpoint.o src/http.o \
 	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
-REGRESS = setup validation backup_now errors server_choice aksk_tls journal tasks
+REGRESS = setup validation backup_now errors server_choice aksk_tls journal tasks cron
 REGRESS_OPTS = --inputdir=. --outputdir=test/.work/regress
 
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \

@@ -157,7 +157,10 @@ answer_facts(const OcpbHttpResult *http, const OcpbEnvelope *envelope)
 		append_sentence(&facts, envelope->error_message ? envelope->error_message : "(no message)");
 	}
 	if (envelope->debug_message != NULL)
+	{
+		appendStringInfoString(&facts, "Debug message: ");
 		append_sentence(&facts, envelope->debug_message);
+	}
 	if (envelope->trace_id != NULL && envelope->trace_id[0] != '\0')
 		appendStringInfo(&facts, "OCP trace id %s. ", envelope->trace_id);
 	if (!envelope->is_envelope && http->body_len > 0)
@@ -224,13 +227,11 @@ unreadable_answer(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 	if (http->body_len == 0)
 		detail = psprintf("HTTP status %ld. The body is empty.", http->status);
 	else if (!envelope->is_json || !envelope->is_envelope)
-		detail = psprintf("HTTP status %ld. %c%s; %s.", http->status,
-						  pg_toupper((unsigned char) envelope->problem[0]),
-						  envelope->problem + 1, body_excerpt(http));
+		detail = psprintf("HTTP status %ld. The answer is unusable: %s; %s.", http->status,
+						  envelope->problem, body_excerpt(http));
 	else
-		detail = psprintf("HTTP status %ld. %c%s.%s%s%s", http->status,
-						  pg_toupper((unsigned char) envelope->problem[0]),
-						  envelope->problem + 1,
+		detail = psprintf("HTTP status %ld. The answer is unusable: %s.%s%s%s", http->status,
+						  envelope->problem,
 						  envelope->trace_id ? " OCP trace id " : "",
 						  envelope->trace_id ? envelope->trace_id : "",
 						  envelope->trace_id ? "." : "");
