@@ -9,25 +9,38 @@ CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 \echo 'CREATE USER MAPPING FOR CURRENT_USER SERVER ocp OPTIONS (username ''admin'', password ''...'');'
 CREATE USER MAPPING FOR CURRENT_USER SERVER ocp OPTIONS (username 'admin', password 'demo-password');
 \echo
-\echo '-- Back up cluster 8 now:'
-\echo
+\echo '-- Is the endpoint healthy?'
 \set ECHO queries
-SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP',
-  '{"configName":"ycnfs223_0915","obBackupStorageBaseInfo":{"backupStorageType":"BACKUP_STORAGE_FILE","storageUrl":"/obbackup/"}}');
+SELECT server_name, reachable, tls_verified, authenticated, round(round_trip_ms::numeric, 2) AS round_trip_ms,
+       round(clock_skew_ms::numeric) AS clock_skew_ms, problem
+  FROM ocp_backup_check();
 \set ECHO none
 \echo
-\echo '-- A second backup of the same cluster while the first runs is refused by OCP:'
+\echo '-- Back up cluster 8 now:'
+\set ECHO queries
+SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP',
+  '{"configName":"ycnfs223_0915","obBackupStorageBaseInfo":{"backupStorageType":"BACKUP_STORAGE_FILE","storageUrl":"/obbackup/"}}') \gset demo_
+\set ECHO none
+SELECT :demo_invocation_id AS invocation_id, :demo_cluster_id AS cluster_id, :demo_task_id AS task_id,
+       :'demo_successful' AS successful, :'demo_trace_id' AS trace_id;
 \echo
+\echo '-- A second backup of the same cluster while the first runs is refused by OCP:'
 \set ECHO queries
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'INCREMENTAL_BACKUP',
   '{"configName":"ycnfs223_0915","obBackupStorageBaseInfo":{"backupStorageType":"BACKUP_STORAGE_FILE","storageUrl":"/obbackup/"}}');
-\set ECHO none
+\echo
+\echo '-- Wait for the first one, with progress:'
+SELECT ocp_backup_wait(:demo_task_id, poll => '1 second');
 \echo
 \echo '-- The journal:'
-\echo
 \x on
-\set ECHO queries
 SELECT id, started_at, finished_at - started_at AS took, invoked_by, server_name,
        cluster_id, backup_mode, data_mode, request, http_status, successful,
        task_ids, trace_id, error
   FROM ocp_backup.invocation ORDER BY id;
+\x off
+\echo
+\echo '-- Per-cluster health, and clusters with no good backup in 24 hours:'
+SELECT * FROM ocp_backup.cluster_status;
+SELECT server_name, cluster_id FROM ocp_backup.cluster_status
+ WHERE last_success_at IS NULL OR last_success_at < now() - interval '24 hours';
