@@ -71,10 +71,47 @@ EXCEPTION WHEN undefined_object THEN
 END $$;
 SELECT journal_rows_eventually(:last_id + 2);
 
+-- Cancelled (statement_timeout) while OCP hangs: the request left, so the
+-- call's row comes back, saying it was interrupted.
+CREATE FUNCTION journal_rows_for_cluster_eventually(wanted bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  found bigint;
+BEGIN
+  FOR i IN 1..100 LOOP
+    SELECT count(*) INTO found FROM ocp_backup.invocation WHERE cluster_id = wanted;
+    EXIT WHEN found > 0;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN found;
+END $$;
+SELECT sim_fault('{"kind": "hang"}');
+SET statement_timeout = '500ms';
+SELECT * FROM ocp_backup_now(29, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+RESET statement_timeout;
+SELECT journal_rows_for_cluster_eventually(29);
+SELECT cluster_id, http_status, successful, task_ids, error, finished_at = started_at AS unfinished
+  FROM ocp_backup.invocation WHERE cluster_id = 29;
+
+-- Terminated (pg_terminate_backend) while OCP hangs: the same.
+SELECT sim_fault('{"kind": "hang"}');
+\! psql -X -q -c "SELECT * FROM ocp_backup_now(30, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{\"configName\": \"c\", \"obBackupStorageBaseInfo\": {\"backupStorageType\": \"BACKUP_STORAGE_FILE\", \"storageUrl\": \"/\"}}')" contrib_regression >/dev/null 2>&1 &
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE 'SELECT * FROM ocp_backup_now(30,%' AND state = 'active');
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE query LIKE 'SELECT * FROM ocp_backup_now(30,%' AND state = 'active';
+SELECT journal_rows_for_cluster_eventually(30);
+SELECT cluster_id, http_status, successful, error IS NOT NULL AS has_error
+  FROM ocp_backup.invocation WHERE cluster_id = 30;
+
 -- Every call above reached the simulator once, and has exactly one row.
 SELECT count(*) AS requests FROM sim_requests();
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids
-  FROM ocp_backup.invocation WHERE id BETWEEN :committed_id AND :last_id + 2;
+  FROM ocp_backup.invocation WHERE id >= :committed_id;
 
 -- Spooled rows that no worker could write yet (say, max_worker_processes was
 -- reached) are picked up by the next call in a new session, and replaying

@@ -12,8 +12,12 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -171,6 +175,36 @@ journaled_response(const OcpbHttpResult *http, const OcpbEnvelope *envelope)
 	return http->body;
 }
 
+/*
+ * The journal row for a call that never gets OCP's answer: interrupted by a
+ * cancel, statement_timeout or the backend's exit after the request left.
+ */
+static char *
+in_flight_row(const OcpbInvocation *invocation)
+{
+	StringInfoData row;
+	char		started[MAXDATELEN + 1];
+
+	JsonEncodeDateTime(started, TimestampTzGetDatum(invocation->started_at),
+					   TIMESTAMPTZOID, NULL);
+	initStringInfo(&row);
+	appendStringInfo(&row, "{\"started_at\": \"%s\", \"finished_at\": \"%s\", \"invoked_by\": ",
+					 started, started);
+	escape_json(&row, GetUserNameFromId(GetUserId(), false));
+	appendStringInfoString(&row, ", \"server_name\": ");
+	escape_json(&row, invocation->server_name);
+	appendStringInfo(&row, ", \"cluster_id\": " INT64_FORMAT ", \"backup_mode\": \"%s\", "
+					 "\"data_mode\": \"%s\", \"request\": %s, \"successful\": false, "
+					 "\"task_ids\": [], \"error\": ",
+					 invocation->cluster_id, invocation->backup_mode, invocation->data_mode,
+					 invocation->request_json);
+	escape_json(&row, "the call was interrupted (cancel, statement_timeout or backend exit) "
+				"after the request was sent and before OCP's answer was read; "
+				"look in OCP for a task it may have started");
+	appendStringInfoChar(&row, '}');
+	return row.data;
+}
+
 static long long *
 all_task_ids(const OcpbBackupNowResponse *response, int *count)
 {
@@ -247,7 +281,9 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	invocation.data_mode = args.data_mode;
 	invocation.request_json = journaled_request(&args, (char *) request.body);
 	invocation.started_at = GetCurrentTimestamp();
+	ocpb_spool_set_in_flight(in_flight_row(&invocation));
 	ocpb_http_exchange(endpoint, &request, &http);
+	ocpb_spool_clear_in_flight();
 	invocation.finished_at = GetCurrentTimestamp();
 
 	if (!ocpb_parse_backup_now_response(http.body, http.body_len, &response))

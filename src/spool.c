@@ -11,6 +11,11 @@
  * inserts with ON CONFLICT (id) DO NOTHING, so a row is never written twice,
  * however often a spool file is replayed.
  *
+ * A call interrupted while it awaits OCP (cancel, statement_timeout, or
+ * pg_terminate_backend, whose exit aborts the transaction too) never reaches
+ * its INSERT; the row prepared for that case before sending is spooled by
+ * the same callbacks.
+ *
  * Abort callbacks must not fail, so the spool is written with plain system
  * calls into stack buffers, and trouble is reported as a WARNING.
  */
@@ -40,10 +45,12 @@
 #define SPOOL_DIRECTORY "pg_ocp_backup"
 #define SPOOL_SUFFIX ".jsonl"
 
+/* A row spooled while its call was in flight has no id yet: it gets one here. */
 #define REPLAY_ROW \
 	"WITH replayed AS (" \
 	" INSERT INTO ocp_backup.invocation" \
-	" SELECT * FROM jsonb_populate_record(NULL::ocp_backup.invocation, $1::jsonb)" \
+	" SELECT * FROM jsonb_populate_record(NULL::ocp_backup.invocation," \
+	"  jsonb_build_object('id', nextval('ocp_backup.invocation_id_seq')) || $1::jsonb)" \
 	" ON CONFLICT (id) DO NOTHING RETURNING id, server_name, cluster_id, task_ids)" \
 	" INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)" \
 	" SELECT DISTINCT t, r.id, r.server_name, r.cluster_id FROM replayed r, unnest(r.task_ids) t" \
@@ -57,6 +64,9 @@ typedef struct PendingRow
 } PendingRow;
 
 static dlist_head pending_rows = DLIST_STATIC_INIT(pending_rows);
+
+/* The row of the call awaiting OCP, in TopMemoryContext; NULL if none. */
+static char *in_flight_row = NULL;
 
 /* Whether this backend has looked for leftovers in its database yet. */
 static bool leftovers_checked = false;
@@ -75,6 +85,21 @@ ocpb_spool_remember(const char *row_json)
 	row->subid = GetCurrentSubTransactionId();
 	row->row_json = MemoryContextStrdup(TopMemoryContext, row_json);
 	dlist_push_tail(&pending_rows, &row->node);
+}
+
+void
+ocpb_spool_set_in_flight(const char *row_json)
+{
+	ocpb_spool_clear_in_flight();
+	in_flight_row = MemoryContextStrdup(TopMemoryContext, row_json);
+}
+
+void
+ocpb_spool_clear_in_flight(void)
+{
+	if (in_flight_row != NULL)
+		pfree(in_flight_row);
+	in_flight_row = NULL;
 }
 
 static void
@@ -156,6 +181,12 @@ spool_rows(SubTransactionId first_subid)
 			write_all(fd, "\n", 1);
 		count++;
 	}
+	if (in_flight_row != NULL)
+	{
+		ok = ok && write_all(fd, in_flight_row, strlen(in_flight_row)) &&
+			write_all(fd, "\n", 1);
+		count++;
+	}
 	if (fd >= 0)
 	{
 		ok = ok && fsync(fd) == 0;
@@ -176,6 +207,13 @@ spool_rows(SubTransactionId first_subid)
 					 errdetail_internal("The row: %s", row->row_json)));
 		forget_row(row);
 	}
+	if (in_flight_row != NULL && !ok)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not spool the journal row of an interrupted ocp_backup call to \"%s\": %m",
+						final),
+				 errdetail_internal("The row: %s", in_flight_row)));
+	ocpb_spool_clear_in_flight();
 	if (!ok)
 		unlink(temporary);
 	return ok ? count : 0;
@@ -238,7 +276,7 @@ on_transaction_end(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			if (!dlist_is_empty(&pending_rows))
+			if (!dlist_is_empty(&pending_rows) || in_flight_row != NULL)
 				spool_and_launch(InvalidSubTransactionId);
 			break;
 		default:
@@ -254,7 +292,8 @@ on_subtransaction_end(SubXactEvent event, SubTransactionId subid,
 	 * Subtransactions nest, so every row inserted since the aborting one
 	 * began belongs to it or to a child of it: all were rolled back.
 	 */
-	if (event == SUBXACT_EVENT_ABORT_SUB && !dlist_is_empty(&pending_rows))
+	if (event == SUBXACT_EVENT_ABORT_SUB &&
+		(!dlist_is_empty(&pending_rows) || in_flight_row != NULL))
 		spool_and_launch(subid);
 }
 

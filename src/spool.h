@@ -17,6 +17,14 @@ extern void ocpb_spool_init(void);
 extern void ocpb_spool_remember(const char *row_json);
 
 /*
+ * The row to journal if the call now sending a request never finishes (a
+ * cancel, statement_timeout, or the backend's exit while OCP is awaited):
+ * set before sending, cleared once the answer or failure is in hand.
+ */
+extern void ocpb_spool_set_in_flight(const char *row_json);
+extern void ocpb_spool_clear_in_flight(void);
+
+/*
  * Starts a writer when this database has spooled rows left by a writer that
  * could not start; cheap enough for every call.
  */
