@@ -50,7 +50,8 @@
 	"WITH replayed AS (" \
 	" INSERT INTO ocp_backup.invocation" \
 	" SELECT * FROM jsonb_populate_record(NULL::ocp_backup.invocation," \
-	"  jsonb_build_object('id', nextval('ocp_backup.invocation_id_seq')) || $1::jsonb)" \
+	"  CASE WHEN $1::jsonb ? 'id' THEN $1::jsonb" \
+	"  ELSE jsonb_build_object('id', nextval('ocp_backup.invocation_id_seq')) || $1::jsonb END)" \
 	" ON CONFLICT (id) DO NOTHING RETURNING id, server_name, cluster_id, task_ids)" \
 	" INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)" \
 	" SELECT DISTINCT t, r.id, r.server_name, r.cluster_id FROM replayed r, unnest(r.task_ids) t" \
