@@ -144,22 +144,7 @@ RETURNS ocp_backup.task_info
 AS 'MODULE_PATHNAME', 'ocp_backup_task'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ocp_backup_task(bigint, text) IS
-  'reads one OCP task instance (GET /api/v2/tasks/instances/{id})';
-
--- Records what OCP said of a task in ocp_backup.task.
-CREATE FUNCTION ocp_backup.record_task_status(info ocp_backup.task_info)
-RETURNS void
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    UPDATE ocp_backup.task
-       SET status = info.status, subtasks_total = info.subtasks_total,
-           subtasks_done = info.subtasks_done, failed_subtask = info.failed_subtask,
-           finish_time = info.finish_time, last_checked_at = now(), last_error = NULL
-     WHERE task_id = info.task_id
-$$;
-COMMENT ON FUNCTION ocp_backup.record_task_status(ocp_backup.task_info) IS
-  'stores a task''s status as read from OCP in ocp_backup.task';
+  'reads one OCP task instance (GET /api/v2/tasks/instances/{id}) and records its status in ocp_backup.task';
 
 CREATE FUNCTION ocp_backup_refresh(max_tasks integer DEFAULT 100)
 RETURNS integer
@@ -183,7 +168,8 @@ BEGIN
          FOR UPDATE SKIP LOCKED
     LOOP
         BEGIN
-            PERFORM ocp_backup.record_task_status(@extschema@.ocp_backup_task(pending.task_id, pending.server_name));
+            -- Reading a task records its status in ocp_backup.task.
+            PERFORM @extschema@.ocp_backup_task(pending.task_id, pending.server_name);
         EXCEPTION WHEN OTHERS THEN
             -- One unreachable server or unknown task must not stop the others.
             UPDATE ocp_backup.task SET last_checked_at = now(), last_error = SQLERRM
@@ -225,7 +211,6 @@ BEGIN
             last_done := info.subtasks_done;
         END IF;
         IF info.status IN ('SUCCESSFUL', 'FAILED') THEN
-            PERFORM ocp_backup.record_task_status(info);
             RETURN info.status;
         END IF;
         IF clock_timestamp() + poll > deadline THEN
@@ -312,7 +297,6 @@ COMMENT ON FUNCTION ocp_backup.purge_journal(interval) IS
 REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.purge_journal(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_task(bigint, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ocp_backup.record_task_status(ocp_backup.task_info) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_refresh(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_wait(bigint, interval, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_check(text) FROM PUBLIC;

@@ -41,13 +41,32 @@
 	" SELECT id, row_json FROM journaled"
 #define INSERT_ARGS 14
 
+#define UPDATE_TASK \
+	"UPDATE ocp_backup.task SET status = $2, subtasks_total = $3, subtasks_done = $4," \
+	" failed_subtask = $5, finish_time = $6, last_checked_at = now(), last_error = NULL" \
+	" WHERE task_id = $1"
+#define UPDATE_TASK_ARGS 6
+
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr update_task_plan = NULL;
 
 void
 ocpb_journal_check_writable(const char *function_name)
 {
 	PreventCommandIfReadOnly(function_name);
 	PreventCommandDuringRecovery(function_name);
+}
+
+/* Plans a statement once per backend; the plan cache replans when needed. */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *arg_types)
+{
+	if (*plan != NULL)
+		return *plan;
+	*plan = SPI_prepare(sql, nargs, arg_types);
+	if (*plan == NULL || SPI_keepplan(*plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	return *plan;
 }
 
 static SPIPlanPtr
@@ -57,18 +76,8 @@ prepared_insert(void)
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
 		TEXTOID, TEXTOID, INT4OID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID, TEXTOID
 	};
-	SPIPlanPtr	plan;
 
-	if (insert_plan != NULL)
-		return insert_plan;
-	plan = SPI_prepare(INSERT_INVOCATION, INSERT_ARGS, arg_types);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the journal insert: %s",
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep the journal insert plan");
-	insert_plan = plan;
-	return plan;
+	return kept_plan(&insert_plan, INSERT_INVOCATION, INSERT_ARGS, arg_types);
 }
 
 static Datum
@@ -160,30 +169,70 @@ run_insert(const OcpbInvocation *invocation, const char *invoked_by)
 	return id;
 }
 
+/*
+ * Runs a journal statement as the journal's owner.  On error, the
+ * (sub)transaction abort restores the user id, as it does for PostgreSQL's
+ * own code that switches users this way.
+ */
+static void
+begin_as_owner(Oid *saved_user, int *saved_context)
+{
+	GetUserIdAndSecContext(saved_user, saved_context);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to SPI to write the journal");
+	SetUserIdAndSecContext(journal_owner(),
+						   *saved_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+static void
+end_as_owner(Oid saved_user, int saved_context)
+{
+	SetUserIdAndSecContext(saved_user, saved_context);
+	SPI_finish();
+}
+
 int64
 ocpb_journal_insert(const OcpbInvocation *invocation)
 {
 	Oid			saved_user;
 	int			saved_context;
 	int64		id;
-	char	   *invoked_by;
+	char	   *invoked_by = GetUserNameFromId(GetUserId(), false);
 
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	invoked_by = GetUserNameFromId(saved_user, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "could not connect to SPI to write the journal");
-
-	/*
-	 * On error, (sub)transaction abort restores the user id, as it does for
-	 * PostgreSQL's own code that switches users this way.
-	 */
-	SetUserIdAndSecContext(journal_owner(),
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	begin_as_owner(&saved_user, &saved_context);
 	id = run_insert(invocation, invoked_by);
-	SetUserIdAndSecContext(saved_user, saved_context);
-	SPI_finish();
+	end_as_owner(saved_user, saved_context);
 	return id;
+}
+
+void
+ocpb_journal_task_status(const OcpbTaskStatus *task)
+{
+	static Oid	arg_types[UPDATE_TASK_ARGS] = {
+		INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID
+	};
+	Datum		values[UPDATE_TASK_ARGS];
+	char		nulls[UPDATE_TASK_ARGS];
+	Oid			saved_user;
+	int			saved_context;
+	int			rc;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(task->task_id);
+	values[1] = text_or_null(task->status, &nulls[1]);
+	values[2] = Int32GetDatum(task->subtasks_total);
+	values[3] = Int32GetDatum(task->subtasks_done);
+	values[4] = text_or_null(task->failed_subtask, &nulls[4]);
+	values[5] = TimestampTzGetDatum(task->finish_time);
+	nulls[5] = task->has_finish_time ? ' ' : 'n';
+	begin_as_owner(&saved_user, &saved_context);
+	rc = SPI_execute_plan(kept_plan(&update_task_plan, UPDATE_TASK, UPDATE_TASK_ARGS, arg_types),
+						  values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the status of task " INT64_FORMAT ": %s",
+			 task->task_id, SPI_result_code_string(rc));
+	end_as_owner(saved_user, saved_context);
 }
 
 /*

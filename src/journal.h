@@ -38,6 +38,24 @@ extern void ocpb_journal_check_writable(const char *function_name);
 extern int64 ocpb_journal_insert(const OcpbInvocation *invocation);
 
 /*
+ * Stores what OCP said of a task in its ocp_backup.task row, if it has one
+ * (tasks not started by ocp_backup_now have none).  Times are microseconds
+ * since the Unix epoch; absent ones are NULL.
+ */
+typedef struct OcpbTaskStatus
+{
+	int64		task_id;
+	const char *status;
+	int			subtasks_total;
+	int			subtasks_done;
+	const char *failed_subtask;
+	bool		has_finish_time;
+	TimestampTz finish_time;
+} OcpbTaskStatus;
+
+extern void ocpb_journal_task_status(const OcpbTaskStatus *task);
+
+/*
  * The storage object with the values of secret-looking keys replaced by a
  * marker, or NULL when it holds none.
  */

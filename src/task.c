@@ -1,5 +1,7 @@
 /*
- * task.c - ocp_backup_task: one OCP task instance, as a row.
+ * task.c - ocp_backup_task: one OCP task instance, as a row.  What OCP says
+ * is also stored in the task's ocp_backup.task row, so that refresh, wait
+ * and the cluster_status view all see the latest word.
  */
 #include "postgres.h"
 
@@ -10,6 +12,7 @@
 
 #include "endpoint.h"
 #include "http.h"
+#include "journal.h"
 #include "report.h"
 #include "request.h"
 #include "response.h"
@@ -55,13 +58,32 @@ set_text(TaskRow *row, TaskColumn column, const char *text)
 	set_value(row, column, text != NULL, text ? CStringGetTextDatum(text) : (Datum) 0);
 }
 
+static TimestampTz
+from_unix_us(long long unix_us)
+{
+	return (TimestampTz) (unix_us - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+}
+
 static void
 set_time(TaskRow *row, TaskColumn column, bool present, long long unix_us)
 {
-	TimestampTz ts = (TimestampTz) (unix_us -
-									(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+	set_value(row, column, present, TimestampTzGetDatum(from_unix_us(unix_us)));
+}
 
-	set_value(row, column, present, TimestampTzGetDatum(ts));
+/* What OCP said goes into the task's row, for refresh, wait and the view. */
+static void
+record_status(const OcpbTaskInfo *task)
+{
+	OcpbTaskStatus status;
+
+	status.task_id = (int64) task->task_id;
+	status.status = task->status;
+	status.subtasks_total = task->subtasks_total;
+	status.subtasks_done = task->subtasks_done;
+	status.failed_subtask = task->failed_subtask;
+	status.has_finish_time = task->has_finish_time;
+	status.finish_time = from_unix_us(task->finish_time_us);
+	ocpb_journal_task_status(&status);
 }
 
 static void
@@ -128,6 +150,7 @@ ocp_backup_task(PG_FUNCTION_ARGS)
 		if (failed)
 			ocpb_raise_failure(&failure);
 		fill_row(&row, &task);
+		record_status(&task);
 	}
 	PG_FINALLY();
 	{
