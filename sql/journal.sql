@@ -9,13 +9,13 @@ CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'a
 SELECT sim_reset();
 SELECT sim_config('{"task_seconds": 0.05}');
 
--- Waits up to 5 s for journal row id to exist; returns how many there are.
-CREATE FUNCTION journal_rows_eventually(wanted bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+-- Waits up to 5 s for journal rows matching a condition; returns how many.
+CREATE FUNCTION journal_rows_eventually(condition text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   found bigint;
 BEGIN
   FOR i IN 1..100 LOOP
-    SELECT count(*) INTO found FROM ocp_backup.invocation WHERE id = wanted;
+    EXECUTE 'SELECT count(*) FROM ocp_backup.invocation WHERE ' || condition INTO found;
     EXIT WHEN found > 0;
     PERFORM pg_sleep(0.05);
   END LOOP;
@@ -26,13 +26,13 @@ END $$;
 BEGIN;
 SELECT invocation_id AS committed_id FROM ocp_backup_now(20, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
 COMMIT;
-SELECT journal_rows_eventually(:committed_id);
+SELECT journal_rows_eventually('id = ' || :committed_id);
 
 -- ROLLBACK: the row comes back by itself, once.
 BEGIN;
 SELECT invocation_id AS rolled_back_id FROM ocp_backup_now(21, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
 ROLLBACK;
-SELECT journal_rows_eventually(:rolled_back_id);
+SELECT journal_rows_eventually('id = ' || :rolled_back_id);
 SELECT cluster_id, successful, cardinality(task_ids) AS tasks FROM ocp_backup.invocation WHERE id = :rolled_back_id;
 
 -- ROLLBACK TO SAVEPOINT: only the rows of the rolled-back subtransaction are
@@ -44,21 +44,21 @@ SELECT invocation_id AS in_savepoint_id FROM ocp_backup_now(23, 'PHYSICAL_BACKUP
 ROLLBACK TO SAVEPOINT s1;
 SELECT invocation_id AS after_savepoint_id FROM ocp_backup_now(24, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
 COMMIT;
-SELECT journal_rows_eventually(:before_savepoint_id) AS before_savepoint,
-       journal_rows_eventually(:in_savepoint_id) AS in_savepoint,
-       journal_rows_eventually(:after_savepoint_id) AS after_savepoint;
+SELECT journal_rows_eventually('id = ' || :before_savepoint_id) AS before_savepoint,
+       journal_rows_eventually('id = ' || :in_savepoint_id) AS in_savepoint,
+       journal_rows_eventually('id = ' || :after_savepoint_id) AS after_savepoint;
 
 -- An error later in the same transaction.
 BEGIN;
 SELECT invocation_id AS doomed_id FROM ocp_backup_now(25, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
 SELECT 1 / 0;
 COMMIT;
-SELECT journal_rows_eventually(:doomed_id);
+SELECT journal_rows_eventually('id = ' || :doomed_id);
 
 -- An error raised by ocp_backup_now itself: the row records it.
 SELECT last_value AS last_id FROM ocp_backup.invocation_id_seq \gset
 SELECT * FROM ocp_backup_now(99, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
-SELECT journal_rows_eventually(:last_id + 1);
+SELECT journal_rows_eventually('id = ' || :last_id + 1);
 SELECT cluster_id, http_status, successful, error FROM ocp_backup.invocation WHERE id = :last_id + 1;
 
 -- Caught inside PL/pgSQL, the error's row survives the exception block too.
@@ -69,26 +69,15 @@ BEGIN
 EXCEPTION WHEN undefined_object THEN
   RAISE NOTICE 'caught %', SQLSTATE;
 END $$;
-SELECT journal_rows_eventually(:last_id + 2);
+SELECT journal_rows_eventually('id = ' || :last_id + 2);
 
 -- Cancelled (statement_timeout) while OCP hangs: the request left, so the
 -- call's row comes back, saying it was interrupted.
-CREATE FUNCTION journal_rows_for_cluster_eventually(wanted bigint) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-  found bigint;
-BEGIN
-  FOR i IN 1..100 LOOP
-    SELECT count(*) INTO found FROM ocp_backup.invocation WHERE cluster_id = wanted;
-    EXIT WHEN found > 0;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN found;
-END $$;
 SELECT sim_fault('{"kind": "hang"}');
 SET statement_timeout = '500ms';
 SELECT * FROM ocp_backup_now(29, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 RESET statement_timeout;
-SELECT journal_rows_for_cluster_eventually(29);
+SELECT journal_rows_eventually('cluster_id = 29');
 SELECT cluster_id, http_status, successful, task_ids, error, finished_at = started_at AS unfinished
   FROM ocp_backup.invocation WHERE cluster_id = 29;
 
@@ -104,7 +93,7 @@ BEGIN
 END $$;
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
  WHERE query LIKE 'SELECT * FROM ocp_backup_now(30,%' AND state = 'active';
-SELECT journal_rows_for_cluster_eventually(30);
+SELECT journal_rows_eventually('cluster_id = 30');
 SELECT cluster_id, http_status, successful, error IS NOT NULL AS has_error
   FROM ocp_backup.invocation WHERE cluster_id = 30;
 
@@ -129,7 +118,7 @@ DO $$ BEGIN
 END $$;
 \c
 SELECT count(*) AS tasks FROM ocp_backup_now(26, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
-SELECT journal_rows_eventually(900000);
+SELECT journal_rows_eventually('id = 900000');
 
 -- Privileges.  PUBLIC can run nothing and read nothing.
 CREATE ROLE ocp_nobody LOGIN;

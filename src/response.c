@@ -540,37 +540,50 @@ parse_json(Parse *parse, const char *body, size_t body_len)
 	return root;
 }
 
+/* Reads what follows the envelope of a successful answer into target. */
+typedef void (*DataReader) (Parse *parse, const cJSON *data, void *target);
+
+/*
+ * The steps every answer shares: parse the JSON, read the envelope, and,
+ * when it says the call succeeded, hand its data to read_data.  Returns the
+ * arena holding everything read, or NULL when memory ran out (then nothing
+ * is left to free).
+ */
 static OcpbArena *
-start_parse(Parse *parse, OcpbEnvelope *envelope)
+parse_answer(const char *body, size_t body_len, OcpbEnvelope *envelope,
+			 DataReader read_data, void *target)
 {
+	Parse		parse;
+	cJSON	   *root;
+	const cJSON *data;
+
 	memset(envelope, 0, sizeof(*envelope));
-	parse->arena = calloc(1, sizeof(OcpbArena));
-	parse->out_of_memory = false;
-	parse->problem = envelope->problem;
-	return parse->arena;
+	parse.arena = calloc(1, sizeof(OcpbArena));
+	if (parse.arena == NULL)
+		return NULL;
+	parse.out_of_memory = false;
+	parse.problem = envelope->problem;
+	root = parse_json(&parse, body, body_len);
+	if (root != NULL)
+	{
+		data = read_envelope(&parse, root, envelope);
+		if (envelope->successful && read_data != NULL)
+			read_data(&parse, data, target);
+		cJSON_Delete(root);
+	}
+	if (parse.out_of_memory)
+	{
+		arena_free(parse.arena);
+		return NULL;
+	}
+	return parse.arena;
 }
 
 bool
 ocpb_parse_answer(const char *body, size_t body_len, OcpbAnswer *answer)
 {
-	Parse		parse;
-	cJSON	   *root;
-
-	answer->arena = start_parse(&parse, &answer->envelope);
-	if (answer->arena == NULL)
-		return false;
-	root = parse_json(&parse, body, body_len);
-	if (root != NULL)
-	{
-		(void) read_envelope(&parse, root, &answer->envelope);
-		cJSON_Delete(root);
-	}
-	if (parse.out_of_memory)
-	{
-		ocpb_answer_free(answer);
-		return false;
-	}
-	return true;
+	answer->arena = parse_answer(body, body_len, &answer->envelope, NULL, NULL);
+	return answer->arena != NULL;
 }
 
 void
@@ -580,32 +593,21 @@ ocpb_answer_free(OcpbAnswer *answer)
 	memset(answer, 0, sizeof(*answer));
 }
 
+static void
+read_backup_now_answer(Parse *parse, const cJSON *data, void *target)
+{
+	read_backup_now_data(parse, data, target);
+}
+
 bool
 ocpb_parse_backup_now_response(const char *body, size_t body_len,
 							   OcpbBackupNowResponse *response)
 {
-	Parse		parse;
-	cJSON	   *root;
-	const cJSON *data;
-
 	memset(response, 0, sizeof(*response));
-	response->arena = start_parse(&parse, &response->envelope);
+	response->arena = parse_answer(body, body_len, &response->envelope,
+								   read_backup_now_answer, response);
 	if (response->arena == NULL)
 		return false;
-
-	root = parse_json(&parse, body, body_len);
-	if (root != NULL)
-	{
-		data = read_envelope(&parse, root, &response->envelope);
-		if (response->envelope.successful)
-			read_backup_now_data(&parse, data, response);
-		cJSON_Delete(root);
-	}
-	if (parse.out_of_memory)
-	{
-		ocpb_backup_now_response_free(response);
-		return false;
-	}
 	if (response->envelope.problem[0] != '\0')
 	{
 		/* A half-read answer must not be mistaken for a usable one. */
@@ -722,31 +724,18 @@ read_task(Parse *parse, const cJSON *data, OcpbTaskInfo *task)
 		read_subtasks(parse, data, task);
 }
 
+static void
+read_task_answer(Parse *parse, const cJSON *data, void *target)
+{
+	read_task(parse, data, target);
+}
+
 bool
 ocpb_parse_task_response(const char *body, size_t body_len, OcpbTaskInfo *task)
 {
-	Parse		parse;
-	cJSON	   *root;
-	const cJSON *data;
-
 	memset(task, 0, sizeof(*task));
-	task->arena = start_parse(&parse, &task->envelope);
-	if (task->arena == NULL)
-		return false;
-	root = parse_json(&parse, body, body_len);
-	if (root != NULL)
-	{
-		data = read_envelope(&parse, root, &task->envelope);
-		if (task->envelope.successful)
-			read_task(&parse, data, task);
-		cJSON_Delete(root);
-	}
-	if (parse.out_of_memory)
-	{
-		ocpb_task_info_free(task);
-		return false;
-	}
-	return true;
+	task->arena = parse_answer(body, body_len, &task->envelope, read_task_answer, task);
+	return task->arena != NULL;
 }
 
 void
