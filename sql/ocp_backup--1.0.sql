@@ -193,7 +193,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     deadline timestamptz := clock_timestamp() + timeout;
-    info ocp_backup.task_info;
+    -- A record, not ocp_backup.task_info: operators need no USAGE on the schema.
+    info record;
     last_status text;
     last_done integer;
 BEGIN
@@ -202,7 +203,7 @@ BEGIN
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
     LOOP
-        info := @extschema@.ocp_backup_task(task_id, server);
+        SELECT * INTO info FROM @extschema@.ocp_backup_task(task_id, server);
         IF info.status IS DISTINCT FROM last_status OR info.subtasks_done IS DISTINCT FROM last_done THEN
             RAISE NOTICE 'task %: % (% of % subtasks done)%', task_id, info.status,
                          info.subtasks_done, info.subtasks_total,

@@ -68,14 +68,14 @@ SELECT server_name, cluster_id FROM ocp_backup.cluster_status
 -- An operator with EXECUTE and USAGE only can wait, and the task row is
 -- updated for it.
 SELECT sim_config('{"task_seconds": 0.3, "task_outcome": "SUCCESSFUL"}');
-SELECT task_id AS task4 FROM ocp_backup_now(36, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
+SELECT task_id AS task4 FROM ocp_backup_now(36, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp') \gset
 CREATE ROLE ocp_waiter LOGIN;
 GRANT EXECUTE ON FUNCTION ocp_backup_wait(bigint, interval, interval, text),
                           ocp_backup_task(bigint, text) TO ocp_waiter;
 GRANT USAGE ON FOREIGN SERVER ocp TO ocp_waiter;
 SET ROLE ocp_waiter;
 SET client_min_messages = warning;
-SELECT ocp_backup_wait(:task4, poll => '0.1 seconds');
+SELECT ocp_backup_wait(:task4, poll => '0.1 seconds', server => 'ocp');
 RESET client_min_messages;
 RESET ROLE;
 SELECT cluster_id, status, subtasks_done FROM ocp_backup.task WHERE task_id = :task4;
