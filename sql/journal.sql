@@ -9,12 +9,12 @@ CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'a
 SELECT sim_reset();
 SELECT sim_config('{"task_seconds": 0.05}');
 
--- Waits up to 5 s for journal rows matching a condition; returns how many.
+-- Waits up to 2 s for journal rows matching a condition; returns how many.
 CREATE FUNCTION journal_rows_eventually(condition text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   found bigint;
 BEGIN
-  FOR i IN 1..100 LOOP
+  FOR i IN 1..40 LOOP
     EXECUTE 'SELECT count(*) FROM ocp_backup.invocation WHERE ' || condition INTO found;
     EXIT WHEN found > 0;
     PERFORM pg_sleep(0.05);
