@@ -61,11 +61,14 @@ ocpb_journal_check_writable(const char *function_name)
 static SPIPlanPtr
 kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *arg_types)
 {
+	SPIPlanPtr	prepared;
+
 	if (*plan != NULL)
 		return *plan;
-	*plan = SPI_prepare(sql, nargs, arg_types);
-	if (*plan == NULL || SPI_keepplan(*plan) != 0)
+	prepared = SPI_prepare(sql, nargs, arg_types);
+	if (prepared == NULL || SPI_keepplan(prepared) != 0)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	*plan = prepared;
 	return *plan;
 }
 
