@@ -1,207 +1,893 @@
-"""Self-test of the OCP simulator: its signature code against the published
-vectors, its authentication, task states, faults and request record.
+#!/usr/bin/env python3
+"""Self-test of the OCP simulator (test/ocp_sim.py).
 
-    python3 test/test_ocp_sim.py
+Checks its signature code against the published vectors of ocp-api.md, then
+runs simulator processes on free loopback ports and checks authentication,
+backups, tasks, the request record, every fault kind, the control API, TLS
+and a clean exit on SIGTERM/SIGINT.  Standard library only.
+
+    python3 test/test_ocp_sim.py -v
+    python3 -m unittest discover -s test -p test_ocp_sim.py -v
 """
 
 import base64
 import email.utils
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import re
+import shutil
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ocp_sim  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
-BODY = {"backupMode": "PHYSICAL_BACKUP", "dataBackupMode": "FULL_BACKUP",
-        "obBackupServiceStorageConfig": {"configName": "c"}}
+SIM_SCRIPT = os.path.join(HERE, "ocp_sim.py")
+sys.path.insert(0, HERE)
+import ocp_sim  # noqa: E402  (found next to this file)
 
+ACCESS_KEY, SECRET_KEY = "test-ak", "test-sk-0123456789"
+CREDENTIAL_ARGS = ("--basic", "admin:admin", "--basic", "operator:op-secret",
+                   "--access-key", ACCESS_KEY + ":" + SECRET_KEY)
+BACKUP_BODY = {"backupMode": "PHYSICAL_BACKUP", "dataBackupMode": "FULL_BACKUP",
+               "obBackupServiceStorageConfig": {"configName": "nfs0907"}}
+INSTANCE_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00$")
+SUBTASK_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0800$")
+UNAUTHENTICATED = ("The current user has not logged on or a logon error has occurred. "
+                   "Please log on and try again.")
+START_TIMEOUT = 10
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+ADMIN = {"Authorization": basic("admin", "admin")}
+
+
+def backup_path(cluster_id):
+    return "/api/v2/ob/clusters/%d/backup/backupNow" % cluster_id
+
+
+def json_body(value):
+    return json.dumps(value).encode()
+
+
+def http_date(offset_seconds=0.0):
+    return email.utils.formatdate(time.time() + offset_seconds, usegmt=True)
+
+
+def hmac_sha1(secret, text):
+    digest = hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+class Reply:
+    def __init__(self, response, body):
+        self.status = response.status
+        self.headers = response.headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Simulator:
+    """An ocp_sim.py process on a free loopback port, and a client for it."""
+
+    def __init__(self, *args):
+        self.dir = tempfile.mkdtemp(prefix="ocp_sim_test.")
+        self.tls = "--tls-cert" in args
+        port_file = os.path.join(self.dir, "port")
+        # Files, not pipes: a chatty simulator must never block on a full pipe.
+        self.stdout = open(os.path.join(self.dir, "stdout"), "w+")
+        self.stderr = open(os.path.join(self.dir, "stderr"), "w+")
+        self.process = subprocess.Popen(
+            [sys.executable, SIM_SCRIPT, "--host", "127.0.0.1", "--port", "0",
+             "--port-file", port_file, *args],
+            stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL)
+        self.port_file_text = self.wait_for_port_file(port_file)
+        self.port = int(self.port_file_text)
+        self.tls_context = None
+
+    def wait_for_port_file(self, path):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                with open(path) as f:
+                    return f.read()
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.cleanup()
+        raise RuntimeError("the simulator did not start: " + self.read(self.stderr))
+
+    @staticmethod
+    def read(file):
+        file.flush()
+        file.seek(0)
+        return file.read()
+
+    def output(self):
+        return self.read(self.stdout), self.read(self.stderr)
+
+    def stop(self, signum=signal.SIGTERM, timeout=5):
+        """Signals the process; its exit status, or None if it had to be killed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return None
+        return self.process.returncode
+
+    def cleanup(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.stdout.close()
+        self.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- client --
+
+    def connect(self, timeout=5):
+        if self.tls:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=self.tls_context)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def call(self, method, path, body=None, headers=None, conn=None, timeout=5):
+        own = conn is None
+        conn = conn or self.connect(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return Reply(response, response.read())
+        finally:
+            if own:
+                conn.close()
+
+    def backup(self, cluster_id, headers=ADMIN, body=BACKUP_BODY, **kwargs):
+        return self.call("POST", backup_path(cluster_id), json_body(body),
+                         {"Content-Type": "application/json", **headers}, **kwargs)
+
+    def task(self, task_id, headers=ADMIN):
+        return self.call("GET", "/api/v2/tasks/instances/%s" % task_id, headers=headers)
+
+    def control(self, method, name, value=None, expect=200):
+        body = None if value is None else json_body(value)
+        reply = self.call(method, "/__sim/" + name, body)
+        if reply.status != expect:
+            raise AssertionError("%s /__sim/%s: HTTP %d %r" % (method, name, reply.status,
+                                                               reply.body))
+        return reply.json()
+
+    def requests(self, since=None):
+        path = "/__sim/requests" + ("" if since is None else "?since=%d" % since)
+        return [json.loads(line) for line in self.call("GET", path).body.decode().splitlines()]
+
+    def raw_exchange(self, data, timeout):
+        """Sends raw bytes; everything received until EOF or `timeout`, and
+        whether the server closed the connection."""
+        received = b""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(data)
+            try:
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return received, True
+                    received += chunk
+            except socket.timeout:
+                return received, False
+
+    def raw_backup_request(self, cluster_id):
+        body = json_body(BACKUP_BODY)
+        head = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: %s\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % (backup_path(cluster_id), self.port, ADMIN["Authorization"], len(body)))
+        return head.encode() + body
+
+
+def split_answer(raw):
+    """Status line, headers (lower-cased names) and body of a raw HTTP answer."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict((name.lower(), value.strip()) for name, _, value in
+                   (line.partition(":") for line in lines[1:]))
+    return lines[0], headers, body
+
+
+# ---------------------------------------------------------------------------
 
 class PublishedVectors(unittest.TestCase):
-    """The two worked examples of ocp-api.md section 2b."""
+    """The worked examples of ocp-api.md section 2b, and the canonical query."""
 
-    sk = "2fc0c299cc94c6be266f2ceece765d4d"
+    secret = "2fc0c299cc94c6be266f2ceece765d4d"
 
     def test_post_vector(self):
         body = b'{"name":"test01","description":"test","regionId":1}'
         text = ocp_sim.string_to_sign("POST", body, "application/json",
                                       "Tue, 17 Jan 2023 09:13:57 GMT", "ocp.alibaba.net:8080",
-                                      [("x-ocp-data", "A,1")], "/api/v2/compute/idcs", "")
+                                      {"x-ocp-data": "A,1", "accept": "*/*"},
+                                      "/api/v2/compute/idcs", "")
         self.assertEqual(text, "POST\n186974DB33A090A16D3E2CA35F547B56\napplication/json\n"
                                "Tue, 17 Jan 2023 09:13:57 GMT\nocp.alibaba.net:8080\n"
                                "x-ocp-data:A,1\n/api/v2/compute/idcs")
-        self.assertEqual(ocp_sim.signature(self.sk, text), "XN8P+O+v3vUabB16ZCooq5wMJoY=")
+        self.assertEqual(ocp_sim.sign(self.secret, text), "XN8P+O+v3vUabB16ZCooq5wMJoY=")
 
     def test_get_vector(self):
         text = ocp_sim.string_to_sign("GET", b"", "application/json;charset=utf-8",
                                       "Tue, 17 Jan 2023 04:14:02 GMT", "ocp.alibaba.net:8080",
-                                      [], "/api/v2/compute/idcs", "size=100")
-        self.assertEqual(ocp_sim.signature(self.sk, text), "TsQD6HDOuZuJ409m0wdnZPmijlc=")
+                                      {}, "/api/v2/compute/idcs", "size=100")
+        self.assertEqual(text, "GET\n\napplication/json;charset=utf-8\n"
+                               "Tue, 17 Jan 2023 04:14:02 GMT\nocp.alibaba.net:8080\n\n"
+                               "/api/v2/compute/idcs?size=100")
+        self.assertEqual(ocp_sim.sign(self.secret, text), "TsQD6HDOuZuJ409m0wdnZPmijlc=")
 
-    def test_query_sorted_and_encoded(self):
-        self.assertEqual(ocp_sim.canonical_query("status=RUNNING,FAILED&clusterId=8"),
-                         "clusterId=8&status=RUNNING%2CFAILED")
+    def test_canonical_query(self):
+        self.assertEqual(ocp_sim.canonical_query("status=RUNNING,FAILED&clusterId=8&page=1"),
+                         "clusterId=8&page=1&status=RUNNING%2CFAILED")
+        self.assertEqual(ocp_sim.canonical_query("b=a%20b~c&a=%E5%A4%87&flag"),
+                         "a=%E5%A4%87&b=a%20b~c&flag=")
+
+    def test_ocp_headers_sorted_and_lower_cased(self):
+        headers = {"X-OCP-b": "2", "x-ocp-A": "1", "x-other": "no"}
+        self.assertEqual(ocp_sim.ocp_headers_part(headers), "x-ocp-a:1\nx-ocp-b:2")
 
 
-class Running(unittest.TestCase):
-    """Against a simulator process on a free loopback port."""
+# One simulator shared by the test classes below; each test resets it.
+SIM = None
 
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.TemporaryDirectory()
-        port_file = os.path.join(cls.dir.name, "port")
-        cls.process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "ocp_sim.py"), "--port", "0",
-             "--port-file", port_file, "--basic", "admin:admin", "--access-key", "AK1:SK1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(100):
-            if os.path.exists(port_file):
-                break
-            time.sleep(0.05)
-        with open(port_file) as f:
-            cls.port = int(f.read())
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.process.terminate()
-        _, stderr = cls.process.communicate(timeout=10)
-        cls.dir.cleanup()
-        if b"Traceback" in stderr:
-            raise AssertionError("the simulator printed a traceback:\n" + stderr.decode())
+def setUpModule():
+    global SIM
+    SIM = Simulator(*CREDENTIAL_ARGS)
+    unittest.addModuleCleanup(SIM.cleanup)
 
+
+def tearDownModule():
+    status = SIM.stop()
+    stdout, stderr = SIM.output()
+    # Server threads must have printed nothing: no traceback, no request log.
+    if status != 0 or stderr:
+        raise AssertionError("simulator exit status %r, stderr:\n%s" % (status, stderr))
+    if stdout != "ocp_sim listening on http://127.0.0.1:%d\n" % SIM.port:
+        raise AssertionError("unexpected stdout: %r" % stdout)
+
+
+class SimTestCase(unittest.TestCase):
     def setUp(self):
-        self.call("POST", "/__sim/reset", b"{}")
+        self.sim = SIM
+        self.assertEqual(self.sim.control("POST", "reset", {}), {"ok": True})
 
-    def call(self, method, path, body=b"", headers=None, conn=None, timeout=5):
-        own = conn is None
-        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body, headers or {})
-            response = conn.getresponse()
-            return response.status, response.read(), response
-        finally:
-            if own:
-                conn.close()
+    def assert_envelope(self, reply, status, trace_id=None):
+        """The OCP envelope around an answer; returns it decoded."""
+        self.assertEqual(reply.status, status)
+        self.assertEqual(reply.headers["Content-Type"], "application/json")
+        envelope = json.loads(reply.body)
+        # Sorted keys, no spaces: exactly how OCP (and json.dumps below) writes it.
+        self.assertEqual(reply.body, json.dumps(envelope, sort_keys=True, separators=(",", ":"),
+                                                ensure_ascii=False).encode())
+        self.assertEqual(envelope["status"], status)
+        self.assertIs(envelope["successful"], status == 200)
+        self.assertEqual(envelope["server"], "ocp-sim")
+        self.assertIsInstance(envelope["duration"], int)
+        self.assertRegex(envelope["timestamp"], INSTANCE_DATE)
+        if trace_id is not None:
+            self.assertEqual(envelope["traceId"], trace_id)
+        return envelope
 
-    def basic(self, user="admin", password="admin"):
-        token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-        return {"Authorization": "Basic " + token, "Content-Type": "application/json"}
+    def assert_error(self, reply, status, code, message):
+        envelope = self.assert_envelope(reply, status)
+        self.assertNotIn("data", envelope)
+        self.assertEqual(envelope["error"]["code"], code)
+        self.assertEqual(envelope["error"]["message"], message)
+        return envelope["error"]
 
-    def signed(self, method, path, body, secret="SK1", date=None):
-        date = date or email.utils.formatdate(usegmt=True)
-        host = "127.0.0.1:%d" % self.port
-        path_only, _, query = path.partition("?")
-        text = ocp_sim.string_to_sign(method, body, "application/json", date, host, [],
-                                      path_only, query)
-        return {"Authorization": "OCP-ACCESS-KEY-HMACSHA1 AK1:" + ocp_sim.signature(secret, text),
-                "Date": date, "Host": host, "Content-Type": "application/json"}
+    def start_task(self, cluster_id, headers=ADMIN):
+        data = self.assert_envelope(self.sim.backup(cluster_id, headers), 200)["data"]
+        return data["backupObjectOpsResultList"][0]["taskIdList"][0]
 
-    def backup(self, cluster=8, headers=None):
-        body = json.dumps(BODY).encode()
-        path = "/api/v2/ob/clusters/%d/backup/backupNow" % cluster
-        status, data, _ = self.call("POST", path, body, headers or self.basic())
-        return status, json.loads(data)
+    def last_request(self):
+        return self.sim.requests()[-1]
 
-    def test_basic_auth(self):
-        status, answer = self.backup()
-        self.assertEqual(status, 200)
-        self.assertTrue(answer["successful"])
-        status, answer = self.backup(headers=self.basic(password="wrong"))
-        self.assertEqual(status, 401)
-        self.assertFalse(answer["successful"])
-        self.assertIn("logon", answer["error"]["message"])
 
-    def test_aksk(self):
-        body = json.dumps(BODY).encode()
-        path = "/api/v2/ob/clusters/8/backup/backupNow"
-        status, _, _ = self.call("POST", path, body, self.signed("POST", path, body))
-        self.assertEqual(status, 200)
-        status, data, _ = self.call("POST", path, body, self.signed("POST", path, body, "SK2"))
-        self.assertEqual(status, 401)
-        self.assertNotIn("SK1", data.decode())
-        stale = email.utils.formatdate(time.time() - 900, usegmt=True)
-        status, data, _ = self.call("POST", path, body, self.signed("POST", path, body, date=stale))
-        self.assertEqual(status, 401)
-        self.assertIn("away", json.loads(data)["error"]["debugMessage"])
-        path = "/api/v2/tasks/instances?size=1&page=1"
-        status, _, _ = self.call("GET", path, b"", self.signed("GET", path, b""))
-        self.assertEqual(status, 200)
+class Authentication(SimTestCase):
+    def signed_headers(self, method, path, query="", body=b"", content_type=None,
+                       date=None, secret=SECRET_KEY, extra=None):
+        """Headers of a request signed by the simulator's signer (checked above)."""
+        host = "127.0.0.1:%d" % self.sim.port
+        headers = {"Host": host, "Date": date or http_date(), **(extra or {})}
+        if content_type:
+            headers["Content-Type"] = content_type
+        text = ocp_sim.string_to_sign(method, body, content_type, headers["Date"], host,
+                                      headers, path, query)
+        headers["Authorization"] = "OCP-ACCESS-KEY-HMACSHA1 %s:%s" % (ACCESS_KEY,
+                                                                      ocp_sim.sign(secret, text))
+        return headers
 
-    def test_backup_then_refused_then_missing_cluster(self):
-        self.call("POST", "/__sim/config", b'{"task_seconds": 60}')
-        _, first = self.backup()
-        task_id = first["data"]["backupObjectOpsResultList"][0]["taskIdList"][0]
-        self.assertEqual(task_id, 3000041)
-        _, second = self.backup()
-        result = second["data"]["backupObjectOpsResultList"][0]
-        self.assertFalse(result["beSuccessful"])
-        self.assertEqual(result["errorCode"], "BAK31005")
-        status, answer = self.backup(cluster=99)
-        self.assertEqual(status, 404)
-        self.assertEqual(answer["error"]["code"], "OBE11001")
+    def test_time_needs_no_credentials(self):
+        reply = self.sim.call("GET", "/api/v2/time")
+        self.assertEqual(reply.status, 200)
+        self.assertEqual(reply.headers["Content-Type"], "text/plain")
+        self.assertRegex(reply.body.decode(), INSTANCE_DATE)
+        self.assertEqual(self.last_request()["auth"], "none")
 
-    def test_task_progress_and_string_ids(self):
-        self.call("POST", "/__sim/config",
-                  b'{"task_seconds": 0.3, "task_ids_as_strings": true, "task_id_base": 9007199254740993}')
-        _, answer = self.backup()
-        task_id = answer["data"]["backupObjectOpsResultList"][0]["taskIdList"][0]
-        self.assertEqual(task_id, "9007199254740993")
-        _, data, _ = self.call("GET", "/api/v2/tasks/instances/" + task_id, headers=self.basic())
-        self.assertEqual(json.loads(data)["data"]["status"], "RUNNING")
-        time.sleep(0.4)
-        _, data, _ = self.call("GET", "/api/v2/tasks/instances/" + task_id, headers=self.basic())
-        task = json.loads(data)["data"]
+    def test_time_follows_clock_skew(self):
+        self.sim.control("POST", "config", {"clock_skew_seconds": 3600})
+        shown = time.mktime(time.strptime(self.sim.call("GET", "/api/v2/time").body.decode()[:19],
+                                          "%Y-%m-%dT%H:%M:%S"))
+        real = time.mktime(time.gmtime(time.time() + 8 * 3600))
+        self.assertAlmostEqual(shown - real, 3600, delta=5)
+
+    def test_basic_accepted(self):
+        reply = self.sim.call("GET", "/api/v2/tasks/instances?page=1&size=1",
+                              headers={"Authorization": basic("operator", "op-secret")})
+        self.assert_envelope(reply, 200, "5962f33700000001")
+        self.assertEqual(self.last_request()["auth"], "basic:operator")
+
+    def test_basic_wrong_password(self):
+        reply = self.sim.call("GET", "/api/v2/tasks/instances",
+                              headers={"Authorization": basic("operator", "admin")})
+        error = self.assert_error(reply, 401, 0, UNAUTHENTICATED)
+        self.assertEqual(error["debugMessage"], "wrong user name or password")
+        self.assertEqual(self.last_request()["auth"], "rejected")
+
+    def test_no_credentials(self):
+        self.assert_error(self.sim.backup(8, headers={}), 401, 0, UNAUTHENTICATED)
+        self.assertEqual(self.last_request()["auth"], "none")
+
+    def test_signed_post_accepted(self):
+        """The string to sign written out here by hand, not by ocp_sim."""
+        body = json_body(BACKUP_BODY)
+        date, host = http_date(), "127.0.0.1:%d" % self.sim.port
+        text = "\n".join(["POST", hashlib.md5(body).hexdigest().upper(), "application/json",
+                          date, host, "x-ocp-a:1\nx-ocp-b:two", backup_path(8)])
+        headers = {"Content-Type": "application/json", "Date": date, "Host": host,
+                   "X-OCP-b": "two", "x-ocp-A": "1",
+                   "Authorization": "OCP-ACCESS-KEY-HMACSHA1 %s:%s" % (
+                       ACCESS_KEY, hmac_sha1(SECRET_KEY, text))}
+        reply = self.sim.call("POST", backup_path(8), body, headers)
+        self.assert_envelope(reply, 200)
+        self.assertEqual(self.last_request()["auth"], "aksk:" + ACCESS_KEY)
+        task = self.sim.task(3000041).json()["data"]
+        self.assertEqual(task["creator"], {"id": 1, "name": ACCESS_KEY})
+
+    def test_signed_get_with_query_accepted(self):
+        date, host = http_date(), "127.0.0.1:%d" % self.sim.port
+        path = "/api/v2/tasks/instances?status=RUNNING,FAILED&clusterId=8&page=1"
+        text = ("GET\n\n\n%s\n%s\n\n/api/v2/tasks/instances?clusterId=8&page=1"
+                "&status=RUNNING%%2CFAILED" % (date, host))
+        headers = {"Date": date, "Host": host, "Authorization": "OCP-ACCESS-KEY-HMACSHA1 "
+                   "%s:%s" % (ACCESS_KEY, hmac_sha1(SECRET_KEY, text))}
+        self.assert_envelope(self.sim.call("GET", path, headers=headers), 200)
+
+    def test_wrong_signature(self):
+        body = json_body(BACKUP_BODY)
+        headers = self.signed_headers("POST", backup_path(8), body=body,
+                                      content_type="application/json", secret="wrong")
+        reply = self.sim.call("POST", backup_path(8), body, headers)
+        error = self.assert_error(reply, 401, 0, UNAUTHENTICATED)
+        self.assertEqual(error["debugMessage"], "signature mismatch")
+        good = self.signed_headers("POST", backup_path(8), body=body,
+                                   content_type="application/json", date=headers["Date"])
+        for secret in (SECRET_KEY.encode(), good["Authorization"].split(":")[1].encode()):
+            self.assertNotIn(secret, reply.body)
+        self.assertEqual(self.last_request()["auth"], "rejected")
+
+    def test_body_changed_after_signing(self):
+        headers = self.signed_headers("POST", backup_path(8), body=b"{}",
+                                      content_type="application/json")
+        reply = self.sim.call("POST", backup_path(8), json_body(BACKUP_BODY), headers)
+        self.assert_error(reply, 401, 0, UNAUTHENTICATED)
+
+    def test_stale_date(self):
+        headers = self.signed_headers("GET", "/api/v2/tasks/instances", date=http_date(-1200))
+        error = self.assert_error(self.sim.call("GET", "/api/v2/tasks/instances",
+                                                headers=headers), 401, 0, UNAUTHENTICATED)
+        self.assertRegex(error["debugMessage"], r"^date is 120[01] s away from server time$")
+
+    def test_date_window(self):
+        inside = self.signed_headers("GET", "/api/v2/tasks/instances", date=http_date(-14 * 60))
+        self.assertEqual(self.sim.call("GET", "/api/v2/tasks/instances",
+                                       headers=inside).status, 200)
+        # Fifteen minutes or more away from the simulator's (skewed) clock: refused.
+        self.sim.control("POST", "config", {"clock_skew_seconds": 900})
+        now = self.signed_headers("GET", "/api/v2/tasks/instances")
+        self.assertEqual(self.sim.call("GET", "/api/v2/tasks/instances",
+                                       headers=now).status, 401)
+
+    def test_missing_date_and_unknown_key(self):
+        headers = self.signed_headers("GET", "/api/v2/tasks/instances")
+        del headers["Date"]
+        error = self.assert_error(self.sim.call("GET", "/api/v2/tasks/instances",
+                                                headers=headers), 401, 0, UNAUTHENTICATED)
+        self.assertEqual(error["debugMessage"], "no Date header")
+        headers = {"Date": http_date(),
+                   "Authorization": "OCP-ACCESS-KEY-HMACSHA1 nobody:AAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+        error = self.assert_error(self.sim.call("GET", "/api/v2/tasks/instances",
+                                                headers=headers), 401, 0, UNAUTHENTICATED)
+        self.assertEqual(error["debugMessage"], "unknown access key")
+
+
+class BackupNow(SimTestCase):
+    def test_backup_then_already_running(self):
+        reply = self.sim.backup(8)
+        envelope = self.assert_envelope(reply, 200, "5962f33700000001")
+        self.assertEqual(envelope["data"], {
+            "backupObjectOpsResultList": [{
+                "beSuccessful": True, "taskIdList": [3000041],
+                "obBackupObjectList": [{"backupDimension": "CLUSTER", "clusterId": 8}]}],
+            "obBackupTaskType": "DATA_BACKUP_NOW"})
+        envelope = self.assert_envelope(self.sim.backup(8), 200, "5962f33700000002")
+        self.assertEqual(envelope["data"]["backupObjectOpsResultList"], [{
+            "beSuccessful": False, "errorCode": "BAK31005",
+            "hint": "The baseline backup task for the cluster or tenant already exists.",
+            "obBackupObjectList": [{"backupDimension": "CLUSTER", "clusterId": 8}]}])
+        self.assertEqual(self.start_task(9), 3000042)
+
+    def test_tenant_backup(self):
+        reply = self.sim.call("POST", "/api/v2/ob/clusters/8/tenants/1002/backup/backupNow",
+                              json_body(BACKUP_BODY),
+                              {"Content-Type": "application/json; charset=UTF-8", **ADMIN})
+        result = self.assert_envelope(reply, 200)["data"]["backupObjectOpsResultList"][0]
+        self.assertEqual(result["obBackupObjectList"],
+                         [{"backupDimension": "TENANT", "clusterId": 8, "tenantId": 1002}])
+        task = self.sim.task(result["taskIdList"][0]).json()["data"]
+        self.assertEqual(task["tenant"]["id"], 1002)
+
+    def test_missing_cluster(self):
+        self.assert_error(self.sim.backup(99), 404, "OBE11001",
+                          "The specified cluster with the ID of 99 does not exist.")
+        self.sim.control("POST", "config", {"missing_clusters": [7]})
+        self.assert_error(self.sim.backup(7), 404, "OBE11001",
+                          "The specified cluster with the ID of 7 does not exist.")
+        self.assert_envelope(self.sim.backup(99), 200)
+
+    def test_invalid_body(self):
+        body = {"backupMode": "COLD", "obBackupServiceStorageConfig": {"configName": 5}}
+        reply = self.sim.backup(8, body=body)
+        self.assertEqual(reply.status, 400)
+        error = reply.json()["error"]
+        self.assertTrue(error["message"].startswith("Invalid parameter"))
+        self.assertEqual([(e["field"], e.get("rejectedValue")) for e in error["subErrors"]],
+                         [("backupMode", "COLD"), ("dataBackupMode", None),
+                          ("obBackupServiceStorageConfig.configName", 5)])
+        self.assertEqual(set(error["subErrors"][0]),
+                         {"object", "field", "rejectedValue", "message"})
+
+    def test_malformed_json_and_content_type(self):
+        headers = {"Content-Type": "application/json", **ADMIN}
+        reply = self.sim.call("POST", backup_path(8), b'{"backupMode":', headers)
+        self.assertEqual(reply.status, 400)
+        self.assertEqual(reply.json()["error"]["code"], 10001)
+        reply = self.sim.call("POST", backup_path(8), json_body(BACKUP_BODY),
+                              {"Content-Type": "application/x-www-form-urlencoded", **ADMIN})
+        self.assert_error(reply, 415, 10005,
+                          "Content type 'application/x-www-form-urlencoded' not supported")
+
+    def test_trace_id_echoed_and_counted(self):
+        reply = self.sim.backup(8, headers={"x-trace-id": "client-trace-1", **ADMIN})
+        self.assert_envelope(reply, 200, "client-trace-1")
+        self.assert_envelope(self.sim.backup(9), 200, "5962f33700000002")
+
+    def test_unknown_path_and_wrong_method(self):
+        reply = self.sim.call("GET", "/api/v2/nothing", headers=ADMIN)
+        self.assertEqual(self.assert_envelope(reply, 404)["error"]["code"], 10004)
+        reply = self.sim.call("GET", backup_path(8), headers=ADMIN)
+        self.assert_error(reply, 405, 10003, "Request method 'GET' not supported")
+
+    def test_task_ids_as_strings(self):
+        config = self.sim.control("POST", "config", {"task_ids_as_strings": True,
+                                                     "task_id_base": 9007199254740993})
+        self.assertEqual(config["task_id_base"], 9007199254740993)
+        reply = self.sim.backup(11)
+        self.assertIn(b'"taskIdList":["9007199254740993"]', reply.body)
+        task = self.sim.task(9007199254740993).json()["data"]
+        self.assertEqual(task["id"], "9007199254740993")
+        self.assertEqual(self.start_task(12), "9007199254740994")
+
+
+class Tasks(SimTestCase):
+    def statuses(self, task):
+        return [s["status"] for s in task["subtasks"]]
+
+    def test_progression(self):
+        self.sim.control("POST", "config", {"task_seconds": 0.6})
+        task_id = self.start_task(8)
+        task = self.assert_envelope(self.sim.task(task_id), 200)["data"]
+        self.assertEqual((task["id"], task["name"], task["status"], task["type"],
+                          task["operation"], task["prohibitRollback"]),
+                         (task_id, "Backup cluster", "RUNNING", "MANUAL", "EXECUTE", False))
+        self.assertEqual(task["cluster"], {"id": 8, "name": "cluster8", "obClusterId": 8,
+                                           "type": "PRIMARY"})
+        self.assertEqual(task["creator"], {"id": 1, "name": "admin"})
+        self.assertNotIn("finishTime", task)
+        self.assertRegex(" ".join(self.statuses(task)), r"^(SUCCESSFUL )*RUNNING( PENDING)*$")
+        for date in (task["createTime"], task["startTime"]):
+            self.assertRegex(date, INSTANCE_DATE)
+        time.sleep(0.7)
+        task = self.sim.task(task_id).json()["data"]
         self.assertEqual(task["status"], "SUCCESSFUL")
-        self.assertEqual([s["status"] for s in task["subtasks"]], ["SUCCESSFUL"] * 4)
-        status, data, _ = self.call("GET", "/api/v2/tasks/instances/5", headers=self.basic())
-        self.assertEqual(status, 404)
-        self.assertEqual(json.loads(data)["error"]["code"], "TSK10001")
+        self.assertRegex(task["finishTime"], INSTANCE_DATE)
+        self.assertEqual(self.statuses(task), ["SUCCESSFUL"] * 4)
+        self.assertEqual([s["name"] for s in task["subtasks"]],
+                         ["Check backup config", "Start data backup", "Wait data backup",
+                          "Record backup result"])
+        for subtask in task["subtasks"]:
+            for key in ("createTime", "startTime", "finishTime"):
+                self.assertRegex(subtask[key], SUBTASK_DATE)
+            self.assertIsInstance(subtask["runTime"], int)
 
-    def test_keep_alive_and_record(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+    def test_failed_outcome(self):
+        self.sim.control("POST", "config", {"task_seconds": 0, "task_outcome": "FAILED"})
+        task = self.sim.task(self.start_task(8)).json()["data"]
+        self.assertEqual(task["status"], "FAILED")
+        self.assertEqual(self.statuses(task), ["SUCCESSFUL"] * 3 + ["FAILED"])
+
+    def test_forced_status(self):
+        self.sim.control("POST", "config", {"task_seconds": 3600})
+        task_id = self.start_task(8)
+        self.assertEqual(self.sim.control("POST", "tasks/%d" % task_id, {"status": "FAILED"}),
+                         {"id": task_id, "status": "FAILED"})
+        task = self.sim.task(task_id).json()["data"]
+        self.assertEqual((task["status"], self.statuses(task)[-1]), ("FAILED", "FAILED"))
+        self.assertIn("finishTime", task)
+        self.sim.control("POST", "tasks/%d" % task_id, {"status": "RUNNING"})
+        task = self.sim.task(task_id).json()["data"]
+        self.assertEqual(task["status"], "RUNNING")
+        self.assertNotIn("finishTime", task)
+        self.sim.control("POST", "tasks/424242", {"status": "FAILED"}, expect=404)
+        self.sim.control("POST", "tasks/%d" % task_id, {"status": "DONE"}, expect=400)
+
+    def test_forced_finish_frees_the_cluster(self):
+        self.sim.control("POST", "config", {"task_seconds": 3600})
+        task_id = self.start_task(8)
+        self.sim.control("POST", "tasks/%d" % task_id, {"status": "SUCCESSFUL"})
+        self.assertEqual(self.start_task(8), task_id + 1)
+
+    def test_unknown_task(self):
+        self.assert_error(self.sim.task(987654321), 404, "TSK10001",
+                          "The 987654321 task does not exist.")
+
+    def test_list(self):
+        self.sim.control("POST", "config", {"task_seconds": 3600})
+        first, second, third = (self.start_task(c) for c in (1, 2, 3))
+        self.sim.control("POST", "tasks/%d" % third, {"status": "FAILED"})
+        self.sim.control("POST", "tasks/%d" % first, {"status": "SUCCESSFUL"})
+
+        def listed(query):
+            data = self.sim.call("GET", "/api/v2/tasks/instances?" + query, headers=ADMIN)
+            return self.assert_envelope(data, 200)["data"]
+
+        data = listed("clusterId=&status=RUNNING,FAILED&page=1&size=10")
+        self.assertEqual([t["id"] for t in data["contents"]], [third, second])
+        self.assertEqual(data["page"], {"number": 1, "size": 10, "totalElements": 2,
+                                        "totalPages": 1})
+        self.assertNotIn("subtasks", data["contents"][0])
+        self.assertEqual([t["id"] for t in listed("clusterId=2")["contents"]], [second])
+        data = listed("page=2&size=2")
+        self.assertEqual([t["id"] for t in data["contents"]], [first])
+        self.assertEqual(data["page"]["totalPages"], 2)
+
+
+class Record(SimTestCase):
+    def test_fields(self):
+        body = json_body({**BACKUP_BODY, "note": "备份\x01\n"})
+        self.sim.call("POST", backup_path(8) + "?x=1", body,
+                      {"Content-Type": "application/json", "X-Custom": "Value 1", **ADMIN})
+        self.sim.control("GET", "connections")  # control requests are not recorded
+        reply = self.sim.call("GET", "/__sim/requests")
+        self.assertEqual(reply.headers["Content-Type"], "application/x-ndjson")
+        lines = reply.body.split(b"\n")
+        self.assertEqual((len(lines), lines[-1]), (2, b""))
+        # One JSON value per line, no raw control character: COPY reads it as is.
+        self.assertFalse(any(b < 0x20 for b in lines[0]))
+        entry = json.loads(lines[0])
+        self.assertEqual(set(entry), {"seq", "conn", "method", "path", "headers", "body",
+                                      "body_md5", "auth", "tls"})
+        self.assertEqual((entry["seq"], entry["method"], entry["path"], entry["auth"],
+                          entry["tls"]), (1, "POST", backup_path(8) + "?x=1", "basic:admin",
+                                          False))
+        self.assertEqual(entry["body"].encode(), body)
+        self.assertEqual(entry["body_md5"], hashlib.md5(body).hexdigest().upper())
+        self.assertEqual(entry["headers"]["x-custom"], "Value 1")
+        self.assertEqual(entry["headers"]["authorization"], ADMIN["Authorization"])
+        self.assertEqual(entry["headers"]["host"], "127.0.0.1:%d" % self.sim.port)
+
+    def test_since_and_rejected(self):
+        self.sim.backup(8, headers={})
+        self.sim.backup(8)
+        self.sim.call("GET", "/elsewhere")
+        self.assertEqual([r["auth"] for r in self.sim.requests()], ["none", "basic:admin", "none"])
+        self.assertEqual([r["seq"] for r in self.sim.requests(since=1)], [2, 3])
+        self.assertEqual(self.sim.requests(since=3), [])
+
+    def test_keep_alive(self):
+        before = self.sim.control("GET", "connections")["accepted"]
+        conn = self.sim.connect()
         try:
-            for _ in range(3):
-                self.call("GET", "/api/v2/time", conn=conn)
+            for cluster_id in (1, 2, 3):
+                self.assertEqual(self.sim.backup(cluster_id, conn=conn).status, 200)
+            self.assertEqual(self.sim.call("GET", "/api/v2/nothing", headers=ADMIN,
+                                               conn=conn).status, 404)
         finally:
             conn.close()
-        _, data, _ = self.call("GET", "/__sim/requests")
-        records = [json.loads(line) for line in data.decode().splitlines()]
-        self.assertEqual([r["seq"] for r in records], [1, 2, 3])
-        self.assertEqual(len({r["conn"] for r in records}), 1)
+        self.sim.backup(4)
+        conns = [r["conn"] for r in self.sim.requests()]
+        self.assertEqual(len(set(conns[:4])), 1)
+        self.assertNotEqual(conns[4], conns[0])
+        # Two for the API calls, one each for the two control calls after `before`.
+        self.assertEqual(self.sim.control("GET", "connections")["accepted"], before + 4)
 
-    def test_faults(self):
-        faults = [{"kind": "envelope", "status": 500, "code": 60018, "message": "boom"},
-                  {"kind": "raw", "status": 502, "body": "<html>bad gateway</html>",
-                   "content_type": "text/html"},
-                  {"kind": "rate_limit", "reset": 7}]
-        self.call("POST", "/__sim/faults", json.dumps(faults).encode())
-        status, answer = self.backup()
-        self.assertEqual((status, answer["error"]["code"]), (500, 60018))
-        status, data, _ = self.call("POST", "/api/v2/ob/clusters/8/backup/backupNow", b"{}",
-                                    self.basic())
-        self.assertEqual((status, data), (502, b"<html>bad gateway</html>"))
-        status, _, response = self.call("POST", "/api/v2/ob/clusters/8/backup/backupNow", b"{}",
-                                        self.basic())
-        self.assertEqual((status, response.getheader("RateLimit-Reset")), (429, "7"))
+    def test_chunked_body(self):
+        chunks = [b'{"backupMode":"PHYSICAL_BACKUP",', b'"dataBackupMode":"FULL_BACKUP",',
+                  b'"obBackupServiceStorageConfig":{"configName":"c"}}']
+        conn = self.sim.connect()
+        try:
+            conn.request("POST", backup_path(8), body=iter(chunks), encode_chunked=True,
+                         headers={"Content-Type": "application/json", **ADMIN})
+            self.assertEqual(conn.getresponse().status, 200)
+        finally:
+            conn.close()
+        self.assertEqual(self.last_request()["body"].encode(), b"".join(chunks))
 
-    def test_hang_and_stall_time_out(self):
-        for kind in ("hang", "stall"):
-            self.call("POST", "/__sim/faults", json.dumps({"kind": kind}).encode())
-            with self.assertRaises((socket.timeout, TimeoutError)):
-                self.call("GET", "/api/v2/tasks/instances/1", headers=self.basic(), timeout=0.3)
 
-    def test_close_and_reset(self):
-        for kind in ("close", "reset"):
-            self.call("POST", "/__sim/faults", json.dumps({"kind": kind}).encode())
-            with self.assertRaises((http.client.HTTPException, ConnectionError)):
-                self.call("GET", "/api/v2/tasks/instances/1", headers=self.basic())
+class Faults(SimTestCase):
+    def fault(self, **fault):
+        self.assertEqual(self.sim.control("POST", "faults", fault), {"queued": 1})
+
+    def test_delay(self):
+        self.fault(kind="delay", ms=300)
+        started = time.monotonic()
+        self.assert_envelope(self.sim.backup(8), 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.3)
+        self.fault(kind="delay", ms=1)  # then normal handling: credentials still count
+        self.assertEqual(self.sim.backup(9, headers={}).status, 401)
+
+    def test_hang(self):
+        self.fault(kind="hang")
+        with self.assertRaises(socket.timeout):
+            self.sim.backup(8, timeout=0.4)
+        self.assertEqual(self.last_request()["path"], backup_path(8))
+        self.assertEqual(self.sim.backup(8).status, 200)  # the hang created no task
+
+    def test_hang_blocks_no_one_else(self):
+        self.fault(kind="hang")
+        hanging = self.sim.connect(timeout=5)
+        try:
+            hanging.request("GET", "/api/v2/tasks/instances", headers=ADMIN)
+            time.sleep(0.1)
+            started = time.monotonic()
+            self.assertEqual(self.sim.call("GET", "/api/v2/time").status, 200)
+            self.assertLess(time.monotonic() - started, 2)
+        finally:
+            hanging.close()
+
+    def test_stall(self):
+        self.fault(kind="stall", bytes=12)
+        received, closed = self.sim.raw_exchange(self.sim.raw_backup_request(8), timeout=0.8)
+        status, headers, body = split_answer(received)
+        self.assertFalse(closed)
+        self.assertEqual(status, "HTTP/1.1 200 OK")
+        self.assertEqual(body, b'{"data":{"ba')
+        full = int(headers["content-length"])
+        self.assertGreater(full, 100)
+        # The normal answer was made (the task exists): a retry sees BAK31005.
+        self.assertIn(b"BAK31005", self.sim.backup(8).body)
+
+    def test_close(self):
+        self.fault(kind="close", bytes=10)
+        received, closed = self.sim.raw_exchange(self.sim.raw_backup_request(8), timeout=2)
+        status, headers, body = split_answer(received)
+        self.assertTrue(closed)
+        self.assertEqual((status, len(body)), ("HTTP/1.1 200 OK", 10))
+        self.assertGreater(int(headers["content-length"]), 10)
+        with self.assertRaises(http.client.IncompleteRead):
+            self.fault(kind="close")
+            self.sim.backup(9)
+
+    def test_reset(self):
+        self.fault(kind="reset")
+        received, closed = self.sim.raw_exchange(self.sim.raw_backup_request(8), timeout=2)
+        self.assertEqual((received, closed), (b"", True))
+        self.fault(kind="reset")
+        with self.assertRaises(http.client.RemoteDisconnected):
+            self.sim.backup(8)
+
+    def test_envelope(self):
+        self.fault(kind="envelope", status=500, code=60018,
+                   message="Unexpected error: OceanBase is busy.")
+        reply = self.sim.backup(8, headers={})  # faults come before authentication
+        self.assert_error(reply, 500, 60018, "Unexpected error: OceanBase is busy.")
+        self.assertEqual(reply.json()["traceId"], "5962f33700000001")
+
+    def test_raw(self):
+        html = "<html><body>502 Bad Gateway</body></html>"
+        self.fault(kind="raw", status=502, content_type="text/html", body=html,
+                   headers={"X-Proxy": "nginx"})
+        reply = self.sim.backup(8)
+        self.assertEqual((reply.status, reply.body.decode()), (502, html))
+        self.assertEqual(reply.headers["Content-Type"], "text/html")
+        self.assertEqual(reply.headers["X-Proxy"], "nginx")
+        self.fault(kind="raw", status=503)
+        reply = self.sim.backup(8)
+        self.assertEqual((reply.status, reply.body, reply.headers["Content-Length"]),
+                         (503, b"", "0"))
+        self.assertEqual(reply.headers["Content-Type"], "application/json")
+
+    def test_huge(self):
+        self.fault(kind="huge", bytes=3 * 1024 * 1024)
+        reply = self.sim.backup(8)
+        self.assertEqual((reply.status, len(reply.body)), (200, 3 * 1024 * 1024))
+        self.assertTrue(json.loads(reply.body)["successful"])
+
+    def test_huge_abandoned_by_the_client(self):
+        self.fault(kind="huge", bytes=256 * 1024 * 1024)
+        conn = self.sim.connect()
+        conn.request("GET", "/api/v2/tasks/instances", headers=ADMIN)
+        response = conn.getresponse()
+        self.assertEqual(len(response.read(100000)), 100000)
+        conn.close()  # the server must stop quietly (checked: empty stderr at the end)
+        self.assertEqual(self.sim.backup(8).status, 200)
+
+    def test_rate_limit(self):
+        self.fault(kind="rate_limit", reset=17)
+        reply = self.sim.backup(8)
+        self.assertEqual((reply.headers["RateLimit-Limit"], reply.headers["RateLimit-Remaining"],
+                          reply.headers["RateLimit-Reset"]), ("100", "0", "17"))
+        self.assert_error(reply, 429, 0, "Excessive number of requests. You have exceeded the "
+                          "request limit for the current throttling window.")
+        self.assertEqual(reply.json()["traceId"], "")
+
+    def test_path_count_list_and_delete(self):
+        faults = [{"kind": "raw", "status": 503, "path": "tasks/instances", "count": 2},
+                  {"kind": "raw", "status": 502, "path": "/__never__"}]
+        self.assertEqual(self.sim.control("POST", "faults", faults), {"queued": 2})
+        self.assertEqual(self.sim.backup(8).status, 200)
+        self.assertEqual([self.sim.task(3000041).status for _ in range(3)], [503, 503, 200])
+        self.assertEqual([f["status"] for f in self.sim.control("GET", "faults")], [502])
+        self.assertEqual(self.sim.control("DELETE", "faults"), {"ok": True})
+        self.assertEqual(self.sim.control("GET", "faults"), [])
+
+    def test_bad_faults(self):
+        self.sim.control("POST", "faults", {"kind": "explode"}, expect=400)
+        self.sim.control("POST", "faults", {"kind": "stall", "bytes": "many"}, expect=400)
+        self.assertEqual(self.sim.control("GET", "faults"), [])
+
+
+class Control(SimTestCase):
+    def test_reset(self):
+        self.sim.control("POST", "config", {"task_seconds": 3600, "task_id_base": 500})
+        self.start_task(8)
+        self.sim.control("POST", "faults", {"kind": "raw", "path": "/__never__"})
+        conn_before = self.last_request()["conn"]
+        self.assertEqual(self.sim.control("POST", "reset", {}), {"ok": True})
+        self.assertEqual(self.sim.requests(), [])
+        self.assertEqual(self.sim.control("GET", "faults"), [])
+        self.assertEqual(self.sim.control("GET", "config"), ocp_sim.default_config())
+        self.assertEqual(self.sim.task(500).status, 404)
+        self.assertEqual(self.start_task(8), 3000041)
+        reply = self.sim.backup(9)
+        self.assertEqual(reply.json()["traceId"], "5962f33700000003")
+        self.assertGreater(self.last_request()["conn"], conn_before)  # never reset
+
+    def test_config(self):
+        config = self.sim.control("POST", "config", {"task_seconds": 2, "task_outcome": "FAILED",
+                                                     "clock_skew_seconds": -30})
+        self.assertEqual(config, {**ocp_sim.default_config(), "task_seconds": 2.0,
+                                  "task_outcome": "FAILED", "clock_skew_seconds": -30.0})
+        for bad in ({"task_secs": 1}, {"task_seconds": "1"}, {"task_outcome": "DONE"},
+                    {"missing_clusters": 99}, {"task_ids_as_strings": 1}):
+            self.sim.control("POST", "config", bad, expect=400)
+
+    def test_unknown_control_path(self):
+        self.sim.control("GET", "nothing", expect=404)
+        self.sim.control("POST", "requests", {}, expect=404)
+
+
+# ---------------------------------------------------------------------------
+# Simulators of their own: default credentials, TLS, signals.
+
+class OwnSimulator(unittest.TestCase):
+    def start(self, *args):
+        sim = Simulator(*args)
+        self.addCleanup(sim.cleanup)
+        return sim
+
+    def assert_clean_exit(self, sim, signum=signal.SIGTERM):
+        started = time.monotonic()
+        self.assertEqual(sim.stop(signum), 0)
+        self.assertLess(time.monotonic() - started, 3)
+        self.assertEqual(sim.output()[1], "")
+
+
+class DefaultCredentials(OwnSimulator):
+    def test_admin_admin_by_default(self):
+        sim = self.start()
+        self.assertEqual(sim.port_file_text, "%d\n" % sim.port)
+        self.assertEqual(sim.backup(8).status, 200)
+        self.assertEqual(sim.backup(9, headers={"Authorization": basic("admin", "x")}).status,
+                         401)
+        self.assert_clean_exit(sim)
+        self.assertEqual(sim.output()[0], "ocp_sim listening on http://127.0.0.1:%d\n" % sim.port)
+
+
+class Signals(OwnSimulator):
+    def hang_one_connection(self, sim):
+        sim.control("POST", "faults", {"kind": "hang"})
+        conn = sim.connect(timeout=5)
+        self.addCleanup(conn.close)
+        conn.request("GET", "/api/v2/tasks/instances", headers=ADMIN)
+        time.sleep(0.1)
+        return conn
+
+    def test_sigterm_while_hanging(self):
+        sim = self.start()
+        conn = self.hang_one_connection(sim)
+        self.assert_clean_exit(sim, signal.SIGTERM)
+        # The hanging connection was closed, not left dangling.
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            conn.getresponse()
+
+    def test_sigint_while_hanging(self):
+        sim = self.start()
+        self.hang_one_connection(sim)
+        self.assert_clean_exit(sim, signal.SIGINT)
+
+
+@unittest.skipIf(shutil.which("openssl") is None,
+                 "the openssl command is missing: cannot make a throwaway certificate")
+class Tls(OwnSimulator):
+    def make_certificate(self):
+        directory = tempfile.mkdtemp(prefix="ocp_sim_tls.")
+        self.addCleanup(shutil.rmtree, directory, True)
+        cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return cert, key
+
+    def test_https(self):
+        cert, key = self.make_certificate()
+        sim = self.start("--basic", "admin:admin", "--tls-cert", cert, "--tls-key", key)
+        sim.tls_context = ssl.create_default_context(cafile=cert)
+        # A client that connects and never starts the handshake blocks no one.
+        idle = socket.create_connection(("127.0.0.1", sim.port))
+        self.addCleanup(idle.close)
+        # Nor does a client speaking plain HTTP to the TLS port.
+        plain = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=2)
+        with self.assertRaises((http.client.HTTPException, OSError)):
+            plain.request("GET", "/api/v2/time")
+            plain.getresponse()
+        plain.close()
+        started = time.monotonic()
+        conn = sim.connect()
+        try:
+            for cluster_id in (8, 9):
+                self.assertEqual(sim.backup(cluster_id, conn=conn).status, 200)
+        finally:
+            conn.close()
+        self.assertLess(time.monotonic() - started, 2)
+        records = sim.requests()
+        self.assertEqual([(r["tls"], r["auth"]) for r in records], [(True, "basic:admin")] * 2)
+        self.assertEqual(records[0]["conn"], records[1]["conn"])
+        self.assert_clean_exit(sim)
+        self.assertEqual(sim.output()[0],
+                         "ocp_sim listening on https://127.0.0.1:%d\n" % sim.port)
 
 
 if __name__ == "__main__":
