@@ -59,6 +59,13 @@ SELECT try(:'call');
 -- After all that, the same backend's next call works.
 SELECT successful, error_code FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 
+-- The kept-alive connection of that call is reset once the next request
+-- arrives.  libcurl would resend the POST on a fresh connection; the call
+-- refuses, since the first one may have started a backup.
+SELECT sim_fault('{"kind": "reset"}');
+SELECT try(:'call');
+SELECT successful, error_code FROM ocp_backup_now(9, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+
 -- Every request above reached the simulator once: nothing was resent.
 SELECT count(*) AS requests, count(*) FILTER (WHERE r ->> 'method' = 'POST') AS posts
   FROM sim_requests() r;

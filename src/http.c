@@ -50,6 +50,9 @@ typedef struct Collected
 	bool		too_large;
 	bool		out_of_memory;
 	int			rate_limit_reset;
+	bool		resend_allowed; /* the request is idempotent */
+	int			requests_sent;
+	bool		resend_refused;
 } Collected;
 
 static HTAB *handles = NULL;
@@ -142,6 +145,27 @@ collect_header(char *data, size_t size, size_t count, void *userdata)
 	return len;
 }
 
+/*
+ * libcurl sends a request again, unasked, on a fresh connection when a
+ * reused one dies before any byte of the answer arrives.  That request may
+ * have reached OCP, and backupNow is not idempotent: a second one could
+ * start a second backup.  So a POST goes out at most once, and the call
+ * fails instead.  Called just before each sending of the request.
+ */
+static int
+allow_sending(void *userdata, char *primary_ip, char *local_ip,
+			  int primary_port, int local_port)
+{
+	Collected  *collected = userdata;
+
+	if (collected->requests_sent++ > 0 && !collected->resend_allowed)
+	{
+		collected->resend_refused = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 #define SET_OPTION(easy, option, value) \
 	do { \
 		if (curl_easy_setopt((easy), (option), (value)) != CURLE_OK) \
@@ -163,6 +187,7 @@ configure_handle(CachedHandle *entry, const OcpbEndpoint *endpoint)
 	SET_OPTION(easy, CURLOPT_ERRORBUFFER, entry->error);
 	SET_OPTION(easy, CURLOPT_WRITEFUNCTION, collect_body);
 	SET_OPTION(easy, CURLOPT_HEADERFUNCTION, collect_header);
+	SET_OPTION(easy, CURLOPT_PREREQFUNCTION, allow_sending);
 	SET_OPTION(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	SET_OPTION(easy, CURLOPT_SSL_VERIFYPEER, endpoint->verify_tls ? 1L : 0L);
 	SET_OPTION(easy, CURLOPT_SSL_VERIFYHOST, endpoint->verify_tls ? 2L : 0L);
@@ -372,6 +397,7 @@ prepare_request(CURL *easy, const OcpbEndpoint *endpoint,
 	SET_OPTION(easy, CURLOPT_HTTPHEADER, headers);
 	SET_OPTION(easy, CURLOPT_WRITEDATA, collected);
 	SET_OPTION(easy, CURLOPT_HEADERDATA, collected);
+	SET_OPTION(easy, CURLOPT_PREREQDATA, collected);
 	if (request->body != NULL)
 	{
 		SET_OPTION(easy, CURLOPT_POST, 1L);
@@ -424,6 +450,7 @@ collect_result(CachedHandle *entry, CURLcode code, const Collected *collected,
 	if (result->curl_error[0] == '\0' && code != CURLE_OK)
 		strlcpy(result->curl_error, curl_easy_strerror(code), sizeof(result->curl_error));
 	result->too_large = collected->too_large;
+	result->resend_refused = collected->resend_refused;
 	result->rate_limit_reset = collected->rate_limit_reset;
 	curl_easy_getinfo(entry->easy, CURLINFO_RESPONSE_CODE, &result->status);
 	curl_easy_getinfo(entry->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
@@ -450,6 +477,7 @@ ocpb_http_exchange(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
 	memset(result, 0, sizeof(*result));
 	memset(&collected, 0, sizeof(collected));
 	collected.rate_limit_reset = -1;
+	collected.resend_allowed = request->body == NULL;
 	entry->error[0] = '\0';
 	PG_TRY();
 	{

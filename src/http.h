@@ -8,6 +8,11 @@
 
 #include <curl/curl.h>
 
+/* CURLOPT_PREREQFUNCTION keeps a POST from being sent twice. */
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "ocp_backup needs libcurl 7.80.0 or later"
+#endif
+
 #include "endpoint.h"
 
 /* Answers larger than this are refused: OCP's are a few kilobytes. */
@@ -28,6 +33,7 @@ typedef struct OcpbHttpResult
 	char		curl_error[CURL_ERROR_SIZE];
 	bool		timed_out_connecting;	/* the timeout hit before connecting */
 	bool		too_large;		/* the answer passed OCPB_MAX_RESPONSE_BYTES */
+	bool		resend_refused; /* libcurl wanted to send a POST again */
 	long		status;			/* HTTP status; 0 when no answer came */
 	char	   *body;			/* palloc'd, NUL-terminated, never NULL */
 	size_t		body_len;

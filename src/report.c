@@ -36,6 +36,16 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 
 	if (http->curl_code == CURLE_OK)
 		return false;
+	if (http->resend_refused)
+	{
+		set_failure(failure, ERRCODE_CONNECTION_FAILURE,
+					psprintf("the connection to OCP server \"%s\" closed before OCP answered",
+							 server),
+					pstrdup("The request was sent on a kept-alive connection, so it may have reached OCP; "
+							"it was not sent again, since a repeated request could start a second backup."),
+					pstrdup("Look in OCP for a task this request may have started before calling again."));
+		return true;
+	}
 	detail = psprintf("libcurl: %s.", http->curl_error);
 	switch (http->curl_code)
 	{
