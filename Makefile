@@ -19,6 +19,10 @@ WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \
 PG_CFLAGS = $(WARNINGS)
 SHLIB_LINK = -lcurl -lcjson -lcrypto -lm
 
+# Before the include: pgxs.mk tests it with ifdef as it is read.  UNIT_TESTS
+# is defined below, which is fine for a recursively expanded variable.
+EXTRA_CLEAN = $(UNIT_TESTS) test/fuzz/fuzz_response test/.work
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -33,5 +37,16 @@ test/unit/%.bin: test/unit/%.c $(CORE_OBJS:.o=.c) src/*.h test/unit/unit.h
 
 unit: $(UNIT_TESTS)
 
-.PHONY: unit
-EXTRA_CLEAN = $(UNIT_TESTS) test/.work
+# A libFuzzer harness for the response parser (clang and libclang-rt-14-dev);
+# test/fuzz/run runs it.
+FUZZ_CC = clang
+FUZZ_CFLAGS = -std=gnu99 -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Wall -Wextra -Werror -Wmissing-prototypes \
+	-Wdeclaration-after-statement -Isrc
+
+test/fuzz/fuzz_response: test/fuzz/fuzz_response.c $(CORE_OBJS:.o=.c) src/*.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_OBJS:.o=.c) -lcjson -lcrypto -lm
+
+fuzz: test/fuzz/fuzz_response
+
+.PHONY: unit fuzz

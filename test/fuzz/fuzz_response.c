@@ -1,0 +1,229 @@
+/*
+ * fuzz_response.c - libFuzzer harness for the parsers of OCP's answers.
+ *
+ * Every parser that reads what OCP (or a proxy in front of it) sends gets the
+ * same bytes.  Beyond the sanitizers' own checks, the harness aborts when a
+ * result breaks a promise response.h makes to its callers: the shell builds
+ * on those promises, so a broken one is a crash or a wrong answer waiting in
+ * the backend.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "response.h"
+
+/* Bounds of what any date with a four-digit year and a valid zone can be. */
+#define YEAR_0_US (-62167219200LL * 1000000LL)
+#define YEAR_10000_US (253402300800LL * 1000000LL)
+#define ONE_DAY_US (86400LL * 1000000LL)
+
+extern int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * Says which promise broke before aborting: the sanitizer report that follows
+ * only shows the abort() itself.
+ */
+#define REQUIRE(cond) \
+	do { \
+		if (!(cond)) \
+		{ \
+			fprintf(stderr, "fuzz_response: invariant failed at %s:%d: %s\n", \
+					__FILE__, __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
+
+/*
+ * strlen rather than a NULL check: an unterminated or freed string then
+ * shows up as an ASan report on the very read a caller would make.
+ */
+static void
+check_string(const char *s)
+{
+	if (s != NULL)
+		REQUIRE(strlen(s) < SIZE_MAX);
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static void
+check_envelope(const OcpbEnvelope *envelope)
+{
+	/* The problem is printed with %s by the shell: it must end inside its buffer. */
+	REQUIRE(memchr(envelope->problem, '\0', OCPB_PROBLEM_SIZE) != NULL);
+	check_string(envelope->trace_id);
+	check_string(envelope->error_code);
+	check_string(envelope->error_message);
+	check_string(envelope->debug_message);
+	REQUIRE(envelope->is_json || !envelope->is_envelope);
+	REQUIRE(envelope->is_envelope || !envelope->successful);
+	/* The shell reads an answer without a problem as an OCP envelope. */
+	if (envelope->problem[0] == '\0')
+		REQUIRE(envelope->is_json && envelope->is_envelope);
+	/* Fields of the envelope are only filled from an envelope. */
+	if (!envelope->is_envelope)
+		REQUIRE(envelope->trace_id == NULL && envelope->error_code == NULL &&
+				envelope->error_message == NULL && envelope->debug_message == NULL);
+	/* An error object makes an answer a failure, whatever "successful" says. */
+	if (envelope->successful)
+		REQUIRE(envelope->error_code == NULL && envelope->error_message == NULL &&
+				envelope->debug_message == NULL);
+}
+
+/*
+ * All parsers read the envelope the same way before their own data, so on
+ * the same bytes they must agree on it; an envelope problem is the first one
+ * recorded, so every parser reports it unchanged.
+ */
+static void
+check_same_envelope(const OcpbEnvelope *answer, const OcpbEnvelope *other)
+{
+	REQUIRE(answer->is_json == other->is_json);
+	REQUIRE(answer->is_envelope == other->is_envelope);
+	REQUIRE(answer->successful == other->successful);
+	REQUIRE(same_string(answer->trace_id, other->trace_id));
+	REQUIRE(same_string(answer->error_code, other->error_code));
+	REQUIRE(same_string(answer->error_message, other->error_message));
+	REQUIRE(same_string(answer->debug_message, other->debug_message));
+	if (answer->problem[0] != '\0')
+		REQUIRE(strcmp(answer->problem, other->problem) == 0);
+}
+
+static void
+check_backup_now(const OcpbBackupNowResponse *r)
+{
+	size_t		i;
+	size_t		j;
+
+	check_envelope(&r->envelope);
+	check_string(r->task_type);
+	/* A half-read answer must never reach the caller's loops. */
+	if (r->envelope.problem[0] != '\0' || !r->envelope.successful)
+		REQUIRE(r->results == NULL && r->n_results == 0);
+	/* The shell returns one row per result: a usable success has some. */
+	if (r->envelope.problem[0] == '\0' && r->envelope.successful)
+		REQUIRE(r->results != NULL && r->n_results > 0);
+	REQUIRE((r->results == NULL) == (r->n_results == 0));
+	for (i = 0; i < r->n_results; i++)
+	{
+		const OcpbBackupResult *result = &r->results[i];
+
+		check_string(result->error_code);
+		check_string(result->hint);
+		REQUIRE((result->objects == NULL) == (result->n_objects == 0));
+		REQUIRE((result->task_ids == NULL) == (result->n_task_ids == 0));
+		for (j = 0; j < result->n_objects; j++)
+		{
+			const OcpbBackupObject *object = &result->objects[j];
+
+			check_string(object->dimension);
+			/* Ids are read as non-negative; a negative one was misread. */
+			REQUIRE(!object->has_cluster_id || object->cluster_id >= 0);
+			REQUIRE(!object->has_tenant_id || object->tenant_id >= 0);
+		}
+		for (j = 0; j < result->n_task_ids; j++)
+			REQUIRE(result->task_ids[j] >= 0);
+	}
+}
+
+static void
+check_task(const OcpbTaskInfo *t)
+{
+	check_envelope(&t->envelope);
+	check_string(t->name);
+	check_string(t->status);
+	check_string(t->type);
+	check_string(t->cluster_name);
+	check_string(t->creator);
+	check_string(t->failed_subtask);
+	/* Nothing of a failed call may look like a task. */
+	if (!t->envelope.successful)
+		REQUIRE(t->status == NULL && t->name == NULL && t->subtasks_total == 0);
+	/* A usable task is journaled with its status: it must have one. */
+	if (t->envelope.problem[0] == '\0' && t->envelope.successful)
+		REQUIRE(t->status != NULL && t->task_id >= 0);
+	REQUIRE(!t->has_cluster_id || t->cluster_id >= 0);
+	REQUIRE(!t->has_tenant_id || t->tenant_id >= 0);
+	/* A progress figure like "3/2 subtasks" would be nonsense. */
+	REQUIRE(t->subtasks_done >= 0 && t->subtasks_done <= t->subtasks_total);
+	REQUIRE(t->failed_subtask == NULL || t->subtasks_total > t->subtasks_done);
+}
+
+/* Round trip: an accepted id prints back as its digits, without leading zeros. */
+static void
+check_id_text(const char *text)
+{
+	long long	id = -1;
+	char		printed[32];
+	const char *digits = text;
+
+	if (!ocpb_parse_id_text(text, &id))
+		return;
+	REQUIRE(id >= 0);
+	while (digits[0] == '0' && digits[1] != '\0')
+		digits++;
+	snprintf(printed, sizeof(printed), "%lld", id);
+	REQUIRE(strcmp(printed, digits) == 0);
+}
+
+static void
+check_ocp_time(const char *text)
+{
+	long long	us = 0;
+
+	if (!ocpb_parse_ocp_time(text, &us))
+		return;
+	/* A four-digit year and a zone under a day keep every date in this range. */
+	REQUIRE(us >= YEAR_0_US - ONE_DAY_US && us < YEAR_10000_US + ONE_DAY_US);
+	/* The shortest accepted form is "YYYY-MM-DDTHH:MM:SSZ". */
+	REQUIRE(strlen(text) >= 20);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *body = (const char *) data;
+	char	   *text;
+	OcpbAnswer	answer;
+	OcpbBackupNowResponse backup_now;
+	OcpbTaskInfo task;
+
+	/*
+	 * The body parsers take an explicit length and promise to read any bytes:
+	 * they get libFuzzer's buffer as is, which ends exactly at size, so a read
+	 * past the body is an ASan report.  A false return means memory ran out,
+	 * which cannot happen here: ASan aborts instead of returning NULL.
+	 */
+	REQUIRE(ocpb_parse_answer(body, size, &answer));
+	check_envelope(&answer.envelope);
+
+	REQUIRE(ocpb_parse_backup_now_response(body, size, &backup_now));
+	check_backup_now(&backup_now);
+	check_same_envelope(&answer.envelope, &backup_now.envelope);
+	ocpb_backup_now_response_free(&backup_now);
+
+	REQUIRE(ocpb_parse_task_response(body, size, &task));
+	check_task(&task);
+	check_same_envelope(&answer.envelope, &task.envelope);
+	ocpb_task_info_free(&task);
+
+	ocpb_answer_free(&answer);
+
+	/* The text readers take C strings: give them one, cut at the first NUL. */
+	text = malloc(size + 1);
+	REQUIRE(text != NULL);
+	memcpy(text, data, size);
+	text[size] = '\0';
+	check_id_text(text);
+	check_ocp_time(text);
+	free(text);
+	return 0;
+}
