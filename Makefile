@@ -27,6 +27,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies (Debian's server is built without
+# --enable-depend): rebuild every object when a header changes, so that no
+# object keeps an old layout of a shared struct.
+$(OBJS): $(wildcard src/*.h)
+
 # Unit tests of the pure core run outside any backend.
 UNIT_TESTS = $(patsubst test/unit/%.c,test/unit/%.bin,$(wildcard test/unit/test_*.c))
 UNIT_CFLAGS = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Wmissing-prototypes \

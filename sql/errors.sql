@@ -70,6 +70,17 @@ SELECT successful, error_code FROM ocp_backup_now(9, 'PHYSICAL_BACKUP', 'FULL_BA
 SELECT count(*) AS requests, count(*) FILTER (WHERE r ->> 'method' = 'POST') AS posts
   FROM sim_requests() r;
 
+-- Retries never repeat a request that left: with retries set, a request
+-- that was sent and failed (a reset with no answer, a 500) is sent once.
+ALTER SERVER ocp OPTIONS (ADD retries '3', ADD retry_backoff_ms '10');
+SELECT count(*) AS requests_before FROM sim_requests() \gset
+SELECT sim_fault('{"kind": "reset"}');
+SELECT try(:'call');
+SELECT sim_fault('{"kind": "envelope", "status": 500, "code": 60018, "message": "Unexpected error."}');
+SELECT try(:'call');
+SELECT count(*) - :requests_before AS requests_sent FROM sim_requests();
+ALTER SERVER ocp OPTIONS (DROP retries, DROP retry_backoff_ms);
+
 -- Wrong credentials.
 ALTER USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (SET password 'wrong');
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
@@ -79,4 +90,35 @@ DROP SERVER ocp CASCADE;
 CREATE SERVER nowhere FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:1');
 CREATE USER MAPPING FOR PUBLIC SERVER nowhere OPTIONS (username 'admin', password 'admin');
 SELECT try(:'call');
+
+-- Retries, with backoff, when the request provably never left: 3 attempts
+-- wait 50 + 100 ms between them.
+ALTER SERVER nowhere OPTIONS (ADD retries '2', ADD retry_backoff_ms '50');
+SELECT clock_timestamp() AS t0 \gset
+SELECT try(:'call');
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '150 ms' AS backed_off;
+-- A cancel ends the wait between attempts.
+ALTER SERVER nowhere OPTIONS (SET retries '10', SET retry_backoff_ms '60000');
+SELECT clock_timestamp() AS t0 \gset
+SET statement_timeout = '300ms';
+SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '10 s' AS wait_cancelled;
 DROP SERVER nowhere CASCADE;
+
+-- A TLS handshake that fails (https to a plain http port) never sent the
+-- request either: each attempt is one more connection, and nothing arrives.
+SELECT replace(:'sim_url', 'http://', 'https://') AS sim_url_as_https \gset
+CREATE SERVER plain FOREIGN DATA WRAPPER ocp_backup
+  OPTIONS (url :'sim_url_as_https', retries '2', retry_backoff_ms '10');
+CREATE USER MAPPING FOR PUBLIC SERVER plain OPTIONS (username 'admin', password 'admin');
+SELECT sim_reset();
+SELECT (c::jsonb ->> 'accepted')::int AS accepted_before FROM sim_call('GET', '/__sim/connections') c \gset
+SELECT split_part(t, E'\n', 1) AS error, t LIKE '%Made 3 attempts (retries 2).' AS three_attempts
+  FROM try(format('SELECT * FROM ocp_backup_now(8, %L, %L, %L, %L)',
+                  'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'plain')) t;
+-- The control call that reads the count is one more connection.
+SELECT (c::jsonb ->> 'accepted')::int - :accepted_before - 1 AS connections,
+       (SELECT count(*) FROM sim_requests()) AS requests
+  FROM sim_call('GET', '/__sim/connections') c;
+DROP SERVER plain CASCADE;

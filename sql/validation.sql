@@ -15,6 +15,10 @@ CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', connect_timeout_ms 'soon');
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', timeout_ms '86400001');
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', verbose 'true');
+CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', retries '11');
+CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', retries '-1');
+CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', retries 'twice');
+CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', retry_backoff_ms '0');
 -- A secret on a server would be readable by every role.
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', password 'x');
 CREATE FOREIGN DATA WRAPPER other_fdw VALIDATOR ocp_backup.fdw_validator OPTIONS (url 'http://x');
@@ -24,6 +28,8 @@ CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 ALTER SERVER ocp OPTIONS (ADD timeout_ms 'long');
 ALTER SERVER ocp OPTIONS (DROP url);
 ALTER SERVER ocp OPTIONS (ADD timeout_ms '10000', ADD connect_timeout_ms '2000');
+ALTER SERVER ocp OPTIONS (ADD retries '0', ADD retry_backoff_ms '250');
+ALTER SERVER ocp OPTIONS (DROP retries, DROP retry_backoff_ms);
 SELECT srvname, array_length(srvoptions, 1) AS options FROM pg_foreign_server;
 
 -- User mapping options.

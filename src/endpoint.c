@@ -180,6 +180,8 @@ ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
 	endpoint->timeout_ms = options.timeout_ms;
 	endpoint->ca_file = options.ca_file;
 	endpoint->verify_tls = options.verify_tls;
+	endpoint->retries = options.retries;
+	endpoint->retry_backoff_ms = options.retry_backoff_ms;
 	endpoint->https = pg_strncasecmp(options.url, "https:", 6) == 0;
 	ocpb_split_url(options.url, &endpoint->base_url, &endpoint->host_header);
 	read_user_mapping(server, endpoint, mapping_required);

@@ -19,6 +19,8 @@ typedef struct OcpbEndpoint
 	int			timeout_ms;
 	char	   *ca_file;		/* NULL: the system's CA bundle */
 	bool		verify_tls;
+	int			retries;		/* further attempts when nothing was sent */
+	int			retry_backoff_ms;	/* the first wait; each next one doubles */
 	/* Either username and password, or the access key pair. */
 	char	   *username;
 	char	   *password;

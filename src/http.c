@@ -13,11 +13,16 @@
  */
 #include "http.h"
 
+#include <limits.h>
+
 #include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "auth.h"
 
@@ -451,6 +456,7 @@ collect_result(CachedHandle *entry, CURLcode code, const Collected *collected,
 		strlcpy(result->curl_error, curl_easy_strerror(code), sizeof(result->curl_error));
 	result->too_large = collected->too_large;
 	result->resend_refused = collected->resend_refused;
+	result->request_sent = collected->requests_sent > 0;
 	result->rate_limit_reset = collected->rate_limit_reset;
 	curl_easy_getinfo(entry->easy, CURLINFO_RESPONSE_CODE, &result->status);
 	curl_easy_getinfo(entry->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
@@ -464,9 +470,9 @@ collect_result(CachedHandle *entry, CURLcode code, const Collected *collected,
 	result->body_len = collected->len;
 }
 
-void
-ocpb_http_exchange(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
-				   OcpbHttpResult *result)
+static void
+exchange_once(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
+			  OcpbHttpResult *result)
 {
 	CachedHandle *entry = handle_for(endpoint);
 	struct curl_slist *volatile headers = NULL;
@@ -503,4 +509,68 @@ ocpb_http_exchange(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
 		free(collected.body);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Whether another attempt is safe and may help: the request never left
+ * (libcurl never came to send it), and the failure was one of reaching OCP,
+ * which can pass, rather than one that would repeat (an untrusted
+ * certificate, an unreadable CA file).
+ */
+static bool
+worth_retrying(const OcpbHttpResult *result)
+{
+	if (result->request_sent)
+		return false;
+	switch (result->curl_code)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_SSL_CONNECT_ERROR:
+			return true;
+		case CURLE_OPERATION_TIMEDOUT:
+			return result->timed_out_connecting;
+		default:
+			return false;
+	}
+}
+
+/* Sleeps, waking for interrupts, so that a cancel ends the wait at once. */
+static void
+wait_before_retry(int ms)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+	long		left;
+
+	while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline)) > 0)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+void
+ocpb_http_exchange(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
+				   OcpbHttpResult *result)
+{
+	int			retries = request->single_attempt ? 0 : endpoint->retries;
+	int			backoff_ms = endpoint->retry_backoff_ms;
+	int			attempt;
+
+	for (attempt = 1;; attempt++)
+	{
+		exchange_once(endpoint, request, result);
+		result->attempts = attempt;
+		if (attempt > retries || !worth_retrying(result))
+			return;
+		ereport(DEBUG1,
+				(errmsg_internal("ocp_backup: attempt %d of %d to reach OCP server \"%s\" failed (%s); next in %d ms",
+								 attempt, retries + 1, endpoint->server_name,
+								 result->curl_error, backoff_ms)));
+		pfree(result->body);
+		wait_before_retry(backoff_ms);
+		backoff_ms = (int) Min((int64) backoff_ms * 2, (int64) INT_MAX);
+	}
 }

@@ -25,6 +25,7 @@ typedef struct OcpbHttpRequest
 	const char *body;			/* NULL for none */
 	size_t		body_len;
 	bool		anonymous;		/* send no credentials (GET /api/v2/time) */
+	bool		single_attempt; /* no retries, whatever the server says */
 } OcpbHttpRequest;
 
 typedef struct OcpbHttpResult
@@ -34,6 +35,8 @@ typedef struct OcpbHttpResult
 	bool		timed_out_connecting;	/* the timeout hit before connecting */
 	bool		too_large;		/* the answer passed OCPB_MAX_RESPONSE_BYTES */
 	bool		resend_refused; /* libcurl wanted to send a POST again */
+	bool		request_sent;	/* the request was handed to the network */
+	int			attempts;		/* 1, or more after retries */
 	long		status;			/* HTTP status; 0 when no answer came */
 	char	   *body;			/* palloc'd, NUL-terminated, never NULL */
 	size_t		body_len;
@@ -44,7 +47,11 @@ typedef struct OcpbHttpResult
 /*
  * Sends the request with the endpoint's credentials and waits for the
  * answer, reacting to query cancel and statement_timeout within about
- * 50 ms.  Transport failures are reported in result, not raised.
+ * 50 ms.  Transport failures are reported in result, not raised.  When a
+ * connection could not be made (DNS, refused, TLS handshake, connect
+ * timeout), so that the request provably never left, it tries again up to
+ * the endpoint's retries, waiting retry_backoff_ms, then twice as long
+ * each time.
  */
 extern void ocpb_http_exchange(const OcpbEndpoint *endpoint,
 							   const OcpbHttpRequest *request,

@@ -31,6 +31,7 @@ typedef enum OptionKind
 {
 	OPTION_URL,
 	OPTION_MILLISECONDS,
+	OPTION_RETRIES,
 	OPTION_BOOLEAN,
 	OPTION_PATH,
 	OPTION_TEXT
@@ -49,6 +50,8 @@ static const KnownOption known_options[] = {
 	{"timeout_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
 	{"ca_file", ForeignServerRelationId, OPTION_PATH},
 	{"verify_tls", ForeignServerRelationId, OPTION_BOOLEAN},
+	{"retries", ForeignServerRelationId, OPTION_RETRIES},
+	{"retry_backoff_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
 	{"username", UserMappingRelationId, OPTION_TEXT},
 	{"password", UserMappingRelationId, OPTION_TEXT},
 	{"access_key_id", UserMappingRelationId, OPTION_TEXT},
@@ -207,6 +210,23 @@ parse_milliseconds(const char *name, const char *value)
 	return (int) ms;
 }
 
+static int
+parse_retries(const char *name, const char *value)
+{
+	char	   *end;
+	long		retries;
+
+	errno = 0;
+	retries = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || retries < 0 ||
+		retries > OCPB_MAX_RETRIES)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("It must be a whole number from 0 to %d.", OCPB_MAX_RETRIES)));
+	return (int) retries;
+}
+
 static bool
 parse_boolean(const char *name, const char *value)
 {
@@ -230,6 +250,9 @@ check_value(const KnownOption *option, const char *value)
 			break;
 		case OPTION_MILLISECONDS:
 			(void) parse_milliseconds(option->name, value);
+			break;
+		case OPTION_RETRIES:
+			(void) parse_retries(option->name, value);
 			break;
 		case OPTION_BOOLEAN:
 			(void) parse_boolean(option->name, value);
@@ -338,6 +361,8 @@ ocpb_read_server_options(List *options, OcpbServerOptions *server)
 	server->timeout_ms = OCPB_DEFAULT_TIMEOUT_MS;
 	server->ca_file = NULL;
 	server->verify_tls = true;
+	server->retries = 0;
+	server->retry_backoff_ms = OCPB_DEFAULT_RETRY_BACKOFF_MS;
 	foreach(cell, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
@@ -352,6 +377,10 @@ ocpb_read_server_options(List *options, OcpbServerOptions *server)
 			server->ca_file = defGetString(def);
 		else if (strcmp(def->defname, "verify_tls") == 0)
 			server->verify_tls = parse_boolean(def->defname, defGetString(def));
+		else if (strcmp(def->defname, "retries") == 0)
+			server->retries = parse_retries(def->defname, defGetString(def));
+		else if (strcmp(def->defname, "retry_backoff_ms") == 0)
+			server->retry_backoff_ms = parse_milliseconds(def->defname, defGetString(def));
 	}
 }
 

@@ -9,6 +9,8 @@
 
 #define OCPB_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define OCPB_DEFAULT_TIMEOUT_MS 30000
+#define OCPB_DEFAULT_RETRY_BACKOFF_MS 500
+#define OCPB_MAX_RETRIES 10
 
 /* A server's options, defaults applied. */
 typedef struct OcpbServerOptions
@@ -18,6 +20,8 @@ typedef struct OcpbServerOptions
 	int			timeout_ms;
 	char	   *ca_file;		/* NULL: the system's CA bundle */
 	bool		verify_tls;
+	int			retries;
+	int			retry_backoff_ms;
 } OcpbServerOptions;
 
 /* A user mapping's credentials: one pair or the other, never both. */

@@ -114,6 +114,9 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 						detail, NULL);
 			break;
 	}
+	if (http->attempts > 1)
+		failure->detail = psprintf("%s Made %d attempts (retries %d).",
+								   failure->detail, http->attempts, endpoint->retries);
 	return true;
 }
 
