@@ -15,6 +15,8 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "options.h"
@@ -99,17 +101,16 @@ choose_server(const char *server_name)
 }
 
 static void
-check_usage(ForeignServer *server)
+check_usage(Oid server_id, const char *server_name)
 {
-	AclResult	result = pg_foreign_server_aclcheck(server->serverid, GetUserId(),
-													ACL_USAGE);
+	AclResult	result = pg_foreign_server_aclcheck(server_id, GetUserId(), ACL_USAGE);
 
 	if (result != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for foreign server %s", server->servername),
+				 errmsg("permission denied for foreign server %s", server_name),
 				 errhint("A superuser or the server's owner can run: GRANT USAGE ON FOREIGN SERVER %s TO %s;",
-						 quote_identifier(server->servername),
+						 quote_identifier(server_name),
 						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
 }
 
@@ -165,14 +166,12 @@ ocpb_endpoint_has_credentials(const OcpbEndpoint *endpoint)
 	return OidIsValid(endpoint->user_mapping_id);
 }
 
-OcpbEndpoint *
-ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
+static OcpbEndpoint *
+build_endpoint(ForeignServer *server, bool mapping_required)
 {
-	ForeignServer *server = choose_server(server_name);
 	OcpbEndpoint *endpoint = palloc0(sizeof(OcpbEndpoint));
 	OcpbServerOptions options;
 
-	check_usage(server);
 	ocpb_read_server_options(server->options, &options);
 	endpoint->server_id = server->serverid;
 	endpoint->server_name = server->servername;
@@ -185,5 +184,163 @@ ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
 	endpoint->https = pg_strncasecmp(options.url, "https:", 6) == 0;
 	ocpb_split_url(options.url, &endpoint->base_url, &endpoint->host_header);
 	read_user_mapping(server, endpoint, mapping_required);
+	return endpoint;
+}
+
+/*
+ * Resolved endpoints, kept for the next calls: resolving reads the catalogs
+ * (a scan of pg_foreign_server for the default server), options and the
+ * URL.  Any change to a wrapper, server or user mapping forgets them all;
+ * USAGE on the server is still checked on every call.
+ */
+typedef struct CachedEndpoint
+{
+	char	   *requested;		/* the server named; NULL for the only one */
+	Oid			user_id;
+	bool		mapping_required;
+	OcpbEndpoint *endpoint;
+} CachedEndpoint;
+
+static MemoryContext endpoint_cache_context = NULL;
+static List *endpoint_cache = NIL;
+static bool endpoint_cache_stale = false;
+
+static void
+mark_endpoint_cache_stale(Datum arg, int cacheid, uint32 hashvalue)
+{
+	endpoint_cache_stale = true;
+}
+
+static char *
+copy_or_null(const char *s)
+{
+	return s == NULL ? NULL : pstrdup(s);
+}
+
+static void
+wipe(char *secret)
+{
+	if (secret != NULL)
+		explicit_bzero(secret, strlen(secret));
+}
+
+/* Forgets every cached endpoint, wiping the credentials first. */
+static void
+forget_endpoints(void)
+{
+	ListCell   *cell;
+
+	foreach(cell, endpoint_cache)
+	{
+		OcpbEndpoint *endpoint = ((CachedEndpoint *) lfirst(cell))->endpoint;
+
+		wipe(endpoint->password);
+		wipe(endpoint->access_key_secret);
+	}
+	endpoint_cache = NIL;
+	MemoryContextReset(endpoint_cache_context);
+}
+
+static void
+prepare_endpoint_cache(void)
+{
+	if (endpoint_cache_context == NULL)
+	{
+		endpoint_cache_context = AllocSetContextCreate(CacheMemoryContext,
+													   "ocp_backup endpoints",
+													   ALLOCSET_SMALL_SIZES);
+		CacheRegisterSyscacheCallback(FOREIGNDATAWRAPPEROID, mark_endpoint_cache_stale, (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, mark_endpoint_cache_stale, (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID, mark_endpoint_cache_stale, (Datum) 0);
+	}
+	if (endpoint_cache_stale)
+	{
+		endpoint_cache_stale = false;
+		forget_endpoints();
+	}
+}
+
+static OcpbEndpoint *
+cached_endpoint(const char *requested, Oid user_id, bool mapping_required)
+{
+	ListCell   *cell;
+
+	foreach(cell, endpoint_cache)
+	{
+		CachedEndpoint *entry = lfirst(cell);
+
+		if (entry->user_id == user_id && entry->mapping_required == mapping_required &&
+			((entry->requested == NULL && requested == NULL) ||
+			 (entry->requested != NULL && requested != NULL &&
+			  strcmp(entry->requested, requested) == 0)))
+			return entry->endpoint;
+	}
+	return NULL;
+}
+
+/* A deep copy in the current memory context. */
+static OcpbEndpoint *
+copy_endpoint(const OcpbEndpoint *endpoint)
+{
+	OcpbEndpoint *copy = palloc(sizeof(OcpbEndpoint));
+
+	*copy = *endpoint;
+	copy->server_name = pstrdup(endpoint->server_name);
+	copy->base_url = pstrdup(endpoint->base_url);
+	copy->host_header = pstrdup(endpoint->host_header);
+	copy->ca_file = copy_or_null(endpoint->ca_file);
+	copy->username = copy_or_null(endpoint->username);
+	copy->password = copy_or_null(endpoint->password);
+	copy->access_key_id = copy_or_null(endpoint->access_key_id);
+	copy->access_key_secret = copy_or_null(endpoint->access_key_secret);
+	return copy;
+}
+
+static void
+remember_endpoint(const char *requested, Oid user_id, bool mapping_required,
+				  const OcpbEndpoint *endpoint)
+{
+	MemoryContext old = MemoryContextSwitchTo(endpoint_cache_context);
+	CachedEndpoint *entry = palloc(sizeof(CachedEndpoint));
+
+	entry->requested = copy_or_null(requested);
+	entry->user_id = user_id;
+	entry->mapping_required = mapping_required;
+	entry->endpoint = copy_endpoint(endpoint);
+	endpoint_cache = lappend(endpoint_cache, entry);
+	MemoryContextSwitchTo(old);
+}
+
+/* The server a call names, else the default_server setting, else NULL. */
+static const char *
+requested_server(const char *server_name)
+{
+	if (server_name != NULL)
+		return server_name;
+	if (ocpb_default_server != NULL && ocpb_default_server[0] != '\0')
+		return ocpb_default_server;
+	return NULL;
+}
+
+OcpbEndpoint *
+ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
+{
+	const char *requested = requested_server(server_name);
+	Oid			user_id = GetUserId();
+	OcpbEndpoint *endpoint;
+	ForeignServer *server;
+
+	prepare_endpoint_cache();
+	endpoint = cached_endpoint(requested, user_id, mapping_required);
+	if (endpoint != NULL)
+	{
+		check_usage(endpoint->server_id, endpoint->server_name);
+		/* A copy: the cache may be reset before the caller is done. */
+		return copy_endpoint(endpoint);
+	}
+	server = choose_server(server_name);
+	check_usage(server->serverid, server->servername);
+	endpoint = build_endpoint(server, mapping_required);
+	remember_endpoint(requested, user_id, mapping_required, endpoint);
 	return endpoint;
 }

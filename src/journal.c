@@ -2,10 +2,14 @@
  * journal.c - records every call that tried to reach OCP in
  * ocp_backup.invocation.
  *
- * The INSERT is planned once per backend and kept.  The row it writes is
- * part of the caller's transaction; spool.c makes it outlive a rollback.  It runs as the owner of
- * the journal, so that roles allowed to trigger backups get their calls
- * recorded without being able to write (or forge) journal rows themselves.
+ * The row is part of the caller's transaction; spool.c makes it outlive a
+ * rollback.  Its id is drawn first and its JSON (what the spool keeps) is
+ * built in C before the INSERT, and handed to spool.c as the in-flight row:
+ * if anything fails from there on, even the INSERT, the abort spools the
+ * row.  The statements are planned once per backend and kept.  They run as
+ * the owner of the journal, so that roles allowed to trigger backups get
+ * their calls recorded without being able to write (or forge) journal rows
+ * themselves.
  */
 #include "journal.h"
 
@@ -16,30 +20,37 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "common/jsonapi.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/syscache.h"
+
+#include "request.h"
 
 #define SECRET_MARKER "********"
 
-/* The journal row and one task row per task id, in one statement. */
 #define INSERT_INVOCATION \
-	"WITH journaled AS (" \
-	" INSERT INTO ocp_backup.invocation (started_at, finished_at, invoked_by," \
+	"INSERT INTO ocp_backup.invocation (id, started_at, finished_at, invoked_by," \
 	" server_name, cluster_id, backup_mode, data_mode, request, http_status," \
 	" successful, task_ids, trace_id, error, response)" \
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14::jsonb)" \
-	" RETURNING id, to_jsonb(invocation)::text AS row_json)," \
-	" tasks AS (" \
-	" INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)" \
-	" SELECT DISTINCT t, j.id, $4, $5 FROM journaled j, unnest($11::bigint[]) t" \
-	" ON CONFLICT (task_id) DO NOTHING)" \
-	" SELECT id, row_json FROM journaled"
-#define INSERT_ARGS 14
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)"
+#define INSERT_INVOCATION_ARGS 15
+
+/* OCP may list a task twice; replays meet rows already there. */
+#define INSERT_TASK \
+	"INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)" \
+	" VALUES ($1, $2, $3, $4) ON CONFLICT (task_id) DO NOTHING"
+#define INSERT_TASK_ARGS 4
 
 #define UPDATE_TASK \
 	"UPDATE ocp_backup.task SET status = $2, subtasks_total = $3, subtasks_done = $4," \
@@ -47,14 +58,74 @@
 	" WHERE task_id = $1"
 #define UPDATE_TASK_ARGS 6
 
-static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr insert_invocation_plan = NULL;
+static SPIPlanPtr insert_task_plan = NULL;
 static SPIPlanPtr update_task_plan = NULL;
+
+/*
+ * The journal's catalog facts, looked up once and forgotten on any relcache
+ * invalidation (the extension dropped and created again, a new owner).
+ */
+typedef struct JournalCatalog
+{
+	bool		valid;
+	Oid			owner;			/* of ocp_backup.invocation */
+	Oid			id_sequence;	/* ocp_backup.invocation_id_seq */
+} JournalCatalog;
+
+static JournalCatalog journal_catalog;
+static bool journal_catalog_callback_registered = false;
 
 void
 ocpb_journal_check_writable(const char *function_name)
 {
 	PreventCommandIfReadOnly(function_name);
 	PreventCommandDuringRecovery(function_name);
+}
+
+static void
+forget_journal_catalog(Datum arg, Oid relid)
+{
+	journal_catalog.valid = false;
+}
+
+static Oid
+journal_relation(const char *name, Oid namespace_id)
+{
+	Oid			relid = get_relname_relid(name, namespace_id);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the journal relation ocp_backup.%s does not exist", name),
+				 errhint("Reinstall the extension: DROP EXTENSION ocp_backup; CREATE EXTENSION ocp_backup;")));
+	return relid;
+}
+
+static const JournalCatalog *
+lookup_journal_catalog(void)
+{
+	Oid			namespace_id;
+	Oid			relid;
+	HeapTuple	tuple;
+
+	if (journal_catalog.valid)
+		return &journal_catalog;
+	if (!journal_catalog_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_journal_catalog, (Datum) 0);
+		journal_catalog_callback_registered = true;
+	}
+	namespace_id = get_namespace_oid("ocp_backup", false);
+	relid = journal_relation("invocation", namespace_id);
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	journal_catalog.owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	journal_catalog.id_sequence = journal_relation("invocation_id_seq", namespace_id);
+	journal_catalog.valid = true;
+	return &journal_catalog;
 }
 
 /* Plans a statement once per backend; the plan cache replans when needed. */
@@ -70,17 +141,6 @@ kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *arg_types)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
 	*plan = prepared;
 	return *plan;
-}
-
-static SPIPlanPtr
-prepared_insert(void)
-{
-	static Oid	arg_types[INSERT_ARGS] = {
-		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-		TEXTOID, TEXTOID, INT4OID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID, TEXTOID
-	};
-
-	return kept_plan(&insert_plan, INSERT_INVOCATION, INSERT_ARGS, arg_types);
 }
 
 static Datum
@@ -104,72 +164,61 @@ text_or_null(const char *s, char *null_flag)
 }
 
 static void
-bind_invocation(const OcpbInvocation *invocation, const char *invoked_by,
-				Datum *values, char *nulls)
+insert_invocation(const OcpbInvocation *invocation, int64 id)
 {
-	memset(nulls, ' ', INSERT_ARGS);
-	values[0] = TimestampTzGetDatum(invocation->started_at);
-	values[1] = TimestampTzGetDatum(invocation->finished_at);
-	values[2] = CStringGetTextDatum(invoked_by);
-	values[3] = CStringGetTextDatum(invocation->server_name);
-	values[4] = Int64GetDatum(invocation->cluster_id);
-	values[5] = CStringGetTextDatum(invocation->backup_mode);
-	values[6] = CStringGetTextDatum(invocation->data_mode);
-	values[7] = CStringGetTextDatum(invocation->request_json);
-	values[8] = Int32GetDatum(invocation->http_status);
-	nulls[8] = invocation->http_status == 0 ? 'n' : ' ';
-	values[9] = BoolGetDatum(invocation->successful);
-	values[10] = task_id_array(invocation->task_ids, invocation->n_task_ids);
-	values[11] = text_or_null(invocation->trace_id, &nulls[11]);
-	values[12] = text_or_null(invocation->error, &nulls[12]);
-	values[13] = text_or_null(invocation->response_json, &nulls[13]);
-}
-
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
-static Oid
-journal_owner(void)
-{
-	Oid			namespace_id = get_namespace_oid("ocp_backup", false);
-	Oid			relid = get_relname_relid("invocation", namespace_id);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the journal table ocp_backup.invocation does not exist"),
-				 errhint("Reinstall the extension: DROP EXTENSION ocp_backup; CREATE EXTENSION ocp_backup;")));
-	return relation_owner(relid);
-}
-
-static int64
-run_insert(const OcpbInvocation *invocation, const char *invoked_by)
-{
-	Datum		values[INSERT_ARGS];
-	char		nulls[INSERT_ARGS];
-	bool		isnull;
+	static Oid	arg_types[INSERT_INVOCATION_ARGS] = {
+		INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+		TEXTOID, JSONBOID, INT4OID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID, TEXTOID
+	};
+	Datum		values[INSERT_INVOCATION_ARGS];
+	char		nulls[INSERT_INVOCATION_ARGS];
 	int			rc;
-	int64		id;
 
-	bind_invocation(invocation, invoked_by, values, nulls);
-	rc = SPI_execute_plan(prepared_insert(), values, nulls, false, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(id);
+	values[1] = TimestampTzGetDatum(invocation->started_at);
+	values[2] = TimestampTzGetDatum(invocation->finished_at);
+	values[3] = CStringGetTextDatum(invocation->invoked_by);
+	values[4] = CStringGetTextDatum(invocation->server_name);
+	values[5] = Int64GetDatum(invocation->cluster_id);
+	values[6] = CStringGetTextDatum(invocation->backup_mode);
+	values[7] = CStringGetTextDatum(invocation->data_mode);
+	values[8] = JsonbPGetDatum(invocation->request);
+	values[9] = Int32GetDatum(invocation->http_status);
+	nulls[9] = invocation->http_status == 0 ? 'n' : ' ';
+	values[10] = BoolGetDatum(invocation->successful);
+	values[11] = task_id_array(invocation->task_ids, invocation->n_task_ids);
+	values[12] = text_or_null(invocation->trace_id, &nulls[12]);
+	values[13] = text_or_null(invocation->error, &nulls[13]);
+	values[14] = text_or_null(invocation->response_json, &nulls[14]);
+	rc = SPI_execute_plan(kept_plan(&insert_invocation_plan, INSERT_INVOCATION,
+									INSERT_INVOCATION_ARGS, arg_types),
+						  values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "could not write the journal row: %s", SPI_result_code_string(rc));
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-									 1, &isnull));
-	/* Kept until the caller's transaction ends, in case it rolls back. */
-	ocpb_spool_remember(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	return id;
+}
+
+static void
+insert_tasks(const OcpbInvocation *invocation, int64 id)
+{
+	static Oid	arg_types[INSERT_TASK_ARGS] = {INT8OID, INT8OID, TEXTOID, INT8OID};
+	Datum		values[INSERT_TASK_ARGS];
+	int			i;
+	int			rc;
+
+	values[1] = Int64GetDatum(id);
+	values[2] = CStringGetTextDatum(invocation->server_name);
+	values[3] = Int64GetDatum(invocation->cluster_id);
+	for (i = 0; i < invocation->n_task_ids; i++)
+	{
+		values[0] = Int64GetDatum((int64) invocation->task_ids[i]);
+		rc = SPI_execute_plan(kept_plan(&insert_task_plan, INSERT_TASK,
+										INSERT_TASK_ARGS, arg_types),
+							  values, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not record task %lld: %s", invocation->task_ids[i],
+				 SPI_result_code_string(rc));
+	}
 }
 
 /*
@@ -180,10 +229,12 @@ run_insert(const OcpbInvocation *invocation, const char *invoked_by)
 static void
 begin_as_owner(Oid *saved_user, int *saved_context)
 {
+	const JournalCatalog *catalog = lookup_journal_catalog();
+
 	GetUserIdAndSecContext(saved_user, saved_context);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI to write the journal");
-	SetUserIdAndSecContext(journal_owner(),
+	SetUserIdAndSecContext(catalog->owner,
 						   *saved_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 }
@@ -195,18 +246,229 @@ end_as_owner(Oid saved_user, int saved_context)
 	SPI_finish();
 }
 
+static void
+append_key(StringInfo row, const char *key)
+{
+	appendStringInfo(row, "%s\"%s\": ", row->len > 1 ? ", " : "", key);
+}
+
+static void
+append_text_field(StringInfo row, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	append_key(row, key);
+	escape_json(row, value);
+}
+
+static void
+append_timestamp_field(StringInfo row, const char *key, TimestampTz value)
+{
+	char		text[MAXDATELEN + 1];
+
+	JsonEncodeDateTime(text, TimestampTzGetDatum(value), TIMESTAMPTZOID, NULL);
+	append_key(row, key);
+	appendStringInfo(row, "\"%s\"", text);
+}
+
+/*
+ * JSON that is known to be valid, on one line: the spool holds a row per
+ * line.  Outside strings a line break is whitespace; inside one it would
+ * be invalid JSON, so every line break is whitespace here.
+ */
+static void
+append_json_field(StringInfo row, const char *key, const char *json)
+{
+	size_t		span;
+
+	if (json == NULL)
+		return;
+	append_key(row, key);
+	while (*json != '\0')
+	{
+		span = strcspn(json, "\r\n");
+		appendBinaryStringInfo(row, json, (int) span);
+		json += span;
+		if (*json != '\0')
+		{
+			appendStringInfoChar(row, ' ');
+			json++;
+		}
+	}
+}
+
+/*
+ * The whole row as JSON keyed by column name: what the spool keeps, and
+ * what jsonb_populate_record reads back on replay.  An id of 0 means none
+ * has been drawn; the replay draws one.
+ */
+static char *
+row_json(const OcpbInvocation *invocation, int64 id)
+{
+	StringInfoData row;
+	int			i;
+
+	initStringInfo(&row);
+	appendStringInfoChar(&row, '{');
+	if (id != 0)
+	{
+		append_key(&row, "id");
+		appendStringInfo(&row, INT64_FORMAT, id);
+	}
+	append_timestamp_field(&row, "started_at", invocation->started_at);
+	append_timestamp_field(&row, "finished_at", invocation->finished_at);
+	append_text_field(&row, "invoked_by", invocation->invoked_by);
+	append_text_field(&row, "server_name", invocation->server_name);
+	append_key(&row, "cluster_id");
+	appendStringInfo(&row, INT64_FORMAT, invocation->cluster_id);
+	append_text_field(&row, "backup_mode", invocation->backup_mode);
+	append_text_field(&row, "data_mode", invocation->data_mode);
+	append_json_field(&row, "request", invocation->request_json);
+	if (invocation->http_status != 0)
+	{
+		append_key(&row, "http_status");
+		appendStringInfo(&row, "%d", invocation->http_status);
+	}
+	append_key(&row, "successful");
+	appendStringInfoString(&row, invocation->successful ? "true" : "false");
+	append_key(&row, "task_ids");
+	appendStringInfoChar(&row, '[');
+	for (i = 0; i < invocation->n_task_ids; i++)
+		appendStringInfo(&row, "%s%lld", i > 0 ? ", " : "", invocation->task_ids[i]);
+	appendStringInfoChar(&row, ']');
+	append_text_field(&row, "trace_id", invocation->trace_id);
+	append_text_field(&row, "error", invocation->error);
+	append_json_field(&row, "response", invocation->response_json);
+	appendStringInfoChar(&row, '}');
+	return row.data;
+}
+
+void
+ocpb_journal_call_in_flight(const OcpbInvocation *invocation)
+{
+	OcpbInvocation interrupted = *invocation;
+
+	interrupted.finished_at = invocation->started_at;
+	interrupted.http_status = 0;
+	interrupted.successful = false;
+	interrupted.n_task_ids = 0;
+	interrupted.trace_id = NULL;
+	interrupted.response_json = NULL;
+	interrupted.error = "the call was interrupted (cancel, statement_timeout or backend exit) "
+		"after the request was sent and before OCP's answer was read; "
+		"look in OCP for a task it may have started";
+	ocpb_spool_set_in_flight(row_json(&interrupted, 0));
+}
+
 int64
 ocpb_journal_insert(const OcpbInvocation *invocation)
 {
 	Oid			saved_user;
 	int			saved_context;
 	int64		id;
-	char	   *invoked_by = GetUserNameFromId(GetUserId(), false);
 
 	begin_as_owner(&saved_user, &saved_context);
-	id = run_insert(invocation, invoked_by);
+	id = nextval_internal(journal_catalog.id_sequence, false);
+	/* From here on an abort spools the complete row, id included. */
+	ocpb_spool_set_in_flight(row_json(invocation, id));
+	insert_invocation(invocation, id);
+	insert_tasks(invocation, id);
+	ocpb_spool_in_flight_inserted();
 	end_as_owner(saved_user, saved_context);
 	return id;
+}
+
+/*
+ * The answer as jsonb input, when jsonb takes it: OCP's answer was read
+ * with cJSON, which is more lenient than PostgreSQL (it takes "01", "+1",
+ * "1."), and jsonb also refuses \u0000 and invalid UTF-8.  An answer the
+ * journal could not store must not make the journal insert fail.
+ */
+const char *
+ocpb_journal_response(const char *body, size_t body_len, bool is_json)
+{
+	JsonLexContext *lex;
+
+	if (!is_json || !pg_verifymbstr(body, (int) body_len, true))
+		return NULL;
+	lex = makeJsonLexContextCstringLen(unconstify(char *, body), (int) body_len,
+									   GetDatabaseEncoding(), true);
+	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS ? body : NULL;
+}
+
+static void
+push_key(JsonbParseState **state, const char *key)
+{
+	JsonbValue	value;
+
+	value.type = jbvString;
+	value.val.string.val = unconstify(char *, key);
+	value.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &value);
+}
+
+static void
+push_string_field(JsonbParseState **state, const char *key, const char *text)
+{
+	JsonbValue	value;
+
+	push_key(state, key);
+	value.type = jbvString;
+	value.val.string.val = unconstify(char *, text);
+	value.val.string.len = strlen(text);
+	pushJsonbValue(state, WJB_VALUE, &value);
+}
+
+/*
+ * The request as the journal keeps it: the body sent, with the values of
+ * secret-looking keys of the storage object masked; as text for the spool
+ * and as jsonb for the INSERT, built without parsing text.
+ */
+void
+ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
+						 const char *body_sent)
+{
+	Jsonb	   *masked = ocpb_mask_secrets(storage);
+	JsonbParseState *state = NULL;
+	JsonbValue	value;
+	JsonbValue *result;
+
+	invocation->request_json = body_sent;
+	if (masked != NULL)
+	{
+		OcpbBackupNowRequest request;
+		size_t		len;
+		char	   *body;
+
+		request.cluster_id = invocation->cluster_id;
+		request.backup_mode = invocation->backup_mode;
+		request.data_mode = invocation->data_mode;
+		request.storage_json = JsonbToCString(NULL, &masked->root, VARSIZE(masked));
+		body = ocpb_backup_now_body(&request, &len);
+		if (body == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		invocation->request_json = pnstrdup(body, len);
+		free(body);
+		storage = masked;
+	}
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_key(&state, "obBackupObject");
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_key(&state, "clusterId");
+	value.type = jbvNumeric;
+	value.val.numeric = int64_to_numeric(invocation->cluster_id);
+	pushJsonbValue(&state, WJB_VALUE, &value);
+	push_string_field(&state, "backupDimension", "CLUSTER");
+	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	push_string_field(&state, "backupMode", invocation->backup_mode);
+	push_string_field(&state, "dataBackupMode", invocation->data_mode);
+	push_key(&state, "obBackupServiceStorageConfig");
+	value.type = jbvBinary;
+	value.val.binary.data = &storage->root;
+	value.val.binary.len = VARSIZE(storage) - VARHDRSZ;
+	pushJsonbValue(&state, WJB_VALUE, &value);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	invocation->request = JsonbValueToJsonb(result);
 }
 
 void

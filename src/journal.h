@@ -14,11 +14,13 @@ typedef struct OcpbInvocation
 {
 	TimestampTz started_at;
 	TimestampTz finished_at;
+	const char *invoked_by;		/* the calling role, not the journal's owner */
 	const char *server_name;
 	int64		cluster_id;
 	const char *backup_mode;
 	const char *data_mode;
 	const char *request_json;	/* the body sent, secrets masked */
+	Jsonb	   *request;		/* the same as jsonb */
 	int			http_status;	/* 0: no answer came */
 	bool		successful;
 	const long long *task_ids;
@@ -34,7 +36,28 @@ typedef struct OcpbInvocation
  */
 extern void ocpb_journal_check_writable(const char *function_name);
 
-/* Inserts the row and returns its id. */
+/*
+ * Sets request_json and request from the storage argument and the body
+ * sent; cluster_id and the modes must be set already.
+ */
+extern void ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
+									 const char *body_sent);
+
+/*
+ * Arms the row that is spooled if the call never comes back from OCP (a
+ * cancel, statement_timeout, or the backend's exit while OCP is awaited).
+ * Called just before sending.
+ */
+extern void ocpb_journal_call_in_flight(const OcpbInvocation *invocation);
+
+/*
+ * The answer body as the journal's response column takes it, or NULL when
+ * it is not JSON that jsonb accepts.
+ */
+extern const char *ocpb_journal_response(const char *body, size_t body_len,
+										 bool is_json);
+
+/* Inserts the row (and its task rows) and returns its id. */
 extern int64 ocpb_journal_insert(const OcpbInvocation *invocation);
 
 /*

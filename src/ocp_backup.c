@@ -149,62 +149,6 @@ backup_now_body(const BackupNowArgs *args, const char *storage_json, size_t *len
 	return copy;
 }
 
-/* What the journal keeps of the request: the body with secrets masked. */
-static char *
-journaled_request(const BackupNowArgs *args, char *body)
-{
-	Jsonb	   *masked = ocpb_mask_secrets(args->storage);
-	size_t		len;
-
-	if (masked == NULL)
-		return body;
-	return backup_now_body(args, JsonbToCString(NULL, &masked->root, VARSIZE(masked)), &len);
-}
-
-/*
- * The answer as jsonb input, when it is JSON that jsonb takes: jsonb refuses
- * invalid UTF-8 and \u0000, and the journal insert must not fail on them.
- */
-static const char *
-journaled_response(const OcpbHttpResult *http, const OcpbEnvelope *envelope)
-{
-	if (!envelope->is_json ||
-		!pg_verifymbstr(http->body, (int) http->body_len, true) ||
-		strstr(http->body, "\\u0000") != NULL)
-		return NULL;
-	return http->body;
-}
-
-/*
- * The journal row for a call that never gets OCP's answer: interrupted by a
- * cancel, statement_timeout or the backend's exit after the request left.
- */
-static char *
-in_flight_row(const OcpbInvocation *invocation)
-{
-	StringInfoData row;
-	char		started[MAXDATELEN + 1];
-
-	JsonEncodeDateTime(started, TimestampTzGetDatum(invocation->started_at),
-					   TIMESTAMPTZOID, NULL);
-	initStringInfo(&row);
-	appendStringInfo(&row, "{\"started_at\": \"%s\", \"finished_at\": \"%s\", \"invoked_by\": ",
-					 started, started);
-	escape_json(&row, GetUserNameFromId(GetUserId(), false));
-	appendStringInfoString(&row, ", \"server_name\": ");
-	escape_json(&row, invocation->server_name);
-	appendStringInfo(&row, ", \"cluster_id\": " INT64_FORMAT ", \"backup_mode\": \"%s\", "
-					 "\"data_mode\": \"%s\", \"request\": %s, \"successful\": false, "
-					 "\"task_ids\": [], \"error\": ",
-					 invocation->cluster_id, invocation->backup_mode, invocation->data_mode,
-					 invocation->request_json);
-	escape_json(&row, "the call was interrupted (cancel, statement_timeout or backend exit) "
-				"after the request was sent and before OCP's answer was read; "
-				"look in OCP for a task it may have started");
-	appendStringInfoChar(&row, '}');
-	return row.data;
-}
-
 static long long *
 all_task_ids(const OcpbBackupNowResponse *response, int *count)
 {
@@ -275,15 +219,15 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	request.body = backup_now_body(&args, args.storage_json, &request.body_len);
 
 	memset(&invocation, 0, sizeof(invocation));
+	invocation.invoked_by = GetUserNameFromId(GetUserId(), false);
 	invocation.server_name = endpoint->server_name;
 	invocation.cluster_id = args.cluster_id;
 	invocation.backup_mode = args.backup_mode;
 	invocation.data_mode = args.data_mode;
-	invocation.request_json = journaled_request(&args, (char *) request.body);
+	ocpb_journal_set_request(&invocation, args.storage, request.body);
 	invocation.started_at = GetCurrentTimestamp();
-	ocpb_spool_set_in_flight(in_flight_row(&invocation));
+	ocpb_journal_call_in_flight(&invocation);
 	ocpb_http_exchange(endpoint, &request, &http);
-	ocpb_spool_clear_in_flight();
 	invocation.finished_at = GetCurrentTimestamp();
 
 	if (!ocpb_parse_backup_now_response(http.body, http.body_len, &response))
@@ -296,7 +240,8 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 
 		invocation.http_status = (int) http.status;
 		invocation.trace_id = response.envelope.trace_id;
-		invocation.response_json = journaled_response(&http, &response.envelope);
+		invocation.response_json = ocpb_journal_response(http.body, http.body_len,
+														 response.envelope.is_json);
 		invocation.task_ids = all_task_ids(&response, &invocation.n_task_ids);
 		invocation.error = failed ? ocpb_failure_text(&failure) : refusals_text(&response);
 		invocation.successful = !failed && invocation.error == NULL;

@@ -68,9 +68,18 @@ static dlist_head pending_rows = DLIST_STATIC_INIT(pending_rows);
 
 /* The row of the call awaiting OCP, in TopMemoryContext; NULL if none. */
 static char *in_flight_row = NULL;
+static SubTransactionId in_flight_subid;
 
 /* Whether this backend has looked for leftovers in its database yet. */
 static bool leftovers_checked = false;
+
+static void
+clear_in_flight(void)
+{
+	if (in_flight_row != NULL)
+		pfree(in_flight_row);
+	in_flight_row = NULL;
+}
 
 static void
 spool_directory(Oid database_id, char *path)
@@ -79,28 +88,26 @@ spool_directory(Oid database_id, char *path)
 }
 
 void
-ocpb_spool_remember(const char *row_json)
+ocpb_spool_set_in_flight(char *row_json)
 {
-	PendingRow *row = MemoryContextAlloc(TopMemoryContext, sizeof(PendingRow));
-
-	row->subid = GetCurrentSubTransactionId();
-	row->row_json = MemoryContextStrdup(TopMemoryContext, row_json);
-	dlist_push_tail(&pending_rows, &row->node);
-}
-
-void
-ocpb_spool_set_in_flight(const char *row_json)
-{
-	ocpb_spool_clear_in_flight();
+	clear_in_flight();
 	in_flight_row = MemoryContextStrdup(TopMemoryContext, row_json);
+	in_flight_subid = GetCurrentSubTransactionId();
 }
 
 void
-ocpb_spool_clear_in_flight(void)
+ocpb_spool_in_flight_inserted(void)
 {
-	if (in_flight_row != NULL)
-		pfree(in_flight_row);
+	PendingRow *row;
+
+	/* A subtransaction of a trigger on the journal may have spooled it. */
+	if (in_flight_row == NULL)
+		return;
+	row = MemoryContextAlloc(TopMemoryContext, sizeof(PendingRow));
+	row->subid = in_flight_subid;
+	row->row_json = in_flight_row;
 	in_flight_row = NULL;
+	dlist_push_tail(&pending_rows, &row->node);
 }
 
 static void
@@ -147,6 +154,32 @@ fsync_path(const char *path, int flags)
 	return ok;
 }
 
+/* Whether the in-flight row was set in one of the aborting subtransactions. */
+static bool
+in_flight_belongs(SubTransactionId first_subid)
+{
+	return in_flight_row != NULL &&
+		(first_subid == InvalidSubTransactionId || in_flight_subid >= first_subid);
+}
+
+/* Whether an abort from first_subid on leaves rows to spool. */
+static bool
+has_rows_to_spool(SubTransactionId first_subid)
+{
+	dlist_iter	iter;
+
+	if (in_flight_belongs(first_subid))
+		return true;
+	dlist_foreach(iter, &pending_rows)
+	{
+		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
+
+		if (first_subid == InvalidSubTransactionId || row->subid >= first_subid)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Writes the rows of subtransactions from first_subid on (all of them for
  * InvalidSubTransactionId) to a new spool file, durably, and forgets them.
@@ -163,6 +196,7 @@ spool_rows(SubTransactionId first_subid)
 	int			fd;
 	int			count = 0;
 	bool		ok;
+	bool		in_flight_aborted = in_flight_belongs(first_subid);
 	static uint32 sequence = 0;
 
 	spool_directory(MyDatabaseId, directory);
@@ -182,7 +216,7 @@ spool_rows(SubTransactionId first_subid)
 			write_all(fd, "\n", 1);
 		count++;
 	}
-	if (in_flight_row != NULL)
+	if (in_flight_aborted)
 	{
 		ok = ok && write_all(fd, in_flight_row, strlen(in_flight_row)) &&
 			write_all(fd, "\n", 1);
@@ -208,13 +242,14 @@ spool_rows(SubTransactionId first_subid)
 					 errdetail_internal("The row: %s", row->row_json)));
 		forget_row(row);
 	}
-	if (in_flight_row != NULL && !ok)
+	if (in_flight_aborted && !ok)
 		ereport(WARNING,
 				(errcode_for_file_access(),
 				 errmsg("could not spool the journal row of an interrupted ocp_backup call to \"%s\": %m",
 						final),
 				 errdetail_internal("The row: %s", in_flight_row)));
-	ocpb_spool_clear_in_flight();
+	if (in_flight_aborted)
+		clear_in_flight();
 	if (!ok)
 		unlink(temporary);
 	return ok ? count : 0;
@@ -277,7 +312,7 @@ on_transaction_end(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			if (!dlist_is_empty(&pending_rows) || in_flight_row != NULL)
+			if (has_rows_to_spool(InvalidSubTransactionId))
 				spool_and_launch(InvalidSubTransactionId);
 			break;
 		default:
@@ -293,8 +328,7 @@ on_subtransaction_end(SubXactEvent event, SubTransactionId subid,
 	 * Subtransactions nest, so every row inserted since the aborting one
 	 * began belongs to it or to a child of it: all were rolled back.
 	 */
-	if (event == SUBXACT_EVENT_ABORT_SUB &&
-		(!dlist_is_empty(&pending_rows) || in_flight_row != NULL))
+	if (event == SUBXACT_EVENT_ABORT_SUB && has_rows_to_spool(subid))
 		spool_and_launch(subid);
 }
 

@@ -11,18 +11,17 @@
 extern void ocpb_spool_init(void);
 
 /*
- * Remembers a journal row just inserted by the current (sub)transaction, as
- * the JSON of the whole row, until that transaction's fate is known.
+ * The journal row of the call now under way: set before sending (to be
+ * spooled if the call never finishes) and again, complete, before its
+ * INSERT (to be spooled if the INSERT or anything before it fails).
  */
-extern void ocpb_spool_remember(const char *row_json);
+extern void ocpb_spool_set_in_flight(char *row_json);
 
 /*
- * The row to journal if the call now sending a request never finishes (a
- * cancel, statement_timeout, or the backend's exit while OCP is awaited):
- * set before sending, cleared once the answer or failure is in hand.
+ * The in-flight row has been inserted by the current (sub)transaction: it is
+ * remembered as such until that transaction's fate is known.
  */
-extern void ocpb_spool_set_in_flight(const char *row_json);
-extern void ocpb_spool_clear_in_flight(void);
+extern void ocpb_spool_in_flight_inserted(void);
 
 /*
  * Starts a writer when this database has spooled rows left by a writer that
