@@ -97,6 +97,16 @@ SELECT journal_rows_eventually('cluster_id = 30');
 SELECT cluster_id, http_status, successful, error IS NOT NULL AS has_error
   FROM ocp_backup.invocation WHERE cluster_id = 30;
 
+-- An answer cJSON reads but PostgreSQL's JSON does not take (a number with
+-- a leading zero, a number numeric refuses): the call works, its row is
+-- written, without the answer.
+SELECT sim_fault('{"kind": "raw", "status": 200, "body": "{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":31}],\"taskIdList\":[4000031]}]},\"duration\":01,\"status\":200,\"successful\":true,\"traceId\":\"00000000000000d1\"}"}');
+SELECT task_id, successful FROM ocp_backup_now(31, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT sim_fault('{"kind": "raw", "status": 200, "body": "{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":32}],\"taskIdList\":[4000032]}]},\"duration\":1e99999,\"status\":200,\"successful\":true,\"traceId\":\"00000000000000d2\"}"}');
+SELECT task_id, successful FROM ocp_backup_now(32, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT cluster_id, successful, task_ids, trace_id, response IS NULL AS answer_not_kept
+  FROM ocp_backup.invocation WHERE cluster_id IN (31, 32) ORDER BY id;
+
 -- Every call above reached the simulator once, and has exactly one row.
 SELECT count(*) AS requests FROM sim_requests();
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids

@@ -43,7 +43,7 @@
 	"INSERT INTO ocp_backup.invocation (id, started_at, finished_at, invoked_by," \
 	" server_name, cluster_id, backup_mode, data_mode, request, http_status," \
 	" successful, task_ids, trace_id, error, response)" \
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 #define INSERT_INVOCATION_ARGS 15
 
 /* OCP may list a task twice; replays meet rows already there. */
@@ -168,7 +168,7 @@ insert_invocation(const OcpbInvocation *invocation, int64 id)
 {
 	static Oid	arg_types[INSERT_INVOCATION_ARGS] = {
 		INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-		TEXTOID, JSONBOID, INT4OID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID, TEXTOID
+		TEXTOID, JSONBOID, INT4OID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID, JSONBOID
 	};
 	Datum		values[INSERT_INVOCATION_ARGS];
 	char		nulls[INSERT_INVOCATION_ARGS];
@@ -190,7 +190,8 @@ insert_invocation(const OcpbInvocation *invocation, int64 id)
 	values[11] = task_id_array(invocation->task_ids, invocation->n_task_ids);
 	values[12] = text_or_null(invocation->trace_id, &nulls[12]);
 	values[13] = text_or_null(invocation->error, &nulls[13]);
-	values[14] = text_or_null(invocation->response_json, &nulls[14]);
+	values[14] = PointerGetDatum(invocation->response);
+	nulls[14] = invocation->response == NULL ? 'n' : ' ';
 	rc = SPI_execute_plan(kept_plan(&insert_invocation_plan, INSERT_INVOCATION,
 									INSERT_INVOCATION_ARGS, arg_types),
 						  values, nulls, false, 0);
@@ -354,6 +355,7 @@ ocpb_journal_call_in_flight(const OcpbInvocation *invocation)
 	interrupted.n_task_ids = 0;
 	interrupted.trace_id = NULL;
 	interrupted.response_json = NULL;
+	interrupted.response = NULL;
 	interrupted.error = "the call was interrupted (cancel, statement_timeout or backend exit) "
 		"after the request was sent and before OCP's answer was read; "
 		"look in OCP for a task it may have started";
@@ -379,21 +381,157 @@ ocpb_journal_insert(const OcpbInvocation *invocation)
 }
 
 /*
- * The answer as jsonb input, when jsonb takes it: OCP's answer was read
- * with cJSON, which is more lenient than PostgreSQL (it takes "01", "+1",
- * "1."), and jsonb also refuses \u0000 and invalid UTF-8.  An answer the
- * journal could not store must not make the journal insert fail.
+ * Builds the journal's jsonb of OCP's answer in the same pass that checks
+ * it, with PostgreSQL's own JSON parser, which returns errors instead of
+ * raising them.  jsonb_in could raise: on numbers numeric refuses, and on
+ * what cJSON (which read the answer) accepts and PostgreSQL does not ("01",
+ * "+1", "1.", \u0000).  An answer the journal cannot store must not make the
+ * journal insert fail.
  */
-const char *
-ocpb_journal_response(const char *body, size_t body_len, bool is_json)
+typedef struct AnswerToJsonb
 {
+	JsonbParseState *state;
+	JsonbValue *result;
+	bool		refused;		/* a number numeric would refuse */
+} AnswerToJsonb;
+
+/* numeric refuses exponents beyond about 131072 digits; OCP sends none. */
+#define MAX_NUMBER_CHARS 1000
+
+static void
+answer_push(AnswerToJsonb *build, JsonbIteratorToken token, JsonbValue *value)
+{
+	if (!build->refused)
+		build->result = pushJsonbValue(&build->state, token, value);
+}
+
+static void
+answer_object_start(void *arg)
+{
+	answer_push(arg, WJB_BEGIN_OBJECT, NULL);
+}
+
+static void
+answer_object_end(void *arg)
+{
+	answer_push(arg, WJB_END_OBJECT, NULL);
+}
+
+static void
+answer_array_start(void *arg)
+{
+	answer_push(arg, WJB_BEGIN_ARRAY, NULL);
+}
+
+static void
+answer_array_end(void *arg)
+{
+	answer_push(arg, WJB_END_ARRAY, NULL);
+}
+
+static void
+answer_field(void *arg, char *name, bool isnull)
+{
+	JsonbValue	key;
+
+	key.type = jbvString;
+	key.val.string.val = name;
+	key.val.string.len = strlen(name);
+	answer_push(arg, WJB_KEY, &key);
+}
+
+static bool
+number_numeric_takes(const char *token)
+{
+	const char *exponent = strpbrk(token, "eE");
+
+	return strlen(token) <= MAX_NUMBER_CHARS &&
+		(exponent == NULL || labs(strtol(exponent + 1, NULL, 10)) <= MAX_NUMBER_CHARS);
+}
+
+static void
+answer_scalar(void *arg, char *token, JsonTokenType type)
+{
+	AnswerToJsonb *build = arg;
+	JsonbValue	value;
+
+	switch (type)
+	{
+		case JSON_TOKEN_STRING:
+			value.type = jbvString;
+			value.val.string.val = token;
+			value.val.string.len = strlen(token);
+			break;
+		case JSON_TOKEN_NUMBER:
+			if (!number_numeric_takes(token))
+			{
+				build->refused = true;
+				return;
+			}
+			value.type = jbvNumeric;
+			value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(token),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+			break;
+		case JSON_TOKEN_TRUE:
+		case JSON_TOKEN_FALSE:
+			value.type = jbvBool;
+			value.val.boolean = type == JSON_TOKEN_TRUE;
+			break;
+		default:
+			value.type = jbvNull;
+			break;
+	}
+	if (build->state == NULL)
+	{
+		/* A document that is one scalar: jsonb keeps it as a raw scalar. */
+		JsonbValue	array;
+
+		array.type = jbvArray;
+		array.val.array.rawScalar = true;
+		array.val.array.nElems = 1;
+		answer_push(build, WJB_BEGIN_ARRAY, &array);
+		answer_push(build, WJB_ELEM, &value);
+		answer_push(build, WJB_END_ARRAY, NULL);
+	}
+	else
+		answer_push(build, build->state->contVal.type == jbvArray ? WJB_ELEM : WJB_VALUE,
+					&value);
+}
+
+static Jsonb *
+answer_to_jsonb(const char *body, size_t body_len)
+{
+	AnswerToJsonb build;
+	JsonSemAction actions;
 	JsonLexContext *lex;
 
-	if (!is_json || !pg_verifymbstr(body, (int) body_len, true))
+	if (!pg_verifymbstr(body, (int) body_len, true))
 		return NULL;
+	memset(&build, 0, sizeof(build));
+	memset(&actions, 0, sizeof(actions));
+	actions.semstate = &build;
+	actions.object_start = answer_object_start;
+	actions.object_end = answer_object_end;
+	actions.array_start = answer_array_start;
+	actions.array_end = answer_array_end;
+	actions.object_field_start = answer_field;
+	actions.scalar = answer_scalar;
 	lex = makeJsonLexContextCstringLen(unconstify(char *, body), (int) body_len,
 									   GetDatabaseEncoding(), true);
-	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS ? body : NULL;
+	if (pg_parse_json(lex, &actions) != JSON_SUCCESS || build.refused ||
+		build.result == NULL)
+		return NULL;
+	return JsonbValueToJsonb(build.result);
+}
+
+void
+ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
+						  size_t body_len, bool is_json)
+{
+	invocation->response = is_json ? answer_to_jsonb(body, body_len) : NULL;
+	invocation->response_json = invocation->response != NULL ? body : NULL;
 }
 
 static void

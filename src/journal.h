@@ -27,7 +27,8 @@ typedef struct OcpbInvocation
 	int			n_task_ids;
 	const char *trace_id;		/* NULL when none */
 	const char *error;			/* NULL on success */
-	const char *response_json;	/* NULL when the answer was not JSON */
+	const char *response_json;	/* the answer, NULL unless jsonb takes it */
+	Jsonb	   *response;		/* the same as jsonb */
 } OcpbInvocation;
 
 /*
@@ -51,11 +52,11 @@ extern void ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 extern void ocpb_journal_call_in_flight(const OcpbInvocation *invocation);
 
 /*
- * The answer body as the journal's response column takes it, or NULL when
- * it is not JSON that jsonb accepts.
+ * Sets response_json and response from OCP's answer: NULL unless it is JSON
+ * that jsonb takes.
  */
-extern const char *ocpb_journal_response(const char *body, size_t body_len,
-										 bool is_json);
+extern void ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
+									  size_t body_len, bool is_json);
 
 /* Inserts the row (and its task rows) and returns its id. */
 extern int64 ocpb_journal_insert(const OcpbInvocation *invocation);

@@ -240,8 +240,8 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 
 		invocation.http_status = (int) http.status;
 		invocation.trace_id = response.envelope.trace_id;
-		invocation.response_json = ocpb_journal_response(http.body, http.body_len,
-														 response.envelope.is_json);
+		ocpb_journal_set_response(&invocation, http.body, http.body_len,
+								  response.envelope.is_json);
 		invocation.task_ids = all_task_ids(&response, &invocation.n_task_ids);
 		invocation.error = failed ? ocpb_failure_text(&failure) : refusals_text(&response);
 		invocation.successful = !failed && invocation.error == NULL;
