@@ -1,20 +1,16 @@
 /*
  * request.c - the exact bytes of the requests ocp_backup sends.
  *
- * Bodies are written with snprintf rather than a JSON library: every value
- * but the storage object comes from a fixed set of names or is an integer,
- * so there is nothing to escape, and the storage object must travel
- * unchanged.
+ * Bodies are put together from pieces rather than with a JSON library:
+ * every value but the storage object comes from a fixed set of names or is
+ * an integer, so there is nothing to escape, and the storage object must
+ * travel unchanged.
  */
 #include "request.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-#define BACKUP_NOW_BODY_FORMAT \
-	"{\"obBackupObject\":{\"clusterId\":%lld,\"backupDimension\":\"CLUSTER\"}," \
-	"\"backupMode\":\"%s\",\"dataBackupMode\":\"%s\"," \
-	"\"obBackupServiceStorageConfig\":%s}"
+#include <string.h>
 
 void
 ocpb_backup_now_path(long long cluster_id, char *path)
@@ -29,23 +25,45 @@ ocpb_task_path(long long task_id, char *path)
 	snprintf(path, OCPB_PATH_SIZE, "/api/v2/tasks/instances/%lld", task_id);
 }
 
+/* Appends src at *out and moves *out past it. */
+static void
+put(char **out, const char *src, size_t len)
+{
+	memcpy(*out, src, len);
+	*out += len;
+}
+
 char *
 ocpb_backup_now_body(const OcpbBackupNowRequest *request, size_t *body_len)
 {
-	int			len;
-	char	   *body;
+	static const char object_head[] = "{\"obBackupObject\":{\"clusterId\":";
+	static const char backup_mode[] = ",\"backupDimension\":\"CLUSTER\"},\"backupMode\":\"";
+	static const char data_mode[] = "\",\"dataBackupMode\":\"";
+	static const char storage[] = "\",\"obBackupServiceStorageConfig\":";
+	char		cluster_id[24];
+	size_t		cluster_id_len = (size_t) snprintf(cluster_id, sizeof(cluster_id), "%lld",
+												   request->cluster_id);
+	size_t		backup_mode_len = strlen(request->backup_mode);
+	size_t		data_mode_len = strlen(request->data_mode);
+	size_t		storage_len = strlen(request->storage_json);
+	size_t		len = sizeof(object_head) - 1 + cluster_id_len + sizeof(backup_mode) - 1 +
+		backup_mode_len + sizeof(data_mode) - 1 + data_mode_len + sizeof(storage) - 1 +
+		storage_len + 1;
+	char	   *body = malloc(len + 1);
+	char	   *out = body;
 
-	len = snprintf(NULL, 0, BACKUP_NOW_BODY_FORMAT, request->cluster_id,
-				   request->backup_mode, request->data_mode,
-				   request->storage_json);
-	if (len < 0)
-		return NULL;
-	body = malloc((size_t) len + 1);
 	if (body == NULL)
 		return NULL;
-	snprintf(body, (size_t) len + 1, BACKUP_NOW_BODY_FORMAT,
-			 request->cluster_id, request->backup_mode, request->data_mode,
-			 request->storage_json);
-	*body_len = (size_t) len;
+	put(&out, object_head, sizeof(object_head) - 1);
+	put(&out, cluster_id, cluster_id_len);
+	put(&out, backup_mode, sizeof(backup_mode) - 1);
+	put(&out, request->backup_mode, backup_mode_len);
+	put(&out, data_mode, sizeof(data_mode) - 1);
+	put(&out, request->data_mode, data_mode_len);
+	put(&out, storage, sizeof(storage) - 1);
+	put(&out, request->storage_json, storage_len);
+	put(&out, "}", 1);
+	*out = '\0';
+	*body_len = len;
 	return body;
 }
