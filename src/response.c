@@ -511,6 +511,34 @@ read_backup_now_data(Parse *parse, const cJSON *data,
 	response->results = results;
 }
 
+/*
+ * Whether a string of the body holds the escape \u0000.  cJSON decodes it
+ * into a NUL byte, which would silently cut the string short there: the
+ * task id "123\u0000x" would read as 123.  An escape is one preceded by an
+ * odd number of backslashes.
+ */
+static bool
+has_escaped_nul(const char *body, size_t body_len)
+{
+	static const char escape[] = "u0000";
+	size_t		i;
+	size_t		backslashes = 0;
+
+	for (i = 0; i < body_len; i++)
+	{
+		if (body[i] == '\\')
+		{
+			backslashes++;
+			continue;
+		}
+		if (backslashes % 2 == 1 && body_len - i >= sizeof(escape) - 1 &&
+			memcmp(body + i, escape, sizeof(escape) - 1) == 0)
+			return true;
+		backslashes = 0;
+	}
+	return false;
+}
+
 /* Parses body into a cJSON tree; NULL with the problem set when it is not JSON. */
 static cJSON *
 parse_json(Parse *parse, const char *body, size_t body_len)
@@ -521,6 +549,11 @@ parse_json(Parse *parse, const char *body, size_t body_len)
 	if (body == NULL || body_len == 0)
 	{
 		set_problem(parse, "the body is empty");
+		return NULL;
+	}
+	if (has_escaped_nul(body, body_len))
+	{
+		set_problem(parse, "the body holds a NUL character (\\u0000) in a string");
 		return NULL;
 	}
 	root = cJSON_ParseWithLengthOpts(body, body_len, &end, 0);

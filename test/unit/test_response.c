@@ -178,6 +178,30 @@ UNIT_TEST(body_with_embedded_nul_is_not_json)
 	ocpb_backup_now_response_free(&r);
 }
 
+UNIT_TEST(escaped_nul_in_a_string_is_refused)
+{
+	OcpbBackupNowResponse r;
+	OcpbTaskInfo t;
+	const char *task_body = "{\"successful\":true,\"data\":{\"id\":5,"
+		"\"status\":\"SUCCESSFUL\\u0000no\"}}";
+
+	/* cJSON would read the task id as 123 and the status as SUCCESSFUL. */
+	CHECK(parse("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				"[{\"beSuccessful\":true,\"taskIdList\":[\"123\\u0000x\"]}]}}", &r));
+	CHECK_STR(r.envelope.problem, "the body holds a NUL character (\\u0000) in a string");
+	CHECK(r.n_results == 0);
+	ocpb_backup_now_response_free(&r);
+	CHECK(ocpb_parse_task_response(task_body, strlen(task_body), &t));
+	CHECK_STR(t.envelope.problem, "the body holds a NUL character (\\u0000) in a string");
+	ocpb_task_info_free(&t);
+	/* An escaped backslash before u0000 is text, not the escape. */
+	CHECK(parse("{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":"
+				"[{\"beSuccessful\":false,\"hint\":\"a\\\\u0000\",\"taskIdList\":[]}]}}", &r));
+	CHECK_STR(r.envelope.problem, "");
+	CHECK_STR(r.results[0].hint, "a\\u0000");
+	ocpb_backup_now_response_free(&r);
+}
+
 UNIT_TEST(many_results_fill_several_arena_chunks)
 {
 	OcpbBackupNowResponse r;
@@ -310,6 +334,7 @@ main(void)
 	UNIT_RUN(unusable_bodies);
 	UNIT_RUN(nulls_and_absent_lists_read_as_empty);
 	UNIT_RUN(body_with_embedded_nul_is_not_json);
+	UNIT_RUN(escaped_nul_in_a_string_is_refused);
 	UNIT_RUN(many_results_fill_several_arena_chunks);
 	UNIT_RUN(id_text);
 	UNIT_RUN(ocp_times);
