@@ -28,6 +28,8 @@ SELECT sim_fault('{"kind": "raw", "status": 502, "content_type": "text/html", "b
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 SELECT sim_fault('{"kind": "raw", "status": 503, "body": ""}');
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT sim_fault('{"kind": "raw", "status": 504, "content_type": "text/html", "body": "<html><body><h1>504 Gateway Time-out</h1></body></html>"}');
+SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 SELECT sim_fault('{"kind": "raw", "status": 200, "content_type": "text/plain", "body": "OK"}');
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 SELECT sim_fault('{"kind": "raw", "status": 200, "body": "{\"data\":{\"backupObjectOpsResultList\":[{\"beSucc"}');
@@ -47,6 +49,10 @@ SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 -- An answer over the size cap is cut off, not buffered.
 SELECT sim_fault('{"kind": "huge", "bytes": 20000000}');
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+
+-- A slow answer within timeout_ms is just slow.
+SELECT sim_fault('{"kind": "delay", "ms": 300}');
+SELECT successful, error_code FROM ocp_backup_now(7, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 
 -- No answer at all: a hang past timeout_ms, a connection reset.
 SELECT sim_fault('{"kind": "hang"}');
