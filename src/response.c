@@ -206,6 +206,15 @@ days_from_civil(int year, int month, int day)
 	return (long long) era * 146097 + day_of_era - 719468;
 }
 
+static int
+days_in_month(int year, int month)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool		leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return days[month - 1] + (month == 2 && leap);
+}
+
 /* The zone offset in seconds: Z, +HH, +HHMM or +HH:MM. */
 static bool
 read_zone(const char **p, int *offset_seconds)
@@ -253,8 +262,9 @@ ocpb_parse_ocp_time(const char *text, long long *unix_us)
 		!read_digits(&p, 2, &minute) || !expect_char(&p, ':') ||
 		!read_digits(&p, 2, &second))
 		return false;
-	if (month < 1 || month > 12 || day < 1 || day > 31 ||
-		hour > 23 || minute > 59 || second > 60)
+	/* Second 60 is a leap second, which OCP's Java clock never writes. */
+	if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
+		hour > 23 || minute > 59 || second > 59)
 		return false;
 	if (expect_char(&p, '.'))
 	{

@@ -262,6 +262,12 @@ UNIT_TEST(ocp_times)
 	CHECK(!ocpb_parse_ocp_time("2023-01-17T09:13:57.1234567890Z", &us));
 	CHECK(!ocpb_parse_ocp_time("2023-01-17T09:13:57Zjunk", &us));
 	CHECK(!ocpb_parse_ocp_time("", &us));
+	/* Days a month does not have, and leap years. */
+	CHECK(!ocpb_parse_ocp_time("2023-02-29T00:00:00Z", &us));
+	CHECK(!ocpb_parse_ocp_time("2023-04-31T00:00:00Z", &us));
+	CHECK(!ocpb_parse_ocp_time("2100-02-29T00:00:00Z", &us));
+	CHECK(ocpb_parse_ocp_time("2000-02-29T00:00:00Z", &us));
+	CHECK(!ocpb_parse_ocp_time("2023-01-17T09:13:60Z", &us));
 }
 
 UNIT_TEST(task_instance)
