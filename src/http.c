@@ -194,6 +194,8 @@ configure_handle(CachedHandle *entry, const OcpbEndpoint *endpoint)
 	SET_OPTION(easy, CURLOPT_HEADERFUNCTION, collect_header);
 	SET_OPTION(easy, CURLOPT_PREREQFUNCTION, allow_sending);
 	SET_OPTION(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Refuses at once an answer whose Content-Length is over the cap. */
+	SET_OPTION(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) OCPB_MAX_RESPONSE_BYTES);
 	SET_OPTION(easy, CURLOPT_SSL_VERIFYPEER, endpoint->verify_tls ? 1L : 0L);
 	SET_OPTION(easy, CURLOPT_SSL_VERIFYHOST, endpoint->verify_tls ? 2L : 0L);
 	if (endpoint->ca_file != NULL)
@@ -454,7 +456,7 @@ collect_result(CachedHandle *entry, CURLcode code, const Collected *collected,
 	strlcpy(result->curl_error, entry->error, sizeof(result->curl_error));
 	if (result->curl_error[0] == '\0' && code != CURLE_OK)
 		strlcpy(result->curl_error, curl_easy_strerror(code), sizeof(result->curl_error));
-	result->too_large = collected->too_large;
+	result->too_large = collected->too_large || code == CURLE_FILESIZE_EXCEEDED;
 	result->resend_refused = collected->resend_refused;
 	result->request_sent = collected->requests_sent > 0;
 	result->rate_limit_reset = collected->rate_limit_reset;

@@ -97,6 +97,7 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 							psprintf("Raise the timeout_ms option of server \"%s\" if OCP is just slow.",
 									 server));
 			break;
+		case CURLE_FILESIZE_EXCEEDED:
 		case CURLE_WRITE_ERROR:
 			if (http->too_large)
 			{
