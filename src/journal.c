@@ -27,7 +27,6 @@
 #include "miscadmin.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -357,8 +356,8 @@ ocpb_journal_call_in_flight(const OcpbInvocation *invocation)
 	interrupted.response_json = NULL;
 	interrupted.response = NULL;
 	interrupted.error = "the call was interrupted (cancel, statement_timeout or backend exit) "
-		"after the request was sent and before OCP's answer was read; "
-		"look in OCP for a task it may have started";
+		"while it awaited OCP, before any answer was read; "
+		"the request may have reached OCP: look in OCP for a task it may have started";
 	ocpb_spool_set_in_flight(row_json(&interrupted, 0));
 }
 
