@@ -107,6 +107,28 @@ SELECT task_id, successful FROM ocp_backup_now(32, 'PHYSICAL_BACKUP', 'FULL_BACK
 SELECT cluster_id, successful, task_ids, trace_id, response IS NULL AS answer_not_kept
   FROM ocp_backup.invocation WHERE cluster_id IN (31, 32) ORDER BY id;
 
+-- The journal INSERT itself fails (here a trigger refuses it, as long as
+-- this session says so) after OCP started the backup: the call errors, and
+-- the complete row, prepared before the INSERT, comes back by itself.
+CREATE FUNCTION refuse_journal_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('test.refuse_journal', true) = 'on' THEN
+    RAISE EXCEPTION 'journal row refused by a trigger';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_journal_row BEFORE INSERT ON ocp_backup.invocation
+  FOR EACH ROW EXECUTE FUNCTION refuse_journal_row();
+SET test.refuse_journal = 'on';
+SELECT * FROM ocp_backup_now(33, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+RESET test.refuse_journal;
+SELECT journal_rows_eventually('cluster_id = 33');
+SELECT cluster_id, http_status, successful, cardinality(task_ids) AS tasks, error
+  FROM ocp_backup.invocation WHERE cluster_id = 33;
+SELECT count(*) AS task_rows FROM ocp_backup.task WHERE cluster_id = 33;
+DROP TRIGGER refuse_journal_row ON ocp_backup.invocation;
+DROP FUNCTION refuse_journal_row();
+
 -- Every call above reached the simulator once, and has exactly one row.
 SELECT count(*) AS requests FROM sim_requests();
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids
