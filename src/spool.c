@@ -88,7 +88,7 @@ spool_directory(Oid database_id, char *path)
 }
 
 void
-ocpb_spool_set_in_flight(char *row_json)
+ocpb_spool_set_in_flight(const char *row_json)
 {
 	clear_in_flight();
 	in_flight_row = MemoryContextStrdup(TopMemoryContext, row_json);
@@ -154,12 +154,22 @@ fsync_path(const char *path, int flags)
 	return ok;
 }
 
-/* Whether the in-flight row was set in one of the aborting subtransactions. */
+/*
+ * Whether a row of subtransaction subid is rolled back by an abort from
+ * first_subid on (InvalidSubTransactionId: the whole transaction).
+ * Subtransactions nest, so every one begun since the aborting one began is
+ * the aborting one or a child of it.
+ */
+static bool
+rolled_back(SubTransactionId subid, SubTransactionId first_subid)
+{
+	return first_subid == InvalidSubTransactionId || subid >= first_subid;
+}
+
 static bool
 in_flight_belongs(SubTransactionId first_subid)
 {
-	return in_flight_row != NULL &&
-		(first_subid == InvalidSubTransactionId || in_flight_subid >= first_subid);
+	return in_flight_row != NULL && rolled_back(in_flight_subid, first_subid);
 }
 
 /* Whether an abort from first_subid on leaves rows to spool. */
@@ -174,7 +184,7 @@ has_rows_to_spool(SubTransactionId first_subid)
 	{
 		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
 
-		if (first_subid == InvalidSubTransactionId || row->subid >= first_subid)
+		if (rolled_back(row->subid, first_subid))
 			return true;
 	}
 	return false;
@@ -210,7 +220,7 @@ spool_rows(SubTransactionId first_subid)
 	{
 		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
 
-		if (first_subid != InvalidSubTransactionId && row->subid < first_subid)
+		if (!rolled_back(row->subid, first_subid))
 			continue;
 		ok = ok && write_all(fd, row->row_json, strlen(row->row_json)) &&
 			write_all(fd, "\n", 1);
@@ -232,7 +242,7 @@ spool_rows(SubTransactionId first_subid)
 	{
 		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
 
-		if (first_subid != InvalidSubTransactionId && row->subid < first_subid)
+		if (!rolled_back(row->subid, first_subid))
 			continue;
 		if (!ok)
 			ereport(WARNING,
@@ -324,10 +334,6 @@ static void
 on_subtransaction_end(SubXactEvent event, SubTransactionId subid,
 					  SubTransactionId parent_subid, void *arg)
 {
-	/*
-	 * Subtransactions nest, so every row inserted since the aborting one
-	 * began belongs to it or to a child of it: all were rolled back.
-	 */
 	if (event == SUBXACT_EVENT_ABORT_SUB && has_rows_to_spool(subid))
 		spool_and_launch(subid);
 }
