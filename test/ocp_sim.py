@@ -455,6 +455,11 @@ class SimState:
             self.config = default_config()
             self.requests = []
             self.tasks = {}
+            # Per cluster, for running_task_of: its tasks, the latest natural
+            # end among those not forced, and how many are forced to RUNNING.
+            self.cluster_tasks = {}
+            self.running_until = {}
+            self.forced_running = {}
             self.faults = []
             self.answers = 0
             self.next_task_id = self.config["task_id_base"]
@@ -560,8 +565,22 @@ class SimState:
     # The task methods below expect the caller to hold self.lock.
 
     def running_task_of(self, cluster_id, now):
-        return any(task.cluster_id == cluster_id and task.status(now) == "RUNNING"
-                   for task in self.tasks.values())
+        """Whether a task of the cluster has status RUNNING at `now`.
+
+        Constant time however many tasks there are (a long test makes tens
+        of thousands): a task not forced runs while now < created + seconds,
+        so one runs iff the latest such end is after `now`; a forced task
+        runs iff it was forced to RUNNING.
+        """
+        return (self.forced_running.get(cluster_id, 0) > 0
+                or self.running_until.get(cluster_id, float("-inf")) > now)
+
+    def index_cluster(self, cluster_id):
+        """Recomputes the cluster's entries of the running_task_of index."""
+        tasks = self.cluster_tasks.get(cluster_id, [])
+        ends = [t.created + t.seconds for t in tasks if not t.forced_status]
+        self.running_until[cluster_id] = max(ends, default=float("-inf"))
+        self.forced_running[cluster_id] = sum(1 for t in tasks if t.forced_status == "RUNNING")
 
     def create_task(self, cluster_id, tenant_id, creator, now):
         task = Task(id=self.next_task_id, cluster_id=cluster_id, tenant_id=tenant_id,
@@ -569,7 +588,14 @@ class SimState:
                     seconds=float(self.config["task_seconds"]),
                     outcome=self.config["task_outcome"])
         self.next_task_id += 1
+        replaced = self.tasks.get(task.id)  # task_id_base set back onto old ids
         self.tasks[task.id] = task
+        if replaced is not None:
+            self.cluster_tasks[replaced.cluster_id].remove(replaced)
+            self.index_cluster(replaced.cluster_id)
+        self.cluster_tasks.setdefault(cluster_id, []).append(task)
+        self.running_until[cluster_id] = max(self.running_until.get(cluster_id, float("-inf")),
+                                             task.created + task.seconds)
         return task
 
     def force_task(self, task_id, status):
@@ -581,6 +607,7 @@ class SimState:
                 raise ControlError(404, "no task %d" % task_id)
             task.forced_status = status
             task.forced_at = self.now()
+            self.index_cluster(task.cluster_id)
 
 
 # ---------------------------------------------------------------------------
