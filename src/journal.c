@@ -163,7 +163,7 @@ text_or_null(const char *s, char *null_flag)
 }
 
 static void
-insert_invocation(const OcpbInvocation *invocation, int64 id)
+insert_invocation(const OcpbInvocation *invocation)
 {
 	static Oid	arg_types[INSERT_INVOCATION_ARGS] = {
 		INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
@@ -174,7 +174,7 @@ insert_invocation(const OcpbInvocation *invocation, int64 id)
 	int			rc;
 
 	memset(nulls, ' ', sizeof(nulls));
-	values[0] = Int64GetDatum(id);
+	values[0] = Int64GetDatum(invocation->id);
 	values[1] = TimestampTzGetDatum(invocation->started_at);
 	values[2] = TimestampTzGetDatum(invocation->finished_at);
 	values[3] = CStringGetTextDatum(invocation->invoked_by);
@@ -199,14 +199,14 @@ insert_invocation(const OcpbInvocation *invocation, int64 id)
 }
 
 static void
-insert_tasks(const OcpbInvocation *invocation, int64 id)
+insert_tasks(const OcpbInvocation *invocation)
 {
 	static Oid	arg_types[INSERT_TASK_ARGS] = {INT8OID, INT8OID, TEXTOID, INT8OID};
 	Datum		values[INSERT_TASK_ARGS];
 	int			i;
 	int			rc;
 
-	values[1] = Int64GetDatum(id);
+	values[1] = Int64GetDatum(invocation->id);
 	values[2] = CStringGetTextDatum(invocation->server_name);
 	values[3] = Int64GetDatum(invocation->cluster_id);
 	for (i = 0; i < invocation->n_task_ids; i++)
@@ -299,22 +299,18 @@ append_json_field(StringInfo row, const char *key, const char *json)
 
 /*
  * The whole row as JSON keyed by column name: what the spool keeps, and
- * what jsonb_populate_record reads back on replay.  An id of 0 means none
- * has been drawn; the replay draws one.
+ * what jsonb_populate_record reads back on replay.
  */
 static char *
-row_json(const OcpbInvocation *invocation, int64 id)
+row_json(const OcpbInvocation *invocation)
 {
 	StringInfoData row;
 	int			i;
 
 	initStringInfo(&row);
 	appendStringInfoChar(&row, '{');
-	if (id != 0)
-	{
-		append_key(&row, "id");
-		appendStringInfo(&row, INT64_FORMAT, id);
-	}
+	append_key(&row, "id");
+	appendStringInfo(&row, INT64_FORMAT, invocation->id);
 	append_timestamp_field(&row, "started_at", invocation->started_at);
 	append_timestamp_field(&row, "finished_at", invocation->finished_at);
 	append_text_field(&row, "invoked_by", invocation->invoked_by);
@@ -344,9 +340,17 @@ row_json(const OcpbInvocation *invocation, int64 id)
 }
 
 void
-ocpb_journal_call_in_flight(const OcpbInvocation *invocation)
+ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 {
-	OcpbInvocation interrupted = *invocation;
+	OcpbInvocation interrupted;
+
+	/*
+	 * The id is drawn now, so that every row this call may leave in the
+	 * spool carries it: writers that replay the same file at once then
+	 * write the row once.
+	 */
+	invocation->id = nextval_internal(lookup_journal_catalog()->id_sequence, false);
+	interrupted = *invocation;
 
 	interrupted.finished_at = invocation->started_at;
 	interrupted.http_status = 0;
@@ -358,25 +362,22 @@ ocpb_journal_call_in_flight(const OcpbInvocation *invocation)
 	interrupted.error = "the call was interrupted (cancel, statement_timeout or backend exit) "
 		"while it awaited OCP, before any answer was read; "
 		"the request may have reached OCP: look in OCP for a task it may have started";
-	ocpb_spool_set_in_flight(row_json(&interrupted, 0));
+	ocpb_spool_set_in_flight(row_json(&interrupted));
 }
 
-int64
+void
 ocpb_journal_insert(const OcpbInvocation *invocation)
 {
 	Oid			saved_user;
 	int			saved_context;
-	int64		id;
 
+	/* From here on an abort spools the complete row. */
+	ocpb_spool_set_in_flight(row_json(invocation));
 	begin_as_owner(&saved_user, &saved_context);
-	id = nextval_internal(journal_catalog.id_sequence, false);
-	/* From here on an abort spools the complete row, id included. */
-	ocpb_spool_set_in_flight(row_json(invocation, id));
-	insert_invocation(invocation, id);
-	insert_tasks(invocation, id);
+	insert_invocation(invocation);
+	insert_tasks(invocation);
 	ocpb_spool_in_flight_inserted();
 	end_as_owner(saved_user, saved_context);
-	return id;
 }
 
 /*

@@ -12,6 +12,7 @@
 
 typedef struct OcpbInvocation
 {
+	int64		id;				/* drawn by ocpb_journal_call_in_flight */
 	TimestampTz started_at;
 	TimestampTz finished_at;
 	const char *invoked_by;		/* the calling role, not the journal's owner */
@@ -45,11 +46,11 @@ extern void ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 									 const char *body_sent);
 
 /*
- * Arms the row that is spooled if the call never comes back from OCP (a
- * cancel, statement_timeout, or the backend's exit while OCP is awaited).
- * Called just before sending.
+ * Draws the row's id and arms the row that is spooled if the call never
+ * comes back from OCP (a cancel, statement_timeout, or the backend's exit
+ * while OCP is awaited).  Called just before sending.
  */
-extern void ocpb_journal_call_in_flight(const OcpbInvocation *invocation);
+extern void ocpb_journal_call_in_flight(OcpbInvocation *invocation);
 
 /*
  * Sets response_json and response from OCP's answer: NULL unless it is JSON
@@ -58,8 +59,8 @@ extern void ocpb_journal_call_in_flight(const OcpbInvocation *invocation);
 extern void ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 									  size_t body_len, bool is_json);
 
-/* Inserts the row (and its task rows) and returns its id. */
-extern int64 ocpb_journal_insert(const OcpbInvocation *invocation);
+/* Inserts the row and its task rows. */
+extern void ocpb_journal_insert(const OcpbInvocation *invocation);
 
 /*
  * Stores what OCP said of a task in its ocp_backup.task row, if it has one

@@ -205,7 +205,6 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	OcpbFailure failure;
 	char		path[OCPB_PATH_SIZE];
 	bool		failed;
-	int64		invocation_id;
 
 	read_backup_now_args(fcinfo, &args);
 	ocpb_journal_check_writable("ocp_backup_now()");
@@ -245,12 +244,12 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 		invocation.task_ids = all_task_ids(&response, &invocation.n_task_ids);
 		invocation.error = failed ? ocpb_failure_text(&failure) : refusals_text(&response);
 		invocation.successful = !failed && invocation.error == NULL;
-		invocation_id = ocpb_journal_insert(&invocation);
+		ocpb_journal_insert(&invocation);
 
 		if (failed)
 			ocpb_raise_failure(&failure);
 		ocpb_warn_refused_objects(&response);
-		ocpb_return_backup_rows(fcinfo, invocation_id, &response);
+		ocpb_return_backup_rows(fcinfo, invocation.id, &response);
 	}
 	PG_FINALLY();
 	{

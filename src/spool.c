@@ -45,13 +45,14 @@
 #define SPOOL_DIRECTORY "pg_ocp_backup"
 #define SPOOL_SUFFIX ".jsonl"
 
-/* A row spooled while its call was in flight has no id yet: it gets one here. */
+/*
+ * Every spooled row carries the id drawn before its request was sent, so
+ * that writers replaying the same file at once write it once.
+ */
 #define REPLAY_ROW \
 	"WITH replayed AS (" \
 	" INSERT INTO ocp_backup.invocation" \
-	" SELECT * FROM jsonb_populate_record(NULL::ocp_backup.invocation," \
-	"  CASE WHEN $1::jsonb ? 'id' THEN $1::jsonb" \
-	"  ELSE jsonb_build_object('id', nextval('ocp_backup.invocation_id_seq')) || $1::jsonb END)" \
+	" SELECT * FROM jsonb_populate_record(NULL::ocp_backup.invocation, $1::jsonb)" \
 	" ON CONFLICT (id) DO NOTHING RETURNING id, server_name, cluster_id, task_ids)" \
 	" INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)" \
 	" SELECT DISTINCT t, r.id, r.server_name, r.cluster_id FROM replayed r, unnest(r.task_ids) t" \
@@ -72,6 +73,9 @@ static SubTransactionId in_flight_subid;
 
 /* Whether this backend has looked for leftovers in its database yet. */
 static bool leftovers_checked = false;
+
+/* The writer this backend launched last; in TopMemoryContext. */
+static BackgroundWorkerHandle *last_writer = NULL;
 
 static void
 clear_in_flight(void)
@@ -265,11 +269,30 @@ spool_rows(SubTransactionId first_subid)
 	return ok ? count : 0;
 }
 
+/*
+ * Whether the writer this backend launched last has not started yet: it
+ * lists the spool directory once it starts, so it will find any file
+ * written before then, and a burst of failing calls needs no more writers.
+ */
+static bool
+writer_not_started(void)
+{
+	pid_t		pid;
+
+	return last_writer != NULL &&
+		GetBackgroundWorkerPid(last_writer, &pid) == BGWH_NOT_YET_STARTED;
+}
+
 static bool
 launch_writer(Oid database_id)
 {
 	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+	bool		launched;
 
+	if (writer_not_started())
+		return true;
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -281,7 +304,16 @@ launch_writer(Oid database_id)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "ocp_backup journal writer");
 	worker.bgw_main_arg = ObjectIdGetDatum(database_id);
 	worker.bgw_notify_pid = 0;
-	return RegisterDynamicBackgroundWorker(&worker, NULL);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	launched = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(old);
+	if (launched)
+	{
+		if (last_writer != NULL)
+			pfree(last_writer);
+		last_writer = handle;
+	}
+	return launched;
 }
 
 static void
@@ -404,6 +436,7 @@ spool_files(const char *directory)
 	return names;
 }
 
+/* The file's contents, or NULL when another writer has replayed it already. */
 static char *
 read_spool_file(const char *path)
 {
@@ -412,6 +445,8 @@ read_spool_file(const char *path)
 	char		buffer[8192];
 	ssize_t		got;
 
+	if (fd < 0 && errno == ENOENT)
+		return NULL;
 	if (fd < 0)
 		ereport(ERROR, (errcode_for_file_access(),
 						errmsg("could not open spool file \"%s\": %m", path)));
@@ -425,7 +460,10 @@ read_spool_file(const char *path)
 	return contents.data;
 }
 
-/* Inserts every row of one spool file in one transaction. */
+/*
+ * Inserts every row of one spool file in one transaction; returns how many,
+ * or -1 when another writer took the file first.
+ */
 static int
 replay_file(const char *path)
 {
@@ -440,7 +478,9 @@ replay_file(const char *path)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "writing spooled ocp_backup journal rows");
 	contents = read_spool_file(path);
-	for (line = contents; *line != '\0'; line = next)
+	if (contents == NULL)
+		rows = -1;
+	for (line = contents; line != NULL && *line != '\0'; line = next)
 	{
 		Datum		value;
 
@@ -479,11 +519,13 @@ ocp_backup_journal_writer(Datum main_arg)
 		const char *path = lfirst(cell);
 		int			rows = replay_file(path);
 
+		if (rows < 0)
+			continue;
 		if (unlink(path) != 0 && errno != ENOENT)
 			ereport(ERROR, (errcode_for_file_access(),
 							errmsg("could not remove spool file \"%s\": %m", path)));
 		(void) fsync_path(directory, O_RDONLY);
-		elog(LOG, "ocp_backup journal writer replayed %d rolled-back journal row(s) from \"%s\"",
-			 rows, path);
+		elog(LOG, "ocp_backup journal writer replayed \"%s\": %d rolled-back journal row(s), any already written skipped",
+			 path, rows);
 	}
 }
