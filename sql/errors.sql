@@ -46,8 +46,11 @@ SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 SELECT sim_fault('{"kind": "raw", "status": 404, "content_type": "text/html", "body": "<h1>Not Found</h1>"}');
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 
--- An answer over the size cap is cut off, not buffered.
+-- An answer over the size cap is refused on its Content-Length; without
+-- one, it is cut off at the cap, not buffered.
 SELECT sim_fault('{"kind": "huge", "bytes": 20000000}');
+SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT sim_fault('{"kind": "huge", "bytes": 20000000, "length": false}');
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 
 -- A slow answer within timeout_ms is just slow.

@@ -397,7 +397,7 @@ FAULT_DEFAULTS = {
     "close": {"bytes": 20},
     "envelope": {"status": 500, "code": 60018, "message": "Unexpected error."},
     "raw": {"status": 200, "body": "", "content_type": "application/json", "headers": {}},
-    "huge": {"bytes": 16 * 1024 * 1024},
+    "huge": {"bytes": 16 * 1024 * 1024, "length": True},
     "rate_limit": {"reset": 30},
 }
 
@@ -427,6 +427,8 @@ def normalize_fault(fault):
         _check_int(result, "status", 100, 999)
     if kind == "delay" and _number(result["ms"], "fault ms") < 0:
         raise ControlError(400, "fault ms must not be negative")
+    if kind == "huge" and not isinstance(result["length"], bool):
+        raise ControlError(400, "fault length must be true or false")
     if kind == "raw" and not isinstance(result["headers"], dict):
         raise ControlError(400, "fault headers must be a JSON object")
     return result
@@ -1079,9 +1081,18 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
         self.send_answer(self.state.throttled_answer(fault["reset"]))
 
     def fault_huge(self, fault, request, entry):
-        """A 200 of exactly `bytes` bytes, sent in chunks, never held whole."""
+        """A 200 of exactly `bytes` bytes, sent in chunks, never held whole.
+        With "length": false the answer has no Content-Length: its end is the
+        connection's, so a client learns its size only by reading it."""
         size = fault["bytes"]
-        self.send_head(Answer(200, b""), size)
+        if fault["length"]:
+            self.send_head(Answer(200, b""), size)
+        else:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
         for piece in huge_body_pieces(size):
             self.wfile.write(piece)
 

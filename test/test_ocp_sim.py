@@ -733,6 +733,13 @@ class Faults(SimTestCase):
         self.assertEqual((reply.status, len(reply.body)), (200, 3 * 1024 * 1024))
         self.assertTrue(json.loads(reply.body)["successful"])
 
+    def test_huge_without_length(self):
+        self.fault(kind="huge", bytes=1024 * 1024, length=False)
+        reply = self.sim.backup(8)
+        self.assertEqual((reply.status, len(reply.body)), (200, 1024 * 1024))
+        self.assertNotIn("Content-Length", reply.headers)
+        self.assertTrue(json.loads(reply.body)["successful"])
+
     def test_huge_abandoned_by_the_client(self):
         self.fault(kind="huge", bytes=256 * 1024 * 1024)
         conn = self.sim.connect()
