@@ -10,13 +10,9 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
 #include "utils/guc.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
-#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 

@@ -193,38 +193,36 @@ check_url(const char *url)
 				 errdetail("%s.", problem)));
 }
 
+/* A whole number from min to max; unit ("milliseconds") names what it counts. */
 static int
-parse_milliseconds(const char *name, const char *value)
+parse_whole_number(const char *name, const char *value, long min, long max,
+				   const char *unit)
 {
 	char	   *end;
-	long		ms;
+	long		number;
 
 	errno = 0;
-	ms = strtol(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0' || ms < 1 || ms > MAX_TIMEOUT_MS)
+	number = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || number < min || number > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errdetail("It must be a whole number of milliseconds from 1 to %d.",
-						   MAX_TIMEOUT_MS)));
-	return (int) ms;
+				 unit != NULL ?
+				 errdetail("It must be a whole number of %s from %ld to %ld.", unit, min, max) :
+				 errdetail("It must be a whole number from %ld to %ld.", min, max)));
+	return (int) number;
+}
+
+static int
+parse_milliseconds(const char *name, const char *value)
+{
+	return parse_whole_number(name, value, 1, MAX_TIMEOUT_MS, "milliseconds");
 }
 
 static int
 parse_retries(const char *name, const char *value)
 {
-	char	   *end;
-	long		retries;
-
-	errno = 0;
-	retries = strtol(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0' || retries < 0 ||
-		retries > OCPB_MAX_RETRIES)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errdetail("It must be a whole number from 0 to %d.", OCPB_MAX_RETRIES)));
-	return (int) retries;
+	return parse_whole_number(name, value, 0, OCPB_MAX_RETRIES, NULL);
 }
 
 static bool
