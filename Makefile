@@ -2,13 +2,14 @@
 
 EXTENSION = ocp_backup
 MODULE_big = ocp_backup
-DATA = sql/ocp_backup--1.0.sql
+DATA = sql/ocp_backup--1.0.sql sql/ocp_backup--1.1.sql sql/ocp_backup--1.0--1.1.sql
 
 # The pure core: plain C over cJSON and libcrypto, no PostgreSQL headers.
-CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o
+CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o src/scrub.o
 # The shell: PostgreSQL entry points, catalog access, libcurl, SPI.
 SHELL_OBJS = src/ocp_backup.o src/options.o src/endpoint.o src/http.o \
-	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o
+	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o \
+	src/wire_text.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 REGRESS = setup validation backup_now errors server_choice aksk_tls journal tasks cron

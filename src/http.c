@@ -25,6 +25,7 @@
 #include "utils/wait_event.h"
 
 #include "auth.h"
+#include "wire_text.h"
 
 #define OCPB_USER_AGENT "ocp_backup/1.0"
 
@@ -559,14 +560,18 @@ ocpb_http_exchange(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
 {
 	int			retries = request->single_attempt ? 0 : endpoint->retries;
 	int			backoff_ms = endpoint->retry_backoff_ms;
+	OcpbHttpRequest wire = *request;
+	char	   *answer;
 	int			attempt;
 
+	if (request->body != NULL)
+		wire.body = ocpb_body_to_wire(request->body, request->body_len, &wire.body_len);
 	for (attempt = 1;; attempt++)
 	{
-		exchange_once(endpoint, request, result);
+		exchange_once(endpoint, &wire, result);
 		result->attempts = attempt;
 		if (attempt > retries || !worth_retrying(result))
-			return;
+			break;
 		ereport(DEBUG1,
 				(errmsg_internal("ocp_backup: attempt %d of %d to reach OCP server \"%s\" failed (%s); next in %d ms",
 								 attempt, retries + 1, endpoint->server_name,
@@ -575,4 +580,8 @@ ocpb_http_exchange(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
 		wait_before_retry(backoff_ms);
 		backoff_ms = (int) Min((int64) backoff_ms * 2, (int64) INT_MAX);
 	}
+	answer = ocpb_answer_from_wire(result->body, result->body_len, request->secrets,
+								   &result->body_len);
+	pfree(result->body);
+	result->body = answer;
 }

@@ -14,6 +14,7 @@
 #endif
 
 #include "endpoint.h"
+#include "scrub.h"
 
 /* Answers larger than this are refused: OCP's are a few kilobytes. */
 #define OCPB_MAX_RESPONSE_BYTES (8 * 1024 * 1024)
@@ -22,8 +23,9 @@ typedef struct OcpbHttpRequest
 {
 	const char *method;			/* GET or POST */
 	const char *path;			/* path and query, starting with '/' */
-	const char *body;			/* NULL for none */
+	const char *body;			/* NULL for none; in the database encoding */
 	size_t		body_len;
+	const OcpbSecretList *secrets;	/* to mask in the answer; NULL for none */
 	bool		anonymous;		/* send no credentials (GET /api/v2/time) */
 	bool		single_attempt; /* no retries, whatever the server says */
 } OcpbHttpRequest;
@@ -38,14 +40,17 @@ typedef struct OcpbHttpResult
 	bool		request_sent;	/* the request was handed to the network */
 	int			attempts;		/* 1, or more after retries */
 	long		status;			/* HTTP status; 0 when no answer came */
-	char	   *body;			/* palloc'd, NUL-terminated, never NULL */
+	char	   *body;			/* palloc'd, NUL-terminated, never NULL; valid
+								 * text in the database encoding, secrets
+								 * masked */
 	size_t		body_len;
 	int			rate_limit_reset;	/* RateLimit-Reset seconds; -1 if absent */
 	long		elapsed_ms;
 } OcpbHttpResult;
 
 /*
- * Sends the request with the endpoint's credentials and waits for the
+ * Sends the request with the endpoint's credentials, its body in UTF-8,
+ * and waits for the
  * answer, reacting to query cancel and statement_timeout within about
  * 50 ms.  Transport failures are reported in result, not raised.  When a
  * connection could not be made (DNS, refused, TLS handshake, connect

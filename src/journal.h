@@ -10,6 +10,8 @@
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
+#include "scrub.h"
+
 typedef struct OcpbInvocation
 {
 	int64		id;				/* drawn by ocpb_journal_call_in_flight */
@@ -21,7 +23,6 @@ typedef struct OcpbInvocation
 	const char *backup_mode;
 	const char *data_mode;
 	const char *request_json;	/* the body sent, secrets masked */
-	Jsonb	   *request;		/* the same as jsonb */
 	int			http_status;	/* 0: no answer came */
 	bool		successful;
 	const long long *task_ids;
@@ -29,7 +30,6 @@ typedef struct OcpbInvocation
 	const char *trace_id;		/* NULL when none */
 	const char *error;			/* NULL on success */
 	const char *response_json;	/* the answer, NULL unless jsonb takes it */
-	Jsonb	   *response;		/* the same as jsonb */
 } OcpbInvocation;
 
 /*
@@ -39,11 +39,12 @@ typedef struct OcpbInvocation
 extern void ocpb_journal_check_writable(const char *function_name);
 
 /*
- * Sets request_json and request from the storage argument and the body
- * sent; cluster_id and the modes must be set already.
+ * Sets request_json from the storage argument and the body sent, with
+ * secrets masked, and adds each masked value to secrets; cluster_id and the
+ * modes must be set already.
  */
 extern void ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
-									 const char *body_sent);
+									 const char *body_sent, OcpbSecretList *secrets);
 
 /*
  * Draws the row's id and arms the row that is spooled if the call never
@@ -53,14 +54,23 @@ extern void ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 extern void ocpb_journal_call_in_flight(OcpbInvocation *invocation);
 
 /*
- * Sets response_json and response from OCP's answer: NULL unless it is JSON
- * that jsonb takes.
+ * Sets response_json from OCP's answer: NULL unless it is JSON that jsonb
+ * takes.
  */
 extern void ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 									  size_t body_len, bool is_json);
 
-/* Inserts the row and its task rows. */
+/* Writes the row and its task rows. */
 extern void ocpb_journal_insert(const OcpbInvocation *invocation);
+
+/*
+ * Writes a row given as the JSON that spool.c keeps, and its task rows, as
+ * the journal's owner; false when a row of its id is there already.
+ */
+extern bool ocpb_journal_record_row(const char *row_json);
+
+/* The role that owns the journal, which the journal writer runs as. */
+extern Oid	ocpb_journal_owner(void);
 
 /*
  * Stores what OCP said of a task in its ocp_backup.task row, if it has one
@@ -81,9 +91,10 @@ typedef struct OcpbTaskStatus
 extern void ocpb_journal_task_status(const OcpbTaskStatus *task);
 
 /*
- * The storage object with the values of secret-looking keys replaced by a
- * marker, or NULL when it holds none.
+ * The storage object with the values of secret-looking keys and the
+ * credentials of URLs replaced by a marker, or NULL when it holds none;
+ * each value masked is added to secrets.
  */
-extern Jsonb *ocpb_mask_secrets(Jsonb *storage);
+extern Jsonb *ocpb_mask_secrets(Jsonb *storage, OcpbSecretList *secrets);
 
 #endif

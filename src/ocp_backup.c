@@ -24,6 +24,7 @@
 #include "request.h"
 #include "response.h"
 #include "rows.h"
+#include "scrub.h"
 #include "spool.h"
 
 PG_MODULE_MAGIC;
@@ -99,6 +100,54 @@ check_storage(const char *storage_json)
 					 "{\"backupStorageType\": \"BACKUP_STORAGE_FILE\", \"storageUrl\": \"/obbackup/\"}}.")));
 }
 
+/*
+ * OCP's storage configurations are a few hundred bytes, nested three or four
+ * deep; these bounds keep a mistaken or hostile argument from being sent,
+ * journaled and parsed at any size.  The size is the jsonb's, checked
+ * before the object is rendered as text.
+ */
+#define MAX_STORAGE_BYTES (1024 * 1024)
+#define MAX_STORAGE_DEPTH 16
+
+static int
+jsonb_depth(Jsonb *value)
+{
+	JsonbIterator *iterator = JsonbIteratorInit(&value->root);
+	JsonbValue	scalar;
+	JsonbIteratorToken token;
+	int			depth = 0;
+	int			deepest = 0;
+
+	while ((token = JsonbIteratorNext(&iterator, &scalar, false)) != WJB_DONE)
+	{
+		if (token == WJB_BEGIN_ARRAY || token == WJB_BEGIN_OBJECT)
+			deepest = Max(deepest, ++depth);
+		else if (token == WJB_END_ARRAY || token == WJB_END_OBJECT)
+			depth--;
+	}
+	return deepest;
+}
+
+static void
+check_storage_bounds(Jsonb *storage)
+{
+	size_t		size = VARSIZE(storage) - VARHDRSZ;
+	int			depth;
+
+	if (size > MAX_STORAGE_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("storage object is too large"),
+				 errdetail("It takes %zu bytes; the limit is %d.", size, MAX_STORAGE_BYTES),
+				 errhint("OCP's storage configurations take a few hundred bytes: check what is passed as storage.")));
+	depth = jsonb_depth(storage);
+	if (depth > MAX_STORAGE_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage object is nested too deeply"),
+				 errdetail("It nests %d levels deep; the limit is %d.", depth, MAX_STORAGE_DEPTH)));
+}
+
 static void
 read_backup_now_args(FunctionCallInfo fcinfo, BackupNowArgs *args)
 {
@@ -120,6 +169,7 @@ read_backup_now_args(FunctionCallInfo fcinfo, BackupNowArgs *args)
 			   ocpb_is_backup_mode(args->backup_mode), OCPB_BACKUP_MODES);
 	check_mode("data_mode", args->data_mode,
 			   ocpb_is_data_mode(args->data_mode), OCPB_DATA_MODES);
+	check_storage_bounds(args->storage);
 	args->storage_json = JsonbToCString(NULL, &args->storage->root,
 										VARSIZE(args->storage));
 	check_storage(args->storage_json);
@@ -188,10 +238,9 @@ refusals_text(const OcpbBackupNowResponse *response)
 	return text.len > 0 ? text.data : NULL;
 }
 
-Datum
-ocp_backup_now(PG_FUNCTION_ARGS)
+static void
+back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *secrets)
 {
-	BackupNowArgs args;
 	OcpbEndpoint *endpoint;
 	OcpbHttpRequest request;
 	OcpbHttpResult http;
@@ -202,24 +251,22 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	char		path[OCPB_PATH_SIZE];
 	bool		failed;
 
-	read_backup_now_args(fcinfo, &args);
-	ocpb_journal_check_writable("ocp_backup_now()");
-	ocpb_spool_flush_leftovers();
-	endpoint = ocpb_resolve_endpoint(args.server, true);
+	endpoint = ocpb_resolve_endpoint(args->server, true);
 
-	ocpb_backup_now_path(args.cluster_id, path);
+	ocpb_backup_now_path(args->cluster_id, path);
 	memset(&request, 0, sizeof(request));
 	request.method = "POST";
 	request.path = path;
-	request.body = backup_now_body(&args, args.storage_json, &request.body_len);
+	request.body = backup_now_body(args, args->storage_json, &request.body_len);
+	request.secrets = secrets;
 
 	memset(&invocation, 0, sizeof(invocation));
 	invocation.invoked_by = GetUserNameFromId(GetUserId(), false);
 	invocation.server_name = endpoint->server_name;
-	invocation.cluster_id = args.cluster_id;
-	invocation.backup_mode = args.backup_mode;
-	invocation.data_mode = args.data_mode;
-	ocpb_journal_set_request(&invocation, args.storage, request.body);
+	invocation.cluster_id = args->cluster_id;
+	invocation.backup_mode = args->backup_mode;
+	invocation.data_mode = args->data_mode;
+	ocpb_journal_set_request(&invocation, args->storage, request.body, secrets);
 	invocation.started_at = GetCurrentTimestamp();
 	ocpb_journal_call_in_flight(&invocation);
 	ocpb_http_exchange(endpoint, &request, &http);
@@ -229,8 +276,8 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
-		subject.action = psprintf("back up cluster " INT64_FORMAT, args.cluster_id);
-		subject.object = psprintf("cluster " INT64_FORMAT, args.cluster_id);
+		subject.action = psprintf("back up cluster " INT64_FORMAT, args->cluster_id);
+		subject.object = psprintf("cluster " INT64_FORMAT, args->cluster_id);
 		failed = ocpb_exchange_failed(endpoint, &subject, &http, &response.envelope, &failure);
 
 		invocation.http_status = (int) http.status;
@@ -250,6 +297,27 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	PG_FINALLY();
 	{
 		ocpb_backup_now_response_free(&response);
+	}
+	PG_END_TRY();
+}
+
+Datum
+ocp_backup_now(PG_FUNCTION_ARGS)
+{
+	BackupNowArgs args;
+	OcpbSecretList *secrets = palloc0(sizeof(OcpbSecretList));
+
+	read_backup_now_args(fcinfo, &args);
+	ocpb_journal_check_writable("ocp_backup_now()");
+	ocpb_spool_flush_leftovers();
+	/* The secrets found in storage are malloc'd, freed on every path. */
+	PG_TRY();
+	{
+		back_up_now(fcinfo, &args, secrets);
+	}
+	PG_FINALLY();
+	{
+		ocpb_secret_list_free(secrets);
 	}
 	PG_END_TRY();
 	return (Datum) 0;

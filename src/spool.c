@@ -7,9 +7,12 @@
  * only the INSERT: the row's JSON is remembered in backend memory.  When the
  * transaction or subtransaction that inserted it aborts, the row is written
  * to a spool file under the data directory, fsync'd, and a dynamic
- * background worker inserts it in a transaction of its own.  The worker
- * inserts with ON CONFLICT (id) DO NOTHING, so a row is never written twice,
- * however often a spool file is replayed.
+ * background worker writes it in a transaction of its own, through the
+ * same ocp_backup.record_invocation as the call itself, which skips a row
+ * whose id is there already: a row is never written twice, however often a
+ * spool file is replayed.  The worker connects as the journal's owner, not
+ * as a superuser, with search_path pinned to pg_catalog, pg_temp, so that
+ * nothing a database owner set or planted runs in it.
  *
  * A call interrupted while it awaits OCP (cancel, statement_timeout, or
  * pg_terminate_backend, whose exit aborts the transaction too) never reaches
@@ -29,7 +32,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/string.h"
-#include "executor/spi.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -38,25 +40,15 @@
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "journal.h"
+
 #define SPOOL_DIRECTORY "pg_ocp_backup"
 #define SPOOL_SUFFIX ".jsonl"
-
-/*
- * Every spooled row carries the id drawn before its request was sent, so
- * that writers replaying the same file at once write it once.
- */
-#define REPLAY_ROW \
-	"WITH replayed AS (" \
-	" INSERT INTO ocp_backup.invocation" \
-	" SELECT * FROM jsonb_populate_record(NULL::ocp_backup.invocation, $1::jsonb)" \
-	" ON CONFLICT (id) DO NOTHING RETURNING id, server_name, cluster_id, task_ids)" \
-	" INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)" \
-	" SELECT DISTINCT t, r.id, r.server_name, r.cluster_id FROM replayed r, unnest(r.task_ids) t" \
-	" ON CONFLICT (task_id) DO NOTHING"
 
 typedef struct PendingRow
 {
@@ -73,6 +65,9 @@ static SubTransactionId in_flight_subid;
 
 /* Whether this backend has looked for leftovers in its database yet. */
 static bool leftovers_checked = false;
+
+/* The role that owns the journal, which writers run as. */
+static Oid	journal_owner = InvalidOid;
 
 /* The writer this backend launched last; in TopMemoryContext. */
 static BackgroundWorkerHandle *last_writer = NULL;
@@ -92,8 +87,9 @@ spool_directory(Oid database_id, char *path)
 }
 
 void
-ocpb_spool_set_in_flight(const char *row_json)
+ocpb_spool_set_in_flight(const char *row_json, Oid owner)
 {
+	journal_owner = owner;
 	clear_in_flight();
 	in_flight_row = MemoryContextStrdup(TopMemoryContext, row_json);
 	in_flight_subid = GetCurrentSubTransactionId();
@@ -284,7 +280,7 @@ writer_not_started(void)
 }
 
 static bool
-launch_writer(Oid database_id)
+launch_writer(Oid database_id, Oid owner)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -303,6 +299,7 @@ launch_writer(Oid database_id)
 			 database_id);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "ocp_backup journal writer");
 	worker.bgw_main_arg = ObjectIdGetDatum(database_id);
+	memcpy(worker.bgw_extra, &owner, sizeof(owner));
 	worker.bgw_notify_pid = 0;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	launched = RegisterDynamicBackgroundWorker(&worker, &handle);
@@ -321,7 +318,7 @@ spool_and_launch(SubTransactionId first_subid)
 {
 	if (spool_rows(first_subid) == 0)
 		return;
-	if (!launch_writer(MyDatabaseId))
+	if (!launch_writer(MyDatabaseId, journal_owner))
 	{
 		leftovers_checked = false;
 		ereport(WARNING,
@@ -401,7 +398,7 @@ ocpb_spool_flush_leftovers(void)
 		return;
 	leftovers_checked = true;
 	spool_directory(MyDatabaseId, directory);
-	if (has_spool_files(directory) && !launch_writer(MyDatabaseId))
+	if (has_spool_files(directory) && !launch_writer(MyDatabaseId, ocpb_journal_owner()))
 	{
 		leftovers_checked = false;
 		ereport(WARNING,
@@ -461,7 +458,7 @@ read_spool_file(const char *path)
 }
 
 /*
- * Inserts every row of one spool file in one transaction; returns how many,
+ * Writes every row of one spool file in one transaction; returns how many,
  * or -1 when another writer took the file first.
  */
 static int
@@ -470,11 +467,9 @@ replay_file(const char *path)
 	char	   *contents;
 	char	   *line;
 	char	   *next;
-	Oid			arg_type = TEXTOID;
 	int			rows = 0;
 
 	StartTransactionCommand();
-	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "writing spooled ocp_backup journal rows");
 	contents = read_spool_file(path);
@@ -482,8 +477,6 @@ replay_file(const char *path)
 		rows = -1;
 	for (line = contents; line != NULL && *line != '\0'; line = next)
 	{
-		Datum		value;
-
 		next = strchr(line, '\n');
 		if (next == NULL)
 			next = line + strlen(line);
@@ -491,12 +484,9 @@ replay_file(const char *path)
 			*next++ = '\0';
 		if (*line == '\0')
 			continue;
-		value = CStringGetTextDatum(line);
-		if (SPI_execute_with_args(REPLAY_ROW, 1, &arg_type, &value, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not replay a journal row from \"%s\"", path);
+		(void) ocpb_journal_record_row(line);
 		rows++;
 	}
-	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -507,12 +497,16 @@ void
 ocp_backup_journal_writer(Datum main_arg)
 {
 	Oid			database_id = DatumGetObjectId(main_arg);
+	Oid			owner;
 	char		directory[MAXPGPATH];
 	ListCell   *cell;
 
+	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(owner));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(database_id, InvalidOid, 0);
+	BackgroundWorkerInitializeConnectionByOid(database_id, owner, 0);
+	/* Over whatever ALTER DATABASE or ALTER ROLE set. */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_OVERRIDE);
 	spool_directory(database_id, directory);
 	foreach(cell, spool_files(directory))
 	{

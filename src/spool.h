@@ -15,7 +15,7 @@ extern void ocpb_spool_init(void);
  * spooled if the call never finishes) and again, complete, before its
  * INSERT (to be spooled if the INSERT or anything before it fails).
  */
-extern void ocpb_spool_set_in_flight(const char *row_json);
+extern void ocpb_spool_set_in_flight(const char *row_json, Oid journal_owner);
 
 /*
  * The in-flight row has been inserted by the current (sub)transaction: it is

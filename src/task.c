@@ -132,6 +132,8 @@ ocp_backup_task(PG_FUNCTION_ARGS)
 	server_name = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ocp_backup_task must return a composite type");
+	/* Its status goes into ocp_backup.task: refuse before asking OCP. */
+	ocpb_journal_check_writable("ocp_backup_task()");
 	endpoint = ocpb_resolve_endpoint(server_name, true);
 
 	ocpb_task_path(task_id, path);

@@ -1,0 +1,628 @@
+/*
+ * scrub.c - keeps the secrets of a storage object out of everything
+ * ocp_backup writes.
+ *
+ * Answers are scrubbed lexically rather than parsed: a parser would refuse
+ * the HTML page of a proxy, and re-encoding a whole answer would change
+ * bytes (numbers beyond 2^53, key order, escapes) that have nothing to do
+ * with a secret.  Nothing here depends on the process locale, which a
+ * backend inherits from the postmaster.
+ */
+#include "scrub.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MASK_LEN (sizeof(OCPB_MASK) - 1)
+
+static const char *const secret_markers[] = {
+	"secret", "password", "passwd", "pwd", "token", "privatekey", "apikey",
+	"credential", NULL
+};
+
+/* JSON's two-character escapes: the byte, then the letter after '\'. */
+static const char short_escapes[][2] = {
+	{'"', '"'}, {'\\', '\\'}, {'/', '/'}, {'\b', 'b'}, {'\f', 'f'},
+	{'\n', 'n'}, {'\r', 'r'}, {'\t', 't'}
+};
+
+#define N_SHORT_ESCAPES (sizeof(short_escapes) / sizeof(short_escapes[0]))
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* A growing string; after the first failed allocation it stays failed. */
+typedef struct StrBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	bool		failed;
+} StrBuf;
+
+/* The state of one scrub; the token buffers are reused from token to token. */
+typedef struct Scrubber
+{
+	const OcpbSecretList *needles;	/* secrets and their escaped forms */
+	StrBuf		out;
+	StrBuf		decoded;		/* the current string token, decoded */
+	StrBuf		masked;			/* ... with its secrets masked */
+} Scrubber;
+
+static void
+buf_put(StrBuf *buf, const void *bytes, size_t len)
+{
+	size_t		cap = buf->cap > 0 ? buf->cap : 128;
+	char	   *data;
+
+	if (buf->failed || len > SIZE_MAX / 2 - buf->len)
+	{
+		buf->failed = true;
+		return;
+	}
+	while (cap < buf->len + len + 1)
+		cap *= 2;
+	if (cap != buf->cap)
+	{
+		if ((data = realloc(buf->data, cap)) == NULL)
+		{
+			buf->failed = true;
+			return;
+		}
+		buf->data = data;
+		buf->cap = cap;
+	}
+	memcpy(buf->data + buf->len, bytes, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+}
+
+/* Hands the string over to the caller: NULL if any put failed. */
+static char *
+buf_finish(StrBuf *buf, size_t *out_len)
+{
+	buf_put(buf, "", 0);
+	if (buf->failed)
+	{
+		free(buf->data);
+		return NULL;
+	}
+	if (out_len != NULL)
+		*out_len = buf->len;
+	return buf->data;
+}
+
+static char
+ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Whether key, lower-cased and without '_' and '-', contains marker. */
+static bool
+key_contains(const char *key, size_t len, const char *marker)
+{
+	size_t		start;
+	size_t		at;
+	const char *m;
+
+	for (start = 0; start < len; start++)
+	{
+		for (at = start, m = marker; *m != '\0' && at < len; at++)
+		{
+			if (key[at] == '_' || key[at] == '-')
+				continue;
+			if (ascii_lower(key[at]) != *m)
+				break;
+			m++;
+		}
+		if (*m == '\0')
+			return true;
+	}
+	return false;
+}
+
+bool
+ocpb_is_secret_key(const char *key, size_t len)
+{
+	const char *const *marker;
+
+	for (marker = secret_markers; *marker != NULL; marker++)
+		if (key_contains(key, len, *marker))
+			return true;
+	return false;
+}
+
+bool
+ocpb_secret_list_add(OcpbSecretList *list, const char *value, size_t len)
+{
+	char	   *copy;
+	size_t		at;
+
+	len = strnlen(value, len);
+	for (at = 0; at < list->n; at++)
+		if (strlen(list->values[at]) == len && memcmp(list->values[at], value, len) == 0)
+			return true;
+	if (len == 0)
+		return true;
+	if (list->n == list->cap)
+	{
+		size_t		cap = list->cap > 0 ? list->cap * 2 : 8;
+		char	  **values = realloc(list->values, cap * sizeof(char *));
+
+		if (values == NULL)
+			return false;
+		list->values = values;
+		list->cap = cap;
+	}
+	if ((copy = malloc(len + 1)) == NULL)
+		return false;
+	memcpy(copy, value, len);
+	copy[len] = '\0';
+	/* Longest first, so that scanning takes the longest match at a place. */
+	for (at = 0; at < list->n && strlen(list->values[at]) >= len; at++)
+		;
+	memmove(list->values + at + 1, list->values + at, (list->n - at) * sizeof(char *));
+	list->values[at] = copy;
+	list->n++;
+	return true;
+}
+
+void
+ocpb_secret_list_free(OcpbSecretList *list)
+{
+	size_t		at;
+
+	for (at = 0; at < list->n; at++)
+		free(list->values[at]);
+	free(list->values);
+	list->values = NULL;
+	list->n = list->cap = 0;
+}
+
+static int
+hex_value(char c)
+{
+	const char *digit = c != '\0' ? strchr(hex_digits, ascii_lower(c)) : NULL;
+
+	return digit != NULL ? (int) (digit - hex_digits) : -1;
+}
+
+/*
+ * Adds a masked URL value to found, and its %XX-decoded form when that
+ * differs: OCP decodes the URL and may echo the value either way.
+ */
+static bool
+add_url_value(OcpbSecretList *found, const char *value, size_t len)
+{
+	char	   *decoded = malloc(len + 1);
+	size_t		n = 0;
+	size_t		at;
+	bool		ok;
+
+	if (decoded == NULL)
+		return false;
+	for (at = 0; at < len; at++)
+	{
+		if (value[at] == '%' && at + 2 < len &&
+			hex_value(value[at + 1]) >= 0 && hex_value(value[at + 2]) >= 0)
+		{
+			decoded[n++] = (char) (hex_value(value[at + 1]) * 16 + hex_value(value[at + 2]));
+			at += 2;
+		}
+		else
+			decoded[n++] = value[at];
+	}
+	ok = ocpb_secret_list_add(found, value, len) &&
+		(n == len || ocpb_secret_list_add(found, decoded, n));
+	free(decoded);
+	return ok;
+}
+
+/* Copies url from *copied up to value, then the mask instead of the value. */
+static void
+mask_url_value(StrBuf *out, const char **copied, const char *value, size_t len,
+			   OcpbSecretList *found, bool *masked)
+{
+	if (len == 0)
+		return;
+	buf_put(out, *copied, value - *copied);
+	buf_put(out, OCPB_MASK, MASK_LEN);
+	*copied = value + len;
+	*masked = true;
+	if (!add_url_value(found, value, len))
+		out->failed = true;
+}
+
+char *
+ocpb_mask_url_credentials(const char *url, OcpbSecretList *found, bool *masked)
+{
+	StrBuf		out = {0};
+	const char *copied = url;
+	size_t		scheme = strspn(url, "abcdefghijklmnopqrstuvwxyz"
+								"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	const char *host = scheme > 0 && strncmp(url + scheme, "://", 3) == 0 ?
+		url + scheme + 3 : url;
+	const char *path = host + strcspn(host, "/?#");
+	const char *at = NULL;
+	const char *c;
+	const char *colon;
+	const char *param;
+
+	*masked = false;
+	/* The last '@', so that one in a password, unescaped, is masked too. */
+	for (c = host; c < path; c++)
+		if (*c == '@')
+			at = c;
+	if (at != NULL && (colon = memchr(host, ':', at - host)) != NULL)
+		mask_url_value(&out, &copied, colon + 1, at - colon - 1, found, masked);
+	param = path + strcspn(path, "?#");
+	while (*param == '?' || *param == '&')
+	{
+		const char *key = param + 1;
+		const char *end = key + strcspn(key, "&#");
+		const char *eq = memchr(key, '=', end - key);
+
+		if (eq != NULL && (ocpb_is_secret_key(key, eq - key) ||
+						   key_contains(key, eq - key, "access")))
+			mask_url_value(&out, &copied, eq + 1, end - eq - 1, found, masked);
+		param = end;
+	}
+	buf_put(&out, copied, strlen(copied));
+	return buf_finish(&out, NULL);
+}
+
+/* Writes text as the inside of a JSON string, escaping no more than needed. */
+static void
+put_json_escaped(StrBuf *out, const char *text, size_t len, bool escape_slash)
+{
+	size_t		at;
+	size_t		e;
+
+	for (at = 0; at < len; at++)
+	{
+		unsigned char c = (unsigned char) text[at];
+
+		if (c >= 0x20 && c != '"' && c != '\\' && (c != '/' || !escape_slash))
+		{
+			buf_put(out, text + at, 1);
+			continue;
+		}
+		for (e = 0; e < N_SHORT_ESCAPES && short_escapes[e][0] != (char) c; e++)
+			;
+		if (e < N_SHORT_ESCAPES)
+		{
+			buf_put(out, "\\", 1);
+			buf_put(out, &short_escapes[e][1], 1);
+		}
+		else
+		{
+			char		unicode[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15]};
+
+			buf_put(out, unicode, sizeof(unicode));
+		}
+	}
+}
+
+/* The four hex digits at s as a number, or -1. */
+static long
+hex4(const char *s)
+{
+	long		value = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+	{
+		if (hex_value(s[i]) < 0)
+			return -1;
+		value = value * 16 + hex_value(s[i]);
+	}
+	return value;
+}
+
+static void
+put_utf8(StrBuf *out, unsigned long cp)
+{
+	static const unsigned char leads[] = {0, 0, 0xC0, 0xE0, 0xF0};
+	unsigned char bytes[4];
+	size_t		n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+	size_t		i;
+
+	for (i = n - 1; i > 0; i--, cp >>= 6)
+		bytes[i] = 0x80 | (cp & 0x3F);
+	bytes[0] = leads[n] | cp;
+	buf_put(out, bytes, n);
+}
+
+/*
+ * Decodes the \u escape at s, a surrogate pair as one character.  Returns
+ * the bytes it took, or 0 when it is malformed.
+ */
+static size_t
+decode_unicode(StrBuf *out, const char *s, size_t len)
+{
+	long		cp = len >= 6 ? hex4(s + 2) : -1;
+	long		low;
+
+	if (cp >= 0xD800 && cp <= 0xDBFF)
+	{
+		low = len >= 12 && s[6] == '\\' && s[7] == 'u' ? hex4(s + 8) : -1;
+		if (low < 0xDC00 || low > 0xDFFF)
+			return 0;
+		put_utf8(out, 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00));
+		return 12;
+	}
+	if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+		return 0;
+	put_utf8(out, cp);
+	return 6;
+}
+
+/* Decodes the inside of a JSON string; false when an escape is malformed. */
+static bool
+json_decode(StrBuf *out, const char *s, size_t len)
+{
+	size_t		at = 0;
+	size_t		n;
+	size_t		e;
+
+	while (at < len)
+	{
+		if (s[at] != '\\')
+		{
+			buf_put(out, s + at++, 1);
+			continue;
+		}
+		if (at + 1 < len && s[at + 1] == 'u')
+		{
+			if ((n = decode_unicode(out, s + at, len - at)) == 0)
+				return false;
+			at += n;
+			continue;
+		}
+		for (e = 0; e < N_SHORT_ESCAPES && (at + 1 == len || short_escapes[e][1] != s[at + 1]); e++)
+			;
+		if (e == N_SHORT_ESCAPES)
+			return false;
+		buf_put(out, &short_escapes[e][0], 1);
+		at += 2;
+	}
+	return true;
+}
+
+/* The length of needle when text begins with it, else 0. */
+static size_t
+prefix_length(const char *text, size_t len, const char *needle)
+{
+	size_t		i;
+
+	for (i = 0; needle[i] != '\0'; i++)
+		if (i == len || text[i] != needle[i])
+			return 0;
+	return i;
+}
+
+/* Copies text with every needle masked; returns whether one was found. */
+static bool
+mask_needles(StrBuf *out, const char *text, size_t len, const OcpbSecretList *needles)
+{
+	bool		found = false;
+	size_t		at = 0;
+	size_t		i;
+	size_t		n;
+
+	while (at < len)
+	{
+		for (i = 0, n = 0; i < needles->n && n == 0; i++)
+			n = prefix_length(text + at, len - at, needles->values[i]);
+		if (n > 0)
+		{
+			buf_put(out, OCPB_MASK, MASK_LEN);
+			found = true;
+		}
+		else
+			buf_put(out, text + at, n = 1);
+		at += n;
+	}
+	return found;
+}
+
+/*
+ * Scrubs the string token that starts at token; returns the bytes it took.
+ * An unterminated token, or one with a malformed escape, is copied as it is
+ * and left to the raw pass.
+ */
+static size_t
+scrub_string(Scrubber *s, const char *token, size_t len)
+{
+	size_t		end = 1;
+
+	while (end < len && token[end] != '"')
+		end += token[end] == '\\' ? 2 : 1;
+	if (end >= len)
+	{
+		buf_put(&s->out, token, len);
+		return len;
+	}
+	s->decoded.len = s->masked.len = 0;
+	if (json_decode(&s->decoded, token + 1, end - 1) &&
+		mask_needles(&s->masked, s->decoded.data, s->decoded.len, s->needles))
+	{
+		buf_put(&s->out, "\"", 1);
+		put_json_escaped(&s->out, s->masked.data, s->masked.len, false);
+		buf_put(&s->out, "\"", 1);
+	}
+	else
+		buf_put(&s->out, token, end + 1);
+	if (s->decoded.failed || s->masked.failed)
+		s->out.failed = true;
+	return end + 1;
+}
+
+static bool
+is_number_byte(char c)
+{
+	return c != '\0' && strchr("0123456789+-.eE", c) != NULL;
+}
+
+/* Whether c may precede a number within a word, where none starts. */
+static bool
+is_word_byte(char c)
+{
+	return is_number_byte(c) || c == '_' || (ascii_lower(c) >= 'a' && ascii_lower(c) <= 'z');
+}
+
+/*
+ * Scrubs the number token that starts at token; returns the bytes it took.
+ * One equal to a secret becomes the masked string, so JSON stays JSON.
+ */
+static size_t
+scrub_number(Scrubber *s, const char *token, size_t len)
+{
+	size_t		n = 1;
+	size_t		i;
+
+	while (n < len && is_number_byte(token[n]))
+		n++;
+	for (i = 0; i < s->needles->n; i++)
+		if (prefix_length(token, n, s->needles->values[i]) == n)
+		{
+			buf_put(&s->out, "\"" OCPB_MASK "\"", MASK_LEN + 2);
+			return n;
+		}
+	buf_put(&s->out, token, n);
+	return n;
+}
+
+static void
+scrub_tokens(Scrubber *s, const char *body, size_t len)
+{
+	size_t		at = 0;
+
+	while (at < len)
+	{
+		char		c = body[at];
+
+		if (c == '"')
+			at += scrub_string(s, body + at, len - at);
+		else if ((c == '-' || (c >= '0' && c <= '9')) &&
+				 (at == 0 || !is_word_byte(body[at - 1])))
+			at += scrub_number(s, body + at, len - at);
+		else
+			buf_put(&s->out, body + at++, 1);
+	}
+}
+
+/* The secrets and the forms JSON escaping gives them, longest first. */
+static bool
+collect_needles(OcpbSecretList *needles, const OcpbSecretList *secrets)
+{
+	StrBuf		escaped = {0};
+	bool		ok = true;
+	size_t		i;
+	int			slash;
+
+	for (i = 0; i < secrets->n && ok; i++)
+	{
+		const char *secret = secrets->values[i];
+
+		ok = ocpb_secret_list_add(needles, secret, strlen(secret));
+		for (slash = 0; slash < 2 && ok; slash++)
+		{
+			escaped.len = 0;
+			put_json_escaped(&escaped, secret, strlen(secret), slash);
+			ok = !escaped.failed && ocpb_secret_list_add(needles, escaped.data, escaped.len);
+		}
+	}
+	free(escaped.data);
+	return ok;
+}
+
+char *
+ocpb_scrub_answer(const char *body, size_t len, const OcpbSecretList *secrets,
+				  size_t *out_len)
+{
+	OcpbSecretList needles = {0};
+	Scrubber	s = {.needles = &needles};
+	StrBuf		out = {0};
+
+	if (collect_needles(&needles, secrets))
+	{
+		scrub_tokens(&s, body, len);
+		mask_needles(&out, s.out.data, s.out.len, &needles);
+	}
+	else
+		out.failed = true;
+	if (s.out.failed || s.decoded.failed || s.masked.failed)
+		out.failed = true;
+	free(s.out.data);
+	free(s.decoded.data);
+	free(s.masked.data);
+	ocpb_secret_list_free(&needles);
+	return buf_finish(&out, out_len);
+}
+
+/*
+ * The length of the valid UTF-8 character, other than NUL, at s; or 0, with
+ * *bad set to the length of the maximal subpart of an invalid sequence.
+ */
+static size_t
+utf8_char(const unsigned char *s, size_t len, size_t *bad)
+{
+	unsigned char lo = 0x80;
+	unsigned char hi = 0xBF;
+	size_t		need;
+	size_t		i;
+
+	*bad = 1;
+	if (s[0] < 0x80)
+		return s[0] != 0;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		need = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		need = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		need = 4;
+	else
+		return 0;
+	/* These second bytes would be overlong, a surrogate or beyond U+10FFFF. */
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	for (i = 1; i < need; i++, lo = 0x80, hi = 0xBF)
+		if (i == len || s[i] < lo || s[i] > hi)
+		{
+			*bad = i;
+			return 0;
+		}
+	return need;
+}
+
+char *
+ocpb_utf8_repair(const char *s, size_t len, size_t *out_len, bool *changed)
+{
+	StrBuf		out = {0};
+	size_t		at = 0;
+	size_t		n;
+	size_t		bad;
+
+	*changed = false;
+	while (at < len)
+	{
+		if ((n = utf8_char((const unsigned char *) s + at, len - at, &bad)) > 0)
+			buf_put(&out, s + at, n);
+		else
+		{
+			buf_put(&out, "\xEF\xBF\xBD", 3);
+			*changed = true;
+			n = bad;
+		}
+		at += n;
+	}
+	return buf_finish(&out, out_len);
+}

@@ -1,0 +1,172 @@
+/*
+ * wire_text.c - text at the boundary with OCP.
+ *
+ * OCP speaks UTF-8.  Its answers may still hold bytes that are not (a proxy's
+ * error page, a broken server), and a database may use another encoding:
+ * every string read from an answer ends up in the journal, a result row or
+ * an error message, so the answer is made valid text of the database
+ * encoding once, here, before the parsers see it.  In a database that is
+ * not UTF-8, \uXXXX escapes of non-ASCII characters are converted too, so
+ * that the strings the parsers decode are in the database encoding as well;
+ * a character the database encoding lacks becomes '?', as OCP's answer must
+ * never make a call fail after OCP acted on it.
+ */
+#include "wire_text.h"
+
+#include "catalog/namespace.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+char *
+ocpb_body_to_wire(const char *body, size_t len, size_t *wire_len)
+{
+	char	   *wire = pg_server_to_any(body, (int) len, PG_UTF8);
+
+	*wire_len = wire == body ? len : strlen(wire);
+	return wire;
+}
+
+/* Appends one UTF-8 character in the database encoding, or '?'. */
+static void
+append_converted(StringInfo out, Oid conversion, const unsigned char *utf8, int len)
+{
+	unsigned char converted[MAX_CONVERSION_GROWTH * 4 + 1];
+	int			taken;
+
+	taken = pg_do_encoding_conversion_buf(conversion, PG_UTF8, GetDatabaseEncoding(),
+										  unconstify(unsigned char *, utf8), len,
+										  converted, sizeof(converted), true);
+	if (taken == len)
+		appendStringInfoString(out, (char *) converted);
+	else
+		appendStringInfoChar(out, '?');
+}
+
+static int
+hex4(const char *s)
+{
+	int			value = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+	{
+		char		c = s[i];
+
+		if (c >= '0' && c <= '9')
+			value = value * 16 + c - '0';
+		else if (c >= 'a' && c <= 'f')
+			value = value * 16 + c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			value = value * 16 + c - 'A' + 10;
+		else
+			return -1;
+	}
+	return value;
+}
+
+/*
+ * The code point of the \uXXXX escape (or surrogate pair) at s, of the len
+ * bytes left, with how many bytes it takes; -1 when it is not one that
+ * stands for a non-ASCII character.
+ */
+static pg_wchar
+non_ascii_escape(const char *s, size_t len, int *consumed)
+{
+	int			high;
+	int			low;
+
+	if (len < 6 || s[0] != '\\' || s[1] != 'u' || (high = hex4(s + 2)) < 0x80)
+		return (pg_wchar) -1;
+	*consumed = 6;
+	if (high < 0xD800 || high > 0xDFFF)
+		return (pg_wchar) high;
+	if (high <= 0xDBFF && len >= 12 && s[6] == '\\' && s[7] == 'u' &&
+		(low = hex4(s + 8)) >= 0xDC00 && low <= 0xDFFF)
+	{
+		*consumed = 12;
+		return 0x10000 + ((pg_wchar) (high - 0xD800) << 10) + (pg_wchar) (low - 0xDC00);
+	}
+	return 0xFFFD;				/* a lone surrogate */
+}
+
+/* Valid UTF-8 in, the database encoding (not UTF-8) out. */
+static char *
+utf8_to_database(const char *utf8, size_t len, size_t *out_len)
+{
+	Oid			conversion = FindDefaultConversionProc(PG_UTF8, GetDatabaseEncoding());
+	StringInfoData out;
+	size_t		i = 0;
+
+	if (!OidIsValid(conversion))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("no conversion from UTF8 to the database encoding %s", GetDatabaseEncodingName()),
+				 errdetail("OCP answers in UTF-8.")));
+	initStringInfo(&out);
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) utf8[i];
+		unsigned char encoded[4];
+		int			consumed;
+		pg_wchar	code;
+
+		if (c == '\\' && (code = non_ascii_escape(utf8 + i, len - i, &consumed)) != (pg_wchar) -1)
+		{
+			unicode_to_utf8(code, encoded);
+			append_converted(&out, conversion, encoded, pg_utf_mblen(encoded));
+			i += consumed;
+		}
+		else if (c == '\\' && i + 1 < len)
+		{
+			/* Keep an escape whole, so that \\u stays two characters. */
+			appendBinaryStringInfo(&out, utf8 + i, 2);
+			i += 2;
+		}
+		else if (c < 0x80)
+			appendStringInfoChar(&out, (char) utf8[i++]);
+		else
+		{
+			int			width = pg_utf_mblen((const unsigned char *) utf8 + i);
+
+			append_converted(&out, conversion, (const unsigned char *) utf8 + i, width);
+			i += width;
+		}
+	}
+	*out_len = out.len;
+	return out.data;
+}
+
+char *
+ocpb_answer_from_wire(const char *body, size_t len, const OcpbSecretList *secrets,
+					  size_t *out_len)
+{
+	bool		changed;
+	size_t		text_len;
+	char	   *text = ocpb_utf8_repair(body, len, &text_len, &changed);
+	char	   *result;
+
+	if (text == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (secrets != NULL && secrets->n > 0)
+	{
+		char	   *scrubbed = ocpb_scrub_answer(text, text_len, secrets, &text_len);
+
+		free(text);
+		text = scrubbed;
+		if (text == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	result = palloc_extended(text_len + 1, MCXT_ALLOC_NO_OOM);
+	if (result == NULL)
+	{
+		free(text);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	memcpy(result, text, text_len + 1);
+	free(text);
+	*out_len = text_len;
+	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+		result = utf8_to_database(result, text_len, out_len);
+	return result;
+}
