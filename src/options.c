@@ -17,10 +17,13 @@
 #include "access/reloptions.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(ocp_backup_fdw_validator);
@@ -34,7 +37,8 @@ typedef enum OptionKind
 	OPTION_RETRIES,
 	OPTION_BOOLEAN,
 	OPTION_PATH,
-	OPTION_TEXT
+	OPTION_TEXT,
+	OPTION_SECRET				/* text that no message may ever show */
 } OptionKind;
 
 typedef struct KnownOption
@@ -53,9 +57,9 @@ static const KnownOption known_options[] = {
 	{"retries", ForeignServerRelationId, OPTION_RETRIES},
 	{"retry_backoff_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
 	{"username", UserMappingRelationId, OPTION_TEXT},
-	{"password", UserMappingRelationId, OPTION_TEXT},
+	{"password", UserMappingRelationId, OPTION_SECRET},
 	{"access_key_id", UserMappingRelationId, OPTION_TEXT},
-	{"access_key_secret", UserMappingRelationId, OPTION_TEXT},
+	{"access_key_secret", UserMappingRelationId, OPTION_SECRET},
 	{NULL, InvalidOid, OPTION_TEXT}
 };
 
@@ -127,6 +131,84 @@ reject_unknown_option(const char *name, Oid context)
 			 errhint("An ocp_backup %s takes no options.", context_name(context))));
 }
 
+/*
+ * Refuses a value holding a control character: a byte below 0x20 or 0x7F.
+ * Values end up in HTTP headers (access_key_id, a Basic username), in the
+ * URL libcurl connects to and in file names, where a CR LF would add a header
+ * of its own.  The value itself is never shown, since it may be a secret:
+ * only the option, the character and its position (in characters, from 1,
+ * as SQL's position() counts).  length is the value's length as stored, so
+ * that a NUL, which text cannot hold today, would be caught as well: the
+ * scan stops at the first control character, the terminating NUL included.
+ * Every server encoding leaves bytes below 0x80 to ASCII, so a byte scan
+ * cannot mistake part of a multibyte character for a control character.
+ */
+static void
+check_printable(const char *name, const char *value, size_t length)
+{
+	size_t		i;
+
+	for (i = 0; i < length; i++)
+	{
+		unsigned char c = (unsigned char) value[i];
+
+		if (c < 0x20 || c == 0x7F)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"%s\"", name),
+					 errdetail("The value holds a control character (0x%02X) at position %d; option values must be printable.",
+							   c, pg_mbstrlen_with_len(value, (int) i) + 1)));
+	}
+}
+
+/* Whether name[0 .. length) is a URL scheme: a letter, then letters, digits, "+-.". */
+static bool
+is_scheme(const char *name, size_t length)
+{
+	size_t		i;
+
+	if (length == 0)
+		return false;
+	for (i = 0; i < length; i++)
+	{
+		char		c = name[i];
+		bool		letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+
+		if (!letter && (i == 0 || !((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The url option as an error message may show it: any userinfo
+ * ("user:password@") is replaced by ********, whether or not libcurl can
+ * parse the URL, so that no password reaches the client or the server log.
+ * What is masked runs from the start of the authority (after "scheme:" and
+ * its slashes, else from the very start) to the last '@': a '@' further on,
+ * in a path say, masks more than needed, never less.  A URL without '@' has
+ * no userinfo and is shown as it is.
+ */
+static char *
+shown_url(const char *url)
+{
+	const char *at = strrchr(url, '@');
+	const char *colon = strchr(url, ':');
+	const char *authority = url;
+
+	if (at == NULL)
+		return pstrdup(url);
+	if (colon != NULL && colon[1] == '/' && is_scheme(url, colon - url))
+	{
+		authority = colon + 1;
+		while (*authority == '/')
+			authority++;
+		if (authority > at)
+			authority = url;
+	}
+	return psprintf("%.*s********%s", (int) (authority - url), url, at);
+}
+
 /* Whether the parsed URL has that part; libcurl's copy is released at once. */
 static bool
 url_has_part(CURLU *parsed, CURLUPart what)
@@ -181,6 +263,7 @@ url_problem(const char *url)
 	return problem;
 }
 
+/* Every message about the url shows it through shown_url(), userinfo masked. */
 static void
 check_url(const char *url)
 {
@@ -189,11 +272,14 @@ check_url(const char *url)
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"url\": \"%s\"", url),
+				 errmsg("invalid value for option \"url\": \"%s\"", shown_url(url)),
 				 errdetail("%s.", problem)));
 }
 
-/* A whole number from min to max; unit ("milliseconds") names what it counts. */
+/*
+ * A whole number from min to max; unit ("milliseconds") names what it counts.
+ * Only for numeric options, never secret, so the value may be shown.
+ */
 static int
 parse_whole_number(const char *name, const char *value, long min, long max,
 				   const char *unit)
@@ -264,6 +350,8 @@ check_value(const KnownOption *option, const char *value)
 						 errdetail("It must be an absolute path.")));
 			break;
 		case OPTION_TEXT:
+		case OPTION_SECRET:
+			/* No message about a text option shows its value. */
 			if (value[0] == '\0')
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -329,24 +417,92 @@ check_complete(List *options, Oid context)
 		check_credentials(options);
 }
 
+/*
+ * The text of a failing CREATE or ALTER statement holds every option value,
+ * credentials included, and log_min_error_statement (ERROR by default) would
+ * copy it into the server log next to the validator's error: leave it out.
+ * The message names the option, which is enough to find the mistake.
+ */
+static void
+hide_statement(void *arg)
+{
+	errhidestmt(true);
+}
+
+/*
+ * The length in bytes of the value of the index'th "name=value" element of
+ * the options array, as stored.  defGetString()'s copy would end at a NUL
+ * inside the value: scanned up to the stored length, the copy then shows
+ * that NUL, its terminator, to check_printable(), which refuses it there.
+ */
+static size_t
+stored_value_length(Datum *elements, int count, int index, const char *value)
+{
+	text	   *element;
+	const char *bytes;
+	const char *equals;
+	size_t		length;
+
+	if (index >= count)
+		return strlen(value);
+	element = DatumGetTextPP(elements[index]);
+	bytes = VARDATA_ANY(element);
+	length = VARSIZE_ANY_EXHDR(element);
+	equals = memchr(bytes, '=', length);
+	if (equals == NULL)
+		return strlen(value);
+	/* Never less than the copy's length, so that all of the copy is scanned. */
+	return Max(length - (equals + 1 - bytes), strlen(value));
+}
+
 Datum
 ocp_backup_fdw_validator(PG_FUNCTION_ARGS)
 {
-	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Datum		array = PG_GETARG_DATUM(0);
+	List	   *options = untransformRelOptions(array);
 	Oid			context = PG_GETARG_OID(1);
+	Datum	   *elements = NULL;
+	int			count = 0;
+	ErrorContextCallback callback;
 	ListCell   *cell;
 
+	if (PointerIsValid(DatumGetPointer(array)))
+		deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elements, NULL, &count);
+	callback.callback = hide_statement;
+	callback.arg = NULL;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
 	foreach(cell, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
 		const KnownOption *option = find_option(def->defname);
+		const char *value;
 
 		if (option == NULL || option->context != context)
 			reject_unknown_option(def->defname, context);
-		check_value(option, defGetString(def));
+		value = defGetString(def);
+		/* First, whatever the kind: the kinds' messages may show the value. */
+		check_printable(option->name, value,
+						stored_value_length(elements, count,
+											foreach_current_index(cell), value));
+		check_value(option, value);
 	}
 	check_complete(options, context);
+	error_context_stack = callback.previous;
 	PG_RETURN_VOID();
+}
+
+/*
+ * The readers refuse control characters again, for options stored by a
+ * version that did not.
+ */
+static void
+check_stored_value(DefElem *def)
+{
+	const char *value = defGetString(def);
+
+	check_printable(def->defname, value, strlen(value));
 }
 
 void
@@ -365,6 +521,7 @@ ocpb_read_server_options(List *options, OcpbServerOptions *server)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
 
+		check_stored_value(def);
 		if (strcmp(def->defname, "url") == 0)
 			server->url = defGetString(def);
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
@@ -392,6 +549,7 @@ ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
 
+		check_stored_value(def);
 		if (strcmp(def->defname, "username") == 0)
 			mapping->username = defGetString(def);
 		else if (strcmp(def->defname, "password") == 0)
@@ -436,7 +594,7 @@ ocpb_split_url(const char *url, char **base_url, char **host_header)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"url\": \"%s\"", url)));
+				 errmsg("invalid value for option \"url\": \"%s\"", shown_url(url))));
 	*host_header = pstrdup(host_copy);
 	*base_url = psprintf("%s://%s", scheme_copy, host_copy);
 }
