@@ -22,6 +22,30 @@ Control API (no authentication, never recorded):
     GET    /__sim/faults                the queued faults
     POST   /__sim/faults                queue {"kind": "hang", ...} or a list
     DELETE /__sim/faults                drop the queued faults
+
+Fault kinds; any fault may have "path" (it then waits for a request whose
+path and query contain that string; without it, for the next /api/ request)
+and "count" (how many requests it answers, 1 by default):
+    delay       {"ms": 100}: the normal answer, that much later
+    hang        no answer; the connection is held until the client closes it
+    stall       {"bytes": 20}: the normal head, that much of its body, then hang
+    close       {"bytes": 20}: the same, then the connection is closed
+    reset       the connection closed without a byte
+    envelope    {"status": 500, "code": 60018, "message": "..."}: an OCP error
+    raw         {"status": 200, "body": "", "content_type": "application/json",
+                "headers": {}}: that answer; a "body" that is not a string is
+                sent as JSON; "body_base64" (not with a non-empty "body") gives
+                the body's exact bytes, e.g. invalid UTF-8: {"body_base64": "wyg="}
+    huge        {"bytes": 16777216, "length": true}: a 200 of that size; with
+                "length": false it has no Content-Length and ends with the
+                connection
+    rate_limit  {"reset": 30}: OCP's 429 with RateLimit-* headers
+    echo        a 400 validation error (code 10001) echoing the request: its
+                message is "Invalid parameter: " and every string and number
+                of the JSON body, in document order, joined by ", "; its
+                subErrors one {"object": "backupNowParam", "field": "a.b[0].c",
+                "rejectedValue": <the value>, "message": "rejected"} each.  A
+                body that is not JSON echoes nothing.
 """
 
 import argparse
@@ -203,7 +227,7 @@ class ApiError(Exception):
         error = {"code": self.code, "message": self.message}
         if self.debug:
             error["debugMessage"] = self.debug
-        if self.sub_errors:
+        if self.sub_errors is not None:
             error["subErrors"] = self.sub_errors
         return error
 
@@ -390,7 +414,7 @@ CONFIG_CHECKS = {
 # Faults.
 
 FAULT_KINDS = ("delay", "hang", "stall", "close", "reset", "envelope", "raw", "huge",
-               "rate_limit")
+               "rate_limit", "echo")
 FAULT_DEFAULTS = {
     "delay": {"ms": 100},
     "stall": {"bytes": 20},
@@ -431,7 +455,67 @@ def normalize_fault(fault):
         raise ControlError(400, "fault length must be true or false")
     if kind == "raw" and not isinstance(result["headers"], dict):
         raise ControlError(400, "fault headers must be a JSON object")
+    if kind == "raw" and "body_base64" in result:
+        _check_body_base64(result)
     return result
+
+
+def _check_body_base64(fault):
+    """Kept as given (the queue is shown as JSON); decoded when answering."""
+    encoded = fault["body_base64"]
+    if not isinstance(encoded, str):
+        raise ControlError(400, "fault body_base64 must be a string")
+    try:
+        base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ControlError(400, "fault body_base64 must be valid base64")
+    if fault["body"] != "":
+        raise ControlError(400, "fault body and body_base64 exclude each other")
+
+
+class _JsonObject(list):
+    """The (key, value) pairs of a JSON object, in order, duplicates kept."""
+
+
+def _finite_float(text):
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")  # no valid JSON could echo it
+    return value
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def json_leaves(value, path=""):
+    """(dotted path, value) of every string and number, in document order;
+    array elements are named like Spring's fields: list[0].name."""
+    if isinstance(value, _JsonObject):
+        for key, item in value:
+            yield from json_leaves(item, path + "." + key if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from json_leaves(item, "%s[%d]" % (path, index))
+    elif isinstance(value, str) or (isinstance(value, (int, float))
+                                    and not isinstance(value, bool)):
+        yield path, value
+
+
+def echo_error(body):
+    """The "echo" fault's 400: the body's values, rejected one by one, the way
+    OCP's validation errors quote what the client sent."""
+    try:
+        document = json.loads(body.decode("utf-8"), object_pairs_hook=_JsonObject,
+                              parse_float=_finite_float, parse_constant=_no_constant)
+        leaves = list(json_leaves(document))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        leaves = []  # no body, not JSON, or nested too deep: nothing to echo
+    texts = [value if isinstance(value, str) else json.dumps(value) for _, value in leaves]
+    sub_errors = [{"object": "backupNowParam", "field": field, "rejectedValue": value,
+                   "message": "rejected"} for field, value in leaves]
+    return ApiError(400, CODE_INVALID, "Invalid parameter: " + ", ".join(texts),
+                    sub_errors=sub_errors)
 
 
 def fault_matches(fault, target):
@@ -1071,14 +1155,21 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
         self.send_answer(self.state.error_envelope(err, request.headers))
 
     def fault_raw(self, fault, request, entry):
-        body = fault["body"]
-        if not isinstance(body, str):
-            body = json.dumps(body, separators=(",", ":"))
-        self.send_answer(Answer(fault["status"], body.encode("utf-8"), fault["content_type"],
+        if "body_base64" in fault:
+            body = base64.b64decode(fault["body_base64"], validate=True)
+        else:
+            body = fault["body"]
+            if not isinstance(body, str):
+                body = json.dumps(body, separators=(",", ":"))
+            body = body.encode("utf-8")
+        self.send_answer(Answer(fault["status"], body, fault["content_type"],
                                 dict(fault["headers"])))
 
     def fault_rate_limit(self, fault, request, entry):
         self.send_answer(self.state.throttled_answer(fault["reset"]))
+
+    def fault_echo(self, fault, request, entry):
+        self.send_answer(self.state.error_envelope(echo_error(request.body), request.headers))
 
     def fault_huge(self, fault, request, entry):
         """A 200 of exactly `bytes` bytes, sent in chunks, never held whole.

@@ -727,6 +727,85 @@ class Faults(SimTestCase):
                          (503, b"", "0"))
         self.assertEqual(reply.headers["Content-Type"], "application/json")
 
+    def test_raw_body_base64(self):
+        for data in (b'{"data":{"name":"\xc3\x28"},"successful":true}', b"\xff"):
+            self.fault(kind="raw", body_base64=base64.b64encode(data).decode())
+            self.assertEqual(self.sim.control("GET", "faults")[0]["body_base64"],
+                             base64.b64encode(data).decode())  # shown as given
+            reply = self.sim.backup(8)
+            self.assertEqual((reply.status, reply.body, reply.headers["Content-Length"]),
+                             (200, data, str(len(data))))
+        self.fault(kind="raw", status=502, body_base64="", body="")
+        self.assertEqual((self.sim.backup(8).status, self.sim.backup(8).status), (502, 200))
+
+    def test_echo(self):
+        body = {"backupMode": "PHYSICAL_BACKUP", "dataBackupMode": "FULL_BACKUP",
+                "obBackupServiceStorageConfig": {
+                    "configName": "oss0907",
+                    "obBackupStorageBaseInfo": {
+                        "ossAccessKey": {"accessKeyId": "LTAI-test-id",
+                                         "accessKeySecret": "s3cr3t/SK+value"},
+                        "retentionDays": 7, "ratio": 0.5, "enabled": True, "note": None}},
+                "tags": ["a", 2]}
+        self.fault(kind="echo")
+        reply = self.sim.backup(8, body=body)
+        error = self.assert_error(reply, 400, 10001, "Invalid parameter: PHYSICAL_BACKUP, "
+                                  "FULL_BACKUP, oss0907, LTAI-test-id, s3cr3t/SK+value, 7, "
+                                  "0.5, a, 2")
+        self.assertIs(reply.json()["successful"], False)
+        self.assertEqual(set(reply.json()), {"duration", "error", "server", "status",
+                                             "successful", "timestamp", "traceId"})
+        self.assertEqual(set(error), {"code", "message", "subErrors"})
+        storage = "obBackupServiceStorageConfig."
+        base = storage + "obBackupStorageBaseInfo."
+        leaves = [("backupMode", "PHYSICAL_BACKUP"), ("dataBackupMode", "FULL_BACKUP"),
+                  (storage + "configName", "oss0907"),
+                  (base + "ossAccessKey.accessKeyId", "LTAI-test-id"),
+                  (base + "ossAccessKey.accessKeySecret", "s3cr3t/SK+value"),
+                  (base + "retentionDays", 7), (base + "ratio", 0.5),
+                  ("tags[0]", "a"), ("tags[1]", 2)]
+        self.assertEqual(error["subErrors"],
+                         [{"object": "backupNowParam", "field": field, "rejectedValue": value,
+                           "message": "rejected"} for field, value in leaves])
+        self.assertIsInstance(error["subErrors"][5]["rejectedValue"], int)
+        # Recorded like any request, before authentication, and no task made.
+        self.assertEqual((self.last_request()["body"].encode(), self.last_request()["auth"]),
+                         (json_body(body), "none"))
+        self.assertEqual(self.start_task(8), 3000041)
+
+    def test_echo_path_and_count(self):
+        self.fault(kind="echo", path="tasks/instances", count=2)
+        self.assertEqual(self.sim.backup(8).status, 200)  # not a match
+        replies = [self.sim.task(3000041),
+                   self.sim.call("POST", "/api/v2/tasks/instances", b"{not json",
+                                 {"Content-Type": "application/json", **ADMIN})]
+        for reply in replies:  # no body, a body that is not JSON: nothing to echo
+            error = self.assert_error(reply, 400, 10001, "Invalid parameter: ")
+            self.assertEqual(error["subErrors"], [])
+        self.assertEqual(self.sim.task(3000041).status, 200)
+        self.assertEqual(self.sim.control("GET", "faults"), [])
+        self.assertEqual([r["path"] for r in self.sim.requests()],
+                         [backup_path(8)] + ["/api/v2/tasks/instances/3000041",
+                                             "/api/v2/tasks/instances",
+                                             "/api/v2/tasks/instances/3000041"])
+
+    def test_echo_leaf_names(self):
+        for body, leaves in ((b'[1, {"a": ["x", {"b": -2.5e3}]}, true]',
+                              [("[0]", 1), ("[1].a[0]", "x"), ("[1].a[1].b", -2500.0)]),
+                             (b'{"k": "first", "k": "second", "": "e"}',
+                              [("k", "first"), ("k", "second"), ("", "e")]),
+                             (b'"alone"', [("", "alone")]),
+                             (b'{"big": 1e400}', []), (b'{"n": NaN}', []),
+                             (b'{"k": "\xff"}', [])):
+            self.fault(kind="echo")
+            reply = self.sim.call("POST", backup_path(8), body,
+                                  {"Content-Type": "application/json"})
+            error = self.assert_envelope(reply, 400)["error"]
+            self.assertEqual([(e["field"], e["rejectedValue"]) for e in error["subErrors"]],
+                             leaves)
+            self.assertEqual(error["message"], "Invalid parameter: " + ", ".join(
+                v if isinstance(v, str) else json.dumps(v) for _, v in leaves))
+
     def test_huge(self):
         self.fault(kind="huge", bytes=3 * 1024 * 1024)
         reply = self.sim.backup(8)
@@ -771,6 +850,14 @@ class Faults(SimTestCase):
     def test_bad_faults(self):
         self.sim.control("POST", "faults", {"kind": "explode"}, expect=400)
         self.sim.control("POST", "faults", {"kind": "stall", "bytes": "many"}, expect=400)
+        for bad in ({"body_base64": "wyg=", "body": "x"}, {"body_base64": "wyg=", "body": {}},
+                    {"body_base64": 12}, {"body_base64": None}, {"body_base64": "wyg"},
+                    {"body_base64": "not base64!"}, {"body_base64": "wy\ng="}):
+            reply = self.sim.call("POST", "/__sim/faults", json_body({"kind": "raw", **bad}))
+            self.assertEqual(reply.status, 400, bad)
+            self.assertIn("body_base64", reply.json()["error"])
+        self.sim.control("POST", "faults", {"kind": "echo", "count": 0}, expect=400)
+        self.sim.control("POST", "faults", {"kind": "echo", "path": 8}, expect=400)
         self.assertEqual(self.sim.control("GET", "faults"), [])
 
 
