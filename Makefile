@@ -12,7 +12,7 @@ SHELL_OBJS = src/ocp_backup.o src/options.o src/endpoint.o src/http.o \
 	src/wire_text.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
-REGRESS = setup validation backup_now errors server_choice aksk_tls journal tasks cron
+REGRESS = setup validation backup_now errors server_choice aksk_tls journal tasks security encoding cron
 REGRESS_OPTS = --inputdir=. --outputdir=test/.work/regress
 
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \

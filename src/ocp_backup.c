@@ -121,7 +121,10 @@ jsonb_depth(Jsonb *value)
 	while ((token = JsonbIteratorNext(&iterator, &scalar, false)) != WJB_DONE)
 	{
 		if (token == WJB_BEGIN_ARRAY || token == WJB_BEGIN_OBJECT)
-			deepest = Max(deepest, ++depth);
+		{
+			depth++;
+			deepest = Max(deepest, depth);
+		}
 		else if (token == WJB_END_ARRAY || token == WJB_END_OBJECT)
 			depth--;
 	}

@@ -66,6 +66,7 @@ ocpb_start_postgres() {
 	mkdir -p "$OCPB_PG_SOCKET"
 	[ "$(id -u)" -eq 0 ] && chown postgres: "$OCPB_PG_SOCKET"
 	ocpb_as_postgres "$OCPB_PG_BIN/initdb" -D "$OCPB_PG_SOCKET/data" -U postgres \
+		--encoding=UTF8 --locale=C.UTF-8 \
 		--auth=trust --no-sync >"$OCPB_WORK/initdb.log" 2>&1
 	{
 		echo "listen_addresses = ''"

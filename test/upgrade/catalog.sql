@@ -1,0 +1,48 @@
+-- Describes every object of the extension, one line each, so that two
+-- databases can be compared with diff: an updated one and a fresh install.
+-- Grants to roles other than the test's own operator are included.
+\pset tuples_only on
+\pset format unaligned
+WITH members AS (
+  SELECT d.classid, d.objid
+    FROM pg_depend d
+   WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+     AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ocp_backup')
+), described AS (
+  SELECT pg_describe_object(m.classid, m.objid, 0) AS object,
+         CASE m.classid
+           WHEN 'pg_proc'::regclass THEN
+             (SELECT pg_get_functiondef(p.oid) || ' acl=' ||
+                     coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(p.proacl) a
+                                                     WHERE a::text NOT LIKE 'upgrade_operator=%'
+                                                     ORDER BY 1), ','), 'default')
+                FROM pg_proc p WHERE p.oid = m.objid)
+           WHEN 'pg_class'::regclass THEN
+             (SELECT c.relkind || ' ' ||
+                     coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                                 || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                                                 || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
+                                                 || coalesce(' -- ' || col_description(c.oid, a.attnum), ''),
+                                                 ', ' ORDER BY a.attnum)
+                                 FROM pg_attribute a
+                                 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+                                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+                     || coalesce(' index ' || pg_get_indexdef(c.oid), '')
+                     || coalesce(' view ' || pg_get_viewdef(c.oid), '')
+                     || ' acl=' || coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(c.relacl) a
+                                                                   WHERE a::text NOT LIKE 'upgrade_operator=%'
+                                                                   ORDER BY 1), ','), 'default')
+                FROM pg_class c WHERE c.oid = m.objid)
+           ELSE ''
+         END AS definition,
+         obj_description(m.objid, (SELECT relname FROM pg_class WHERE oid = m.classid)) AS comment
+    FROM members m
+)
+SELECT object || E'\t' || coalesce(definition, '') || E'\t' || coalesce(comment, '')
+  FROM described ORDER BY object;
+-- Indexes are no extension members: list those of the extension's tables.
+SELECT pg_get_indexdef(i.indexrelid)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+ WHERE c.relnamespace = 'ocp_backup'::regnamespace
+ ORDER BY 1;
+SELECT extversion FROM pg_extension WHERE extname = 'ocp_backup';
