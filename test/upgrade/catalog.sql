@@ -1,6 +1,7 @@
 -- Describes every object of the extension, one line each, so that two
 -- databases can be compared with diff: an updated one and a fresh install.
--- Grants to roles other than the test's own operator are included.
+-- Grants (a NULL ACL read as its default) are included, but for those to
+-- the test's own role, upgrade_operator, checked apart.
 \pset tuples_only on
 \pset format unaligned
 WITH members AS (
@@ -13,12 +14,12 @@ WITH members AS (
          CASE m.classid
            WHEN 'pg_proc'::regclass THEN
              (SELECT pg_get_functiondef(p.oid) || ' acl=' ||
-                     coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(p.proacl) a
+                     coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(coalesce(p.proacl, acldefault('f', p.proowner))) a
                                                      WHERE a::text NOT LIKE 'upgrade_operator=%'
                                                      ORDER BY 1), ','), 'default')
                 FROM pg_proc p WHERE p.oid = m.objid)
            WHEN 'pg_class'::regclass THEN
-             (SELECT c.relkind || ' ' ||
+             (SELECT c.relkind::text || ' ' ||
                      coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                                  || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
                                                  || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
@@ -29,7 +30,7 @@ WITH members AS (
                                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
                      || coalesce(' index ' || pg_get_indexdef(c.oid), '')
                      || coalesce(' view ' || pg_get_viewdef(c.oid), '')
-                     || ' acl=' || coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(c.relacl) a
+                     || ' acl=' || coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) a
                                                                    WHERE a::text NOT LIKE 'upgrade_operator=%'
                                                                    ORDER BY 1), ','), 'default')
                 FROM pg_class c WHERE c.oid = m.objid)
