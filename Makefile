@@ -1,6 +1,8 @@
 # ocp_backup: PGXS build.  `make && make install`, then see README.md.
 
 EXTENSION = ocp_backup
+# The version, written once: the control file's default_version.
+OCPB_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" ocp_backup.control)
 MODULE_big = ocp_backup
 DATA = sql/ocp_backup--1.0.sql sql/ocp_backup--1.1.sql sql/ocp_backup--1.0--1.1.sql
 
@@ -12,17 +14,27 @@ SHELL_OBJS = src/ocp_backup.o src/options.o src/endpoint.o src/http.o \
 	src/wire_text.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
-REGRESS = setup validation backup_now errors server_choice aksk_tls journal tasks security encoding cron
-REGRESS_OPTS = --inputdir=. --outputdir=test/.work/regress
+# The suites are test/sql/NAME.sql with test/expected/NAME.out; each runs
+# alone too (make installcheck REGRESS=NAME).  They run in an instance of
+# their own configured by test/regress.conf, with simulators that
+# test/with_sims starts for each suite: run as a user initdb accepts (not
+# root), with pg_cron installed.
+REGRESS = install validation backup_now errors server_choice aksk_tls journal tasks \
+	security encoding cron dump_restore server_log
+REGRESS_OPTS = --inputdir=test --outputdir=test/.work/regress --launcher=test/with_sims \
+	--temp-instance=test/.work/instance --temp-config=test/regress.conf
+REGRESS_PREP = test/.work/regress
 
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
 PG_CFLAGS = $(WARNINGS)
+# The version for the module's magic block (18+) and OCP's User-Agent.
+PG_CPPFLAGS += -DOCPB_VERSION='"$(OCPB_VERSION)"'
 SHLIB_LINK = -lcurl -lcjson -lcrypto -lm
 
 # Before the include: pgxs.mk tests it with ifdef as it is read.  UNIT_TESTS
 # is defined below, which is fine for a recursively expanded variable.
-EXTRA_CLEAN = $(UNIT_TESTS) test/fuzz/fuzz_response test/.work
+EXTRA_CLEAN = $(UNIT_TESTS) test/fuzz/fuzz_response test/.work ocp_backup-$(OCPB_VERSION).zip
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -41,7 +53,12 @@ UNIT_CFLAGS = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Wmissing-prototypes \
 test/unit/%.bin: test/unit/%.c $(CORE_OBJS:.o=.c) src/*.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_OBJS:.o=.c) -lcjson -lcrypto -lm
 
+# Builds and runs the unit tests.
 unit: $(UNIT_TESTS)
+	@status=0; for test in $(UNIT_TESTS); do ./$$test || status=1; done; exit $$status
+
+test/.work/regress:
+	mkdir -p $@
 
 # A libFuzzer harness for the response parser (clang and libclang-rt-14-dev);
 # test/fuzz/run runs it.
@@ -56,3 +73,9 @@ test/fuzz/fuzz_response: test/fuzz/fuzz_response.c $(CORE_OBJS:.o=.c) src/*.h
 fuzz: test/fuzz/fuzz_response
 
 .PHONY: unit fuzz
+
+# A PGXN release: the committed tree at HEAD, under ocp_backup-VERSION/.
+dist:
+	git archive --format=zip --prefix=ocp_backup-$(OCPB_VERSION)/ -o ocp_backup-$(OCPB_VERSION).zip HEAD
+
+.PHONY: dist

@@ -27,7 +27,8 @@
 #include "auth.h"
 #include "wire_text.h"
 
-#define OCPB_USER_AGENT "ocp_backup/1.0"
+/* OCPB_VERSION comes from the control file, through the Makefile. */
+#define OCPB_USER_AGENT "ocp_backup/" OCPB_VERSION
 
 /* How long a poll waits before looking for interrupts again. */
 #define INTERRUPT_POLL_MS 50

@@ -1,0 +1,56 @@
+--
+-- cron: ocp_backup under pg_cron, as DBAs run it at night.  pg_cron 1.4
+-- schedules by the minute, so this suite waits for one tick (up to a minute).
+--
+\set ECHO none
+\i test/sql/include/common.sql
+\set ECHO all
+CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
+CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'admin');
+SELECT sim_reset();
+SELECT sim_config('{"task_seconds": 0.5}');
+TRUNCATE ocp_backup.invocation CASCADE;
+
+\c postgres
+CREATE EXTENSION pg_cron;
+-- A nightly backup; a job whose transaction fails after the call; a refresh
+-- that follows the tasks to their end.
+SELECT cron.schedule_in_database('backup-41', '* * * * *',
+  $$SELECT * FROM ocp_backup_now(41, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{"configName": "nfs0907", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/obbackup/"}}')$$,
+  'contrib_regression') > 0 AS scheduled;
+SELECT cron.schedule_in_database('backup-42-then-fail', '* * * * *',
+  $cmd$DO $job$ BEGIN
+      PERFORM * FROM ocp_backup_now(42, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{"configName": "nfs0907", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/obbackup/"}}');
+      PERFORM 1 / 0;
+    END $job$$cmd$,
+  'contrib_regression') > 0 AS scheduled;
+SELECT cron.schedule_in_database('refresh', '* * * * *',
+  $cmd$DO $job$ BEGIN PERFORM pg_sleep(4); PERFORM ocp_backup_refresh(); END $job$$cmd$,
+  'contrib_regression') > 0 AS scheduled;
+
+-- Wait for one run of each job (at most 100 s).
+DO $$
+BEGIN
+  FOR i IN 1..500 LOOP
+    EXIT WHEN (SELECT count(DISTINCT jobid) FROM cron.job_run_details
+                WHERE status IN ('succeeded', 'failed')) >= 3;
+    PERFORM pg_sleep(0.2);
+  END LOOP;
+END $$;
+SELECT j.jobname, d.status, d.return_message
+  FROM cron.job j JOIN cron.job_run_details d USING (jobid)
+ WHERE d.runid = (SELECT min(runid) FROM cron.job_run_details WHERE jobid = j.jobid)
+ ORDER BY j.jobname;
+SELECT count(*) AS unscheduled FROM cron.job, LATERAL cron.unschedule(jobid) u WHERE u;
+DROP EXTENSION pg_cron;
+
+\c contrib_regression
+-- Both backups are journaled, the failed job's too (it came back after the
+-- rollback), and the refresh brought the tasks to their end.
+SELECT cluster_id, invoked_by, successful, cardinality(task_ids) AS tasks
+  FROM ocp_backup.invocation ORDER BY cluster_id, id LIMIT 2;
+SELECT cluster_id, status, subtasks_done, last_error FROM ocp_backup.task ORDER BY cluster_id, task_id LIMIT 2;
+SELECT server_name, cluster_id, last_invocation_successful, last_task_status, successes_7d
+  FROM ocp_backup.cluster_status ORDER BY cluster_id;
+
+DROP SERVER ocp CASCADE;

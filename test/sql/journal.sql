@@ -1,0 +1,211 @@
+--
+-- journal: exactly one row per call that reached for OCP, whatever the
+-- caller's transaction does afterwards; and no privilege leaks.
+--
+\set ECHO none
+\i test/sql/include/common.sql
+\set ECHO all
+\set storage '{"configName": "nfs0907", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/obbackup/"}}'
+CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
+CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'admin');
+SELECT sim_reset();
+SELECT sim_config('{"task_seconds": 0.05}');
+
+-- Waits up to 2 s for journal rows matching a condition; returns how many.
+CREATE FUNCTION journal_rows_eventually(condition text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  found bigint;
+BEGIN
+  FOR i IN 1..40 LOOP
+    EXECUTE 'SELECT count(*) FROM ocp_backup.invocation WHERE ' || condition INTO found;
+    EXIT WHEN found > 0;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN found;
+END $$;
+
+-- COMMIT: the row is there, once.
+BEGIN;
+SELECT invocation_id AS committed_id FROM ocp_backup_now(20, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
+COMMIT;
+SELECT journal_rows_eventually('id = ' || :committed_id);
+
+-- ROLLBACK: the row comes back by itself, once.
+BEGIN;
+SELECT invocation_id AS rolled_back_id FROM ocp_backup_now(21, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
+ROLLBACK;
+SELECT journal_rows_eventually('id = ' || :rolled_back_id);
+SELECT cluster_id, successful, cardinality(task_ids) AS tasks FROM ocp_backup.invocation WHERE id = :rolled_back_id;
+
+-- ROLLBACK TO SAVEPOINT: only the rows of the rolled-back subtransaction are
+-- spooled; the others commit with the transaction.
+BEGIN;
+SELECT invocation_id AS before_savepoint_id FROM ocp_backup_now(22, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
+SAVEPOINT s1;
+SELECT invocation_id AS in_savepoint_id FROM ocp_backup_now(23, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
+ROLLBACK TO SAVEPOINT s1;
+SELECT invocation_id AS after_savepoint_id FROM ocp_backup_now(24, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
+COMMIT;
+SELECT journal_rows_eventually('id = ' || :before_savepoint_id) AS before_savepoint,
+       journal_rows_eventually('id = ' || :in_savepoint_id) AS in_savepoint,
+       journal_rows_eventually('id = ' || :after_savepoint_id) AS after_savepoint;
+
+-- An error later in the same transaction.
+BEGIN;
+SELECT invocation_id AS doomed_id FROM ocp_backup_now(25, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
+SELECT 1 / 0;
+COMMIT;
+SELECT journal_rows_eventually('id = ' || :doomed_id);
+
+-- An error raised by ocp_backup_now itself: the row records it.
+SELECT last_value AS last_id FROM ocp_backup.invocation_id_seq \gset
+SELECT * FROM ocp_backup_now(99, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT journal_rows_eventually('id = ' || :last_id + 1);
+SELECT cluster_id, http_status, successful, error FROM ocp_backup.invocation WHERE id = :last_id + 1;
+
+-- Caught inside PL/pgSQL, the error's row survives the exception block too.
+DO $$
+BEGIN
+  PERFORM * FROM ocp_backup_now(99, 'PHYSICAL_BACKUP', 'FULL_BACKUP',
+    '{"configName": "c", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/"}}');
+EXCEPTION WHEN undefined_object THEN
+  RAISE NOTICE 'caught %', SQLSTATE;
+END $$;
+SELECT journal_rows_eventually('id = ' || :last_id + 2);
+
+-- Cancelled (statement_timeout) while OCP hangs: the request left, so the
+-- call's row comes back, saying it was interrupted.
+SELECT sim_fault('{"kind": "hang"}');
+SET statement_timeout = '500ms';
+SELECT * FROM ocp_backup_now(29, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+RESET statement_timeout;
+SELECT journal_rows_eventually('cluster_id = 29');
+SELECT cluster_id, http_status, successful, task_ids, error, finished_at = started_at AS unfinished
+  FROM ocp_backup.invocation WHERE cluster_id = 29;
+
+-- Terminated (pg_terminate_backend) while OCP hangs: the same.
+SELECT sim_fault('{"kind": "hang"}');
+\! psql -X -q -c "SELECT * FROM ocp_backup_now(30, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{\"configName\": \"c\", \"obBackupStorageBaseInfo\": {\"backupStorageType\": \"BACKUP_STORAGE_FILE\", \"storageUrl\": \"/\"}}')" contrib_regression >/dev/null 2>&1 &
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE 'SELECT * FROM ocp_backup_now(30,%' AND state = 'active');
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE query LIKE 'SELECT * FROM ocp_backup_now(30,%' AND state = 'active';
+SELECT journal_rows_eventually('cluster_id = 30');
+SELECT cluster_id, http_status, successful, error IS NOT NULL AS has_error
+  FROM ocp_backup.invocation WHERE cluster_id = 30;
+
+-- An answer cJSON reads but PostgreSQL's JSON does not take (a number with
+-- a leading zero, a number numeric refuses): the call works, its row is
+-- written, without the answer.
+SELECT sim_fault('{"kind": "raw", "status": 200, "body": "{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":31}],\"taskIdList\":[4000031]}]},\"duration\":01,\"status\":200,\"successful\":true,\"traceId\":\"00000000000000d1\"}"}');
+SELECT task_id, successful FROM ocp_backup_now(31, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT sim_fault('{"kind": "raw", "status": 200, "body": "{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":32}],\"taskIdList\":[4000032]}]},\"duration\":1e99999,\"status\":200,\"successful\":true,\"traceId\":\"00000000000000d2\"}"}');
+SELECT task_id, successful FROM ocp_backup_now(32, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT cluster_id, successful, task_ids, trace_id, response IS NULL AS answer_not_kept
+  FROM ocp_backup.invocation WHERE cluster_id IN (31, 32) ORDER BY id;
+
+-- The journal INSERT itself fails (here a trigger refuses it, as long as
+-- this session says so) after OCP started the backup: the call errors, and
+-- the complete row, prepared before the INSERT, comes back by itself.
+CREATE FUNCTION refuse_journal_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('test.refuse_journal', true) = 'on' THEN
+    RAISE EXCEPTION 'journal row refused by a trigger';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_journal_row BEFORE INSERT ON ocp_backup.invocation
+  FOR EACH ROW EXECUTE FUNCTION refuse_journal_row();
+SET test.refuse_journal = 'on';
+SELECT * FROM ocp_backup_now(33, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+RESET test.refuse_journal;
+SELECT journal_rows_eventually('cluster_id = 33');
+SELECT cluster_id, http_status, successful, cardinality(task_ids) AS tasks, error
+  FROM ocp_backup.invocation WHERE cluster_id = 33;
+SELECT count(*) AS task_rows FROM ocp_backup.task
+ WHERE task_id = ANY (SELECT unnest(task_ids) FROM ocp_backup.invocation WHERE cluster_id = 33);
+DROP TRIGGER refuse_journal_row ON ocp_backup.invocation;
+DROP FUNCTION refuse_journal_row();
+
+-- Every call above reached the simulator once, and has exactly one row.
+SELECT count(*) AS requests FROM sim_requests();
+SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids
+  FROM ocp_backup.invocation WHERE id >= :committed_id;
+
+-- Spooled rows that no worker could write yet (say, max_worker_processes was
+-- reached) are picked up by the next call in a new session, and replaying
+-- the same row twice writes it once.
+SELECT set_config('test.spool_file', current_setting('data_directory') || '/pg_ocp_backup/'
+                  || oid || '/0-0-0.jsonl', false) IS NOT NULL AS spool_file_named
+  FROM pg_database WHERE datname = current_database();
+SELECT set_config('test.leftover', (to_jsonb(i) - 'id' || '{"id": 900000}')::text, false)
+       IS NOT NULL AS leftover_made
+  FROM ocp_backup.invocation i WHERE id = :committed_id;
+DO $$ BEGIN
+  EXECUTE format('COPY (SELECT %L UNION ALL SELECT %L) TO %L WITH (FORMAT csv, QUOTE %L, DELIMITER %L)',
+                 current_setting('test.leftover'), current_setting('test.leftover'),
+                 current_setting('test.spool_file'), E'\x01', E'\x02');
+END $$;
+\c
+SELECT count(*) AS tasks FROM ocp_backup_now(26, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT journal_rows_eventually('id = 900000');
+
+-- Privileges.  PUBLIC can run nothing and read nothing.
+CREATE ROLE ocp_nobody LOGIN;
+CREATE ROLE ocp_operator LOGIN;
+CREATE ROLE ocp_reporter LOGIN;
+SET ROLE ocp_nobody;
+SELECT * FROM ocp_backup_now(27, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT * FROM ocp_backup_check();
+SELECT count(*) FROM ocp_backup.invocation;
+SELECT ocp_backup.purge_journal('1 day');
+-- The PUBLIC mapping's password is visible only to the server's owner.
+SELECT srvname, usename, umoptions FROM pg_user_mappings;
+RESET ROLE;
+
+-- A least-privilege operator: EXECUTE, USAGE on the server, and a mapping.
+GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) TO ocp_operator;
+GRANT USAGE ON FOREIGN SERVER ocp TO ocp_operator;
+CREATE USER MAPPING FOR ocp_operator SERVER ocp OPTIONS (username 'admin', password 'admin');
+-- A reporting role: reads the journal, nothing else.
+GRANT USAGE ON SCHEMA ocp_backup TO ocp_reporter;
+GRANT SELECT ON ocp_backup.invocation TO ocp_reporter;
+
+SET ROLE ocp_operator;
+SELECT invocation_id AS operator_id FROM ocp_backup_now(28, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
+-- Journaled, though the operator cannot touch the journal.
+INSERT INTO ocp_backup.invocation (started_at, finished_at, invoked_by, server_name, cluster_id,
+  backup_mode, data_mode, request, successful) VALUES (now(), now(), 'x', 'x', 1, 'x', 'x', '{}', true);
+SELECT srvname, usename, umoptions IS NOT NULL AS sees_options FROM pg_user_mappings ORDER BY usename;
+RESET ROLE;
+SET ROLE ocp_reporter;
+SELECT invoked_by, cluster_id, successful FROM ocp_backup.invocation WHERE id = :operator_id;
+UPDATE ocp_backup.invocation SET successful = false WHERE id = :operator_id;
+DELETE FROM ocp_backup.invocation WHERE id = :operator_id;
+SELECT ocp_backup.purge_journal('0');
+SELECT srvname, usename, umoptions FROM pg_user_mappings ORDER BY usename;
+RESET ROLE;
+
+-- Purging old rows.
+SELECT ocp_backup.purge_journal('-1 day');
+SELECT ocp_backup.purge_journal(NULL);
+SELECT ocp_backup.purge_journal('100 years');
+UPDATE ocp_backup.invocation SET started_at = started_at - interval '40 days' WHERE id = :committed_id;
+SELECT ocp_backup.purge_journal('30 days');
+SELECT count(*) FROM ocp_backup.invocation WHERE id = :committed_id;
+
+-- pg_dump keeps the journal (a configuration table of the extension).
+\! pg_dump --data-only --table=ocp_backup.invocation contrib_regression | grep -c '^COPY ocp_backup.invocation'
+
+DROP SERVER ocp CASCADE;
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) FROM ocp_operator;
+REVOKE ALL ON SCHEMA ocp_backup FROM ocp_reporter;
+REVOKE ALL ON ocp_backup.invocation FROM ocp_reporter;
+DROP ROLE ocp_nobody;
+DROP ROLE ocp_operator;
+DROP ROLE ocp_reporter;
