@@ -20,10 +20,24 @@ OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 # test/with_sims starts for each suite: run as a user initdb accepts (not
 # root), with pg_cron installed.
 REGRESS = install validation backup_now errors server_choice aksk_tls journal tasks \
-	security encoding cron dump_restore server_log
+	security encoding proxy cron dump_restore server_log
 REGRESS_OPTS = --inputdir=test --outputdir=test/.work/regress --launcher=test/with_sims \
 	--temp-instance=test/.work/instance --temp-config=test/regress.conf
 REGRESS_PREP = test/.work/regress
+
+# The suites' instance finds proxy variables in its environment, as a
+# server's may, pointing at a test proxy that test/with_sims runs on this
+# port for each suite: the extension must ignore them (test/sql/proxy.sql).
+# The port is chosen before pg_regress starts the instance.
+ifneq ($(filter installcheck,$(MAKECMDGOALS)),)
+OCPB_TEST_PROXY_PORT := $(shell python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+installcheck: export OCPB_TEST_PROXY_PORT := $(OCPB_TEST_PROXY_PORT)
+installcheck: export http_proxy := http://127.0.0.1:$(OCPB_TEST_PROXY_PORT)
+installcheck: export https_proxy := http://127.0.0.1:$(OCPB_TEST_PROXY_PORT)
+installcheck: export all_proxy := http://127.0.0.1:$(OCPB_TEST_PROXY_PORT)
+installcheck: export no_proxy :=
+installcheck: export NO_PROXY :=
+endif
 
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare

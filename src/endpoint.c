@@ -20,6 +20,7 @@
 #include "utils/syscache.h"
 
 #include "options.h"
+#include "pg_compat.h"
 
 #define OCPB_FDW_NAME "ocp_backup"
 
@@ -181,8 +182,11 @@ build_endpoint(ForeignServer *server, bool mapping_required)
 	endpoint->verify_tls = options.verify_tls;
 	endpoint->retries = options.retries;
 	endpoint->retry_backoff_ms = options.retry_backoff_ms;
+	endpoint->proxy = options.proxy;
+	endpoint->no_proxy = options.no_proxy;
 	endpoint->https = pg_strncasecmp(options.url, "https:", 6) == 0;
-	ocpb_split_url(options.url, &endpoint->base_url, &endpoint->host_header);
+	ocpb_split_url(options.url, &endpoint->base_url, &endpoint->host_header,
+				   &endpoint->path_prefix);
 	read_user_mapping(server, endpoint, mapping_required);
 	return endpoint;
 }
@@ -288,6 +292,9 @@ copy_endpoint(const OcpbEndpoint *endpoint)
 	copy->server_name = pstrdup(endpoint->server_name);
 	copy->base_url = pstrdup(endpoint->base_url);
 	copy->host_header = pstrdup(endpoint->host_header);
+	copy->path_prefix = pstrdup(endpoint->path_prefix);
+	copy->proxy = copy_or_null(endpoint->proxy);
+	copy->no_proxy = copy_or_null(endpoint->no_proxy);
 	copy->ca_file = copy_or_null(endpoint->ca_file);
 	copy->username = copy_or_null(endpoint->username);
 	copy->password = copy_or_null(endpoint->password);

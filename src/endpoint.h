@@ -12,8 +12,11 @@ typedef struct OcpbEndpoint
 	Oid			server_id;
 	Oid			user_mapping_id;
 	char	   *server_name;
-	char	   *base_url;		/* scheme://host[:port], no trailing slash */
+	char	   *base_url;		/* scheme://host[:port] and the path prefix,
+								 * no trailing slash */
 	char	   *host_header;	/* the Host header value sent and signed */
+	char	   *path_prefix;	/* "" or "/a/b": before every request's
+								 * path, sent and signed */
 	bool		https;
 	int			connect_timeout_ms;
 	int			timeout_ms;
@@ -21,6 +24,8 @@ typedef struct OcpbEndpoint
 	bool		verify_tls;
 	int			retries;		/* further attempts when nothing was sent */
 	int			retry_backoff_ms;	/* the first wait; each next one doubles */
+	char	   *proxy;			/* NULL: no proxy, environment ignored */
+	char	   *no_proxy;		/* hosts reached without the proxy; NULL: none */
 	/* Either username and password, or the access key pair. */
 	char	   *username;
 	char	   *password;

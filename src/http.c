@@ -25,9 +25,9 @@
 #include "utils/wait_event.h"
 
 #include "auth.h"
+#include "pg_compat.h"
 #include "wire_text.h"
 
-/* OCPB_VERSION comes from the control file, through the Makefile. */
 #define OCPB_USER_AGENT "ocp_backup/" OCPB_VERSION
 
 /* How long a poll waits before looking for interrupts again. */
@@ -202,6 +202,24 @@ configure_handle(CachedHandle *entry, const OcpbEndpoint *endpoint)
 	SET_OPTION(easy, CURLOPT_SSL_VERIFYHOST, endpoint->verify_tls ? 2L : 0L);
 	if (endpoint->ca_file != NULL)
 		SET_OPTION(easy, CURLOPT_CAINFO, endpoint->ca_file);
+
+	/*
+	 * The proxy is the server's proxy option alone: libcurl would otherwise
+	 * follow http_proxy, https_proxy, all_proxy and no_proxy from the
+	 * environment the postmaster happened to start with.  An empty
+	 * CURLOPT_PROXY means no proxy at all, and an empty CURLOPT_NOPROXY the
+	 * proxy for every host.  For https:// OCP, libcurl tunnels through the
+	 * proxy (CONNECT) and the headers set above go to OCP only
+	 * (CURLHEADER_SEPARATE, the default); an https:// proxy's own
+	 * certificate is always verified, against the system's CA bundle.  Set
+	 * here, like every server option, because handles are rebuilt when a
+	 * server changes.
+	 */
+	SET_OPTION(easy, CURLOPT_PROXY, endpoint->proxy != NULL ? endpoint->proxy : "");
+	SET_OPTION(easy, CURLOPT_NOPROXY, endpoint->no_proxy != NULL ? endpoint->no_proxy : "");
+	SET_OPTION(easy, CURLOPT_HEADEROPT, (long) CURLHEADER_SEPARATE);
+	SET_OPTION(easy, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+	SET_OPTION(easy, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
 }
 
 static CachedHandle *
@@ -305,7 +323,9 @@ header_line(const char *name, char *value)
 
 /*
  * The AK/SK signature covers the exact bytes and headers sent: method,
- * body, Content-Type, Date, Host, and the path with its query.
+ * body, Content-Type, Date, Host, and the path with its query.  The path
+ * sent is the url's path prefix and the request's own path (see
+ * prepare_request), so both are signed.
  */
 static char *
 signed_authorization(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
@@ -313,8 +333,10 @@ signed_authorization(const OcpbEndpoint *endpoint, const OcpbHttpRequest *reques
 {
 	OcpbSignInput input;
 	const char *question = strchr(request->path, '?');
-	char	   *path = question ? pnstrdup(request->path, question - request->path) :
-		pstrdup(request->path);
+	char	   *path = psprintf("%s%.*s", endpoint->path_prefix,
+								question ? (int) (question - request->path) :
+								(int) strlen(request->path),
+								request->path);
 	char	   *authorization;
 
 	memset(&input, 0, sizeof(input));
@@ -393,7 +415,11 @@ request_headers(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request)
 	return headers;
 }
 
-/* Options that change from one request to the next. */
+/*
+ * Options that change from one request to the next.  base_url ends with
+ * the url's path prefix, so the path sent is that prefix and then the
+ * request's path, as signed_authorization signs it.
+ */
 static void
 prepare_request(CURL *easy, const OcpbEndpoint *endpoint,
 				const OcpbHttpRequest *request, struct curl_slist *headers,
@@ -529,6 +555,7 @@ worth_retrying(const OcpbHttpResult *result)
 	switch (result->curl_code)
 	{
 		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
 		case CURLE_COULDNT_CONNECT:
 		case CURLE_SSL_CONNECT_ERROR:
 			return true;

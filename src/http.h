@@ -8,9 +8,12 @@
 
 #include <curl/curl.h>
 
-/* CURLOPT_PREREQFUNCTION keeps a POST from being sent twice. */
-#if LIBCURL_VERSION_NUM < 0x075000
-#error "ocp_backup needs libcurl 7.80.0 or later"
+/*
+ * CURLOPT_PREREQFUNCTION (7.80) keeps a POST from being sent twice;
+ * CURLOPT_PROTOCOLS_STR (7.85) limits libcurl to http and https.
+ */
+#if LIBCURL_VERSION_NUM < 0x075500
+#error "ocp_backup needs libcurl 7.85.0 or later"
 #endif
 
 #include "endpoint.h"

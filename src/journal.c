@@ -41,6 +41,7 @@
 #include "utils/numeric.h"
 #include "utils/syscache.h"
 
+#include "pg_compat.h"
 #include "request.h"
 
 #define SECRET_MARKER "********"
@@ -78,22 +79,16 @@ forget_journal_catalog(Datum arg, Oid relid)
 		journal_catalog.valid = false;
 }
 
-static void
-missing_journal_object(const char *kind, const char *name)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("the journal %s ocp_backup.%s does not exist", kind, name),
-			 errhint("Update or reinstall the extension: ALTER EXTENSION ocp_backup UPDATE;")));
-}
-
 static Oid
 journal_relation(const char *name, Oid namespace_id)
 {
 	Oid			relid = get_relname_relid(name, namespace_id);
 
 	if (!OidIsValid(relid))
-		missing_journal_object("relation", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the journal relation ocp_backup.%s does not exist", name),
+				 errhint("Update or reinstall the extension: ALTER EXTENSION ocp_backup UPDATE;")));
 	return relid;
 }
 
@@ -114,7 +109,10 @@ journal_function(const char *name, Oid namespace_id, int nargs, const Oid *arg_t
 							PointerGetDatum(buildoidvector(arg_types, nargs)),
 							ObjectIdGetDatum(namespace_id));
 	if (!HeapTupleIsValid(tuple))
-		missing_journal_object("function", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("the journal function ocp_backup.%s does not exist", name),
+				 errhint("Update the extension to the version of its library: ALTER EXTENSION ocp_backup UPDATE;")));
 	function = ((Form_pg_proc) GETSTRUCT(tuple))->oid;
 	ReleaseSysCache(tuple);
 	fmgr_info_cxt(function, info, TopMemoryContext);
@@ -318,13 +316,14 @@ number_numeric_takes(const char *token)
 		(exponent == NULL || labs(strtol(exponent + 1, NULL, 10)) <= MAX_NUMBER_CHARS);
 }
 
-static void
+static OCPB_JSON_ACTION
 check_answer_scalar(void *arg, char *token, JsonTokenType type)
 {
 	bool	   *refused = arg;
 
 	if (type == JSON_TOKEN_NUMBER && !number_numeric_takes(token))
 		*refused = true;
+	return OCPB_JSON_ACTION_DONE;
 }
 
 static bool
@@ -333,13 +332,15 @@ jsonb_takes(const char *body, size_t body_len)
 	JsonSemAction actions;
 	JsonLexContext *lex;
 	bool		refused = false;
+	bool		parsed;
 
 	memset(&actions, 0, sizeof(actions));
 	actions.semstate = &refused;
 	actions.scalar = check_answer_scalar;
-	lex = makeJsonLexContextCstringLen(unconstify(char *, body), (int) body_len,
-									   GetDatabaseEncoding(), true);
-	return pg_parse_json(lex, &actions) == JSON_SUCCESS && !refused;
+	lex = ocpb_json_lex_cstring(body, body_len, GetDatabaseEncoding(), true);
+	parsed = pg_parse_json(lex, &actions) == JSON_SUCCESS;
+	ocpb_json_lex_free(lex);
+	return parsed && !refused;
 }
 
 void

@@ -20,6 +20,7 @@
 #include "endpoint.h"
 #include "http.h"
 #include "journal.h"
+#include "pg_compat.h"
 #include "report.h"
 #include "request.h"
 #include "response.h"
@@ -27,7 +28,11 @@
 #include "scrub.h"
 #include "spool.h"
 
+#if PG_VERSION_NUM >= 180000
+PG_MODULE_MAGIC_EXT(.name = "ocp_backup", .version = OCPB_VERSION);
+#else
 PG_MODULE_MAGIC;
+#endif
 
 PG_FUNCTION_INFO_V1(ocp_backup_now);
 

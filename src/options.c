@@ -33,6 +33,8 @@ PG_FUNCTION_INFO_V1(ocp_backup_fdw_validator);
 typedef enum OptionKind
 {
 	OPTION_URL,
+	OPTION_PROXY,
+	OPTION_HOST_LIST,
 	OPTION_MILLISECONDS,
 	OPTION_RETRIES,
 	OPTION_BOOLEAN,
@@ -56,6 +58,8 @@ static const KnownOption known_options[] = {
 	{"verify_tls", ForeignServerRelationId, OPTION_BOOLEAN},
 	{"retries", ForeignServerRelationId, OPTION_RETRIES},
 	{"retry_backoff_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
+	{"proxy", ForeignServerRelationId, OPTION_PROXY},
+	{"no_proxy", ForeignServerRelationId, OPTION_HOST_LIST},
 	{"username", UserMappingRelationId, OPTION_TEXT},
 	{"password", UserMappingRelationId, OPTION_SECRET},
 	{"access_key_id", UserMappingRelationId, OPTION_TEXT},
@@ -232,47 +236,191 @@ url_part_is(CURLU *parsed, CURLUPart what, const char *value)
 	return equal;
 }
 
+/* Whether c may appear in a path prefix as it is: RFC 3986's unreserved. */
+static bool
+is_unreserved(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+static bool
+is_hex_digit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
 /*
- * Parses the URL with libcurl's own parser, so that what is accepted here is
- * exactly what libcurl will connect to.  Returns NULL when the URL is fine,
- * else why it is not.  libcurl's memory is released before returning, so the
- * caller may ereport freely.
+ * Why path, the raw path of a url (libcurl's, dot segments kept), cannot be
+ * the prefix of every request's path; NULL when it can.  One trailing slash
+ * is allowed and dropped.  What remains must be sent, and signed, exactly as
+ * written: segments of RFC 3986 unreserved characters and %XX escapes, which
+ * libcurl passes through untouched, none empty and none "." or "..", which
+ * libcurl (or a gateway) would resolve away from the path that was signed.
+ * A prefix ending in /api/v2 is the classic mistake of pasting a whole API
+ * path: every request adds /api/v2 itself.
  */
 static const char *
-url_problem(const char *url)
+prefix_problem(const char *path)
 {
-	CURLU	   *parsed = curl_url();
-	const char *problem = NULL;
+	size_t		length = strlen(path);
+	size_t		i = 0;
 
+	if (length > 0 && path[length - 1] == '/')
+		length--;
+	if (length > 0 && path[0] != '/')
+		return "The URL's path must start with \"/\"";
+	while (i < length)
+	{
+		size_t		start = ++i;	/* past the '/' */
+
+		while (i < length && path[i] != '/')
+		{
+			if (path[i] == '%')
+			{
+				if (i + 2 >= length || !is_hex_digit(path[i + 1]) || !is_hex_digit(path[i + 2]))
+					return "A \"%\" in the URL's path must start a %XX escape";
+				i += 3;
+				continue;
+			}
+			if (!is_unreserved(path[i]))
+				return "The URL's path may hold only letters, digits, \"-._~\", \"/\" and %XX escapes";
+			i++;
+		}
+		if (i == start)
+			return "The URL's path must not have an empty segment (\"//\")";
+		if ((i - start == 1 && path[start] == '.') ||
+			(i - start == 2 && path[start] == '.' && path[start + 1] == '.'))
+			return "The URL's path must not have \".\" or \"..\" segments";
+	}
+	if (length >= 7 && strncmp(path + length - 7, "/api/v2", 7) == 0)
+		return "The URL must not end in /api/v2: every request adds /api/v2/... after the URL's path";
+	return NULL;
+}
+
+/* Whether this libcurl can talk TLS to an https:// proxy. */
+static bool
+https_proxy_supported(void)
+{
+	return (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTPS_PROXY) != 0;
+}
+
+/*
+ * Parses a url or proxy option with libcurl's own parser, so that what is
+ * accepted here is exactly what libcurl will connect to.  Returns NULL when
+ * the URL is fine, else why it is not.  A url may have a path prefix; a
+ * proxy names only the proxy, and may hold no credentials either: a server's
+ * options are readable by every role.  libcurl's memory is released before
+ * returning, so the caller may ereport freely.  The path is taken as written
+ * (CURLU_PATH_AS_IS), dot segments included, so that prefix_problem sees
+ * them.
+ */
+static const char *
+url_problem(const char *url, bool proxy)
+{
+	const char *slashes = strstr(url, "://");
+	CURLU	   *parsed;
+	const char *problem = NULL;
+	char	   *path = NULL;
+
+	/* libcurl's URL parser knows no socks5:// and the like: say so first. */
+	if (proxy && slashes != NULL && is_scheme(url, slashes - url) &&
+		!(slashes - url == 4 && pg_strncasecmp(url, "http", 4) == 0) &&
+		!(slashes - url == 5 && pg_strncasecmp(url, "https", 5) == 0))
+		return "Only http and https proxies are supported";
+	parsed = curl_url();
 	if (parsed == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	if (curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK)
-		problem = "It is not an absolute URL such as https://ocp.example.net:8080";
+	if (curl_url_set(parsed, CURLUPART_URL, url, CURLU_PATH_AS_IS) != CURLUE_OK)
+		problem = proxy ?
+			"It is not an absolute URL such as http://proxy.example.net:3128" :
+			"It is not an absolute URL such as https://ocp.example.net:8080";
 	else if (!url_part_is(parsed, CURLUPART_SCHEME, "http") &&
 			 !url_part_is(parsed, CURLUPART_SCHEME, "https"))
-		problem = "Only http and https URLs are supported";
-	else if (url_has_part(parsed, CURLUPART_USER))
-		problem = "Credentials belong in a user mapping, not in the URL";
+		problem = proxy ? "Only http and https proxies are supported" :
+			"Only http and https URLs are supported";
+	else if (url_has_part(parsed, CURLUPART_USER) ||
+			 url_has_part(parsed, CURLUPART_PASSWORD) ||
+			 url_has_part(parsed, CURLUPART_OPTIONS))
+		problem = proxy ?
+			"A proxy that needs credentials is not supported: a server's options are readable by every role" :
+			"Credentials belong in a user mapping, not in the URL";
 	else if (url_has_part(parsed, CURLUPART_QUERY) ||
 			 url_has_part(parsed, CURLUPART_FRAGMENT))
 		problem = "The URL must not have a query or a fragment";
-	else if (url_has_part(parsed, CURLUPART_PATH) &&
-			 !url_part_is(parsed, CURLUPART_PATH, "/"))
-		problem = "The URL must name only the OCP endpoint, with no path";
+	else if (proxy)
+	{
+		if (url_has_part(parsed, CURLUPART_PATH) &&
+			!url_part_is(parsed, CURLUPART_PATH, "/"))
+			problem = "The proxy URL must name only the proxy, with no path";
+		else if (url_part_is(parsed, CURLUPART_SCHEME, "https") && !https_proxy_supported())
+			problem = "This build of libcurl cannot reach a proxy over https: use an http:// proxy URL";
+	}
+	else if (curl_url_get(parsed, CURLUPART_PATH, &path, 0) == CURLUE_OK)
+		problem = prefix_problem(path);
+	curl_free(path);
 	curl_url_cleanup(parsed);
 	return problem;
 }
 
-/* Every message about the url shows it through shown_url(), userinfo masked. */
+/*
+ * Every message about a url or proxy option shows it through shown_url(),
+ * userinfo masked.
+ */
 static void
-check_url(const char *url)
+check_url(const char *name, const char *url, bool proxy)
 {
-	const char *problem = url_problem(url);
+	const char *problem = url_problem(url, proxy);
 
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"url\": \"%s\"", shown_url(url)),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, shown_url(url)),
+				 errdetail("%s.", problem)));
+}
+
+/* Whether c may appear in an entry of a no_proxy list other than "*". */
+static bool
+is_host_list_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '.' || c == '-' || c == '_' || c == ':' || c == '/' || c == '[' || c == ']';
+}
+
+/*
+ * A no_proxy value as libcurl's CURLOPT_NOPROXY takes it: host names, IP
+ * addresses (IPv6 ones too, and ranges such as 10.0.0.0/8), a leading dot
+ * for a domain's hosts, separated by commas and spaces; or "*" alone, for
+ * every host.  libcurl honours "*" only as the whole value, so elsewhere it
+ * is refused rather than silently matching nothing.  The value is never a
+ * secret and may be shown.
+ */
+static void
+check_host_list(const char *name, const char *value)
+{
+	const char *p;
+	bool		has_entry = false;
+	const char *problem = NULL;
+
+	if (strcmp(value, "*") == 0)
+		return;
+	for (p = value; *p != '\0' && problem == NULL; p++)
+	{
+		if (*p == ',' || *p == ' ')
+			continue;
+		if (*p == '*')
+			problem = "\"*\" (every host) must be the whole value";
+		else if (!is_host_list_char(*p))
+			problem = "It must be host names or IP addresses separated by commas, or \"*\"";
+		else
+			has_entry = true;
+	}
+	if (problem == NULL && !has_entry)
+		problem = "It names no host";
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
 				 errdetail("%s.", problem)));
 }
 
@@ -330,7 +478,13 @@ check_value(const KnownOption *option, const char *value)
 	switch (option->kind)
 	{
 		case OPTION_URL:
-			check_url(value);
+			check_url(option->name, value, false);
+			break;
+		case OPTION_PROXY:
+			check_url(option->name, value, true);
+			break;
+		case OPTION_HOST_LIST:
+			check_host_list(option->name, value);
 			break;
 		case OPTION_MILLISECONDS:
 			(void) parse_milliseconds(option->name, value);
@@ -413,6 +567,12 @@ check_complete(List *options, Oid context)
 				 errmsg("an ocp_backup server needs the \"url\" option"),
 				 errhint("For example: CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup "
 						 "OPTIONS (url 'https://ocp.example.net:8080').")));
+	if (context == ForeignServerRelationId && has_option(options, "no_proxy") &&
+		!has_option(options, "proxy"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"no_proxy\" of an ocp_backup server needs the \"proxy\" option"),
+				 errdetail("Without proxy, requests use no proxy at all, whatever the environment says.")));
 	if (context == UserMappingRelationId)
 		check_credentials(options);
 }
@@ -517,6 +677,8 @@ ocpb_read_server_options(List *options, OcpbServerOptions *server)
 	server->verify_tls = true;
 	server->retries = 0;
 	server->retry_backoff_ms = OCPB_DEFAULT_RETRY_BACKOFF_MS;
+	server->proxy = NULL;
+	server->no_proxy = NULL;
 	foreach(cell, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
@@ -536,6 +698,10 @@ ocpb_read_server_options(List *options, OcpbServerOptions *server)
 			server->retries = parse_retries(def->defname, defGetString(def));
 		else if (strcmp(def->defname, "retry_backoff_ms") == 0)
 			server->retry_backoff_ms = parse_milliseconds(def->defname, defGetString(def));
+		else if (strcmp(def->defname, "proxy") == 0)
+			server->proxy = defGetString(def);
+		else if (strcmp(def->defname, "no_proxy") == 0)
+			server->no_proxy = defGetString(def);
 	}
 }
 
@@ -562,39 +728,50 @@ ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping)
 }
 
 void
-ocpb_split_url(const char *url, char **base_url, char **host_header)
+ocpb_split_url(const char *url, char **base_url, char **host_header, char **path_prefix)
 {
 	CURLU	   *parsed = curl_url();
 	char	   *scheme = NULL;
 	char	   *host = NULL;
 	char	   *port = NULL;
-	char		scheme_copy[8];
-	char		host_copy[512];
+	char	   *path = NULL;
 	bool		ok;
 
 	if (parsed == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	ok = curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	/* As the validator parsed it: the path exactly as written. */
+	ok = curl_url_set(parsed, CURLUPART_URL, url, CURLU_PATH_AS_IS) == CURLUE_OK &&
 		curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 		curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK;
-	if (ok)
+	PG_TRY();
 	{
-		/* Without an explicit port, libcurl omits it from Host too. */
-		(void) curl_url_get(parsed, CURLUPART_PORT, &port, 0);
-		snprintf(scheme_copy, sizeof(scheme_copy), "%s", scheme);
-		if (port != NULL)
-			snprintf(host_copy, sizeof(host_copy), "%s:%s", host, port);
-		else
-			snprintf(host_copy, sizeof(host_copy), "%s", host);
+		if (ok)
+		{
+			size_t		path_len;
+
+			/* Without an explicit port, libcurl omits it from Host too. */
+			(void) curl_url_get(parsed, CURLUPART_PORT, &port, 0);
+			(void) curl_url_get(parsed, CURLUPART_PATH, &path, 0);
+			path_len = path != NULL ? strlen(path) : 0;
+			/* "/" is no prefix; "/ocp/" is "/ocp". */
+			if (path_len > 0 && path[path_len - 1] == '/')
+				path_len--;
+			*host_header = port != NULL ? psprintf("%s:%s", host, port) : pstrdup(host);
+			*path_prefix = pnstrdup(path != NULL ? path : "", path_len);
+			*base_url = psprintf("%s://%s%s", scheme, *host_header, *path_prefix);
+		}
 	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(parsed);
+	PG_FINALLY();
+	{
+		curl_free(scheme);
+		curl_free(host);
+		curl_free(port);
+		curl_free(path);
+		curl_url_cleanup(parsed);
+	}
+	PG_END_TRY();
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"url\": \"%s\"", shown_url(url))));
-	*host_header = pstrdup(host_copy);
-	*base_url = psprintf("%s://%s", scheme_copy, host_copy);
 }

@@ -22,6 +22,8 @@ typedef struct OcpbServerOptions
 	bool		verify_tls;
 	int			retries;
 	int			retry_backoff_ms;
+	char	   *proxy;			/* NULL: no proxy, whatever the environment */
+	char	   *no_proxy;		/* NULL: none; only with proxy */
 } OcpbServerOptions;
 
 /* A user mapping's credentials: one pair or the other, never both. */
@@ -37,9 +39,13 @@ extern void ocpb_read_server_options(List *options, OcpbServerOptions *server);
 extern void ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping);
 
 /*
- * Splits a valid url option into the base URL requests are sent to and the
- * Host header value that goes with it.
+ * Splits a valid url option into the base URL requests are sent to
+ * (scheme://host[:port] and the path prefix, no trailing slash), the Host
+ * header value that goes with it, and the path prefix alone ("" or "/a/b",
+ * no trailing slash), which comes before every request's /api/v2/... path
+ * and is signed with it.
  */
-extern void ocpb_split_url(const char *url, char **base_url, char **host_header);
+extern void ocpb_split_url(const char *url, char **base_url, char **host_header,
+						   char **path_prefix);
 
 #endif

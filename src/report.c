@@ -54,11 +54,22 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 						psprintf("could not resolve the host of OCP server \"%s\"", server),
 						detail, psprintf("Check the url option of server \"%s\".", server));
 			break;
-		case CURLE_COULDNT_CONNECT:
+		case CURLE_COULDNT_RESOLVE_PROXY:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-						psprintf("could not connect to OCP server \"%s\" at %s",
-								 server, endpoint->base_url),
-						detail, NULL);
+						psprintf("could not resolve the proxy of OCP server \"%s\"", server),
+						detail, psprintf("Check the proxy option of server \"%s\".", server));
+			break;
+		case CURLE_COULDNT_CONNECT:
+			if (endpoint->proxy != NULL)
+				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+							psprintf("could not connect to OCP server \"%s\" at %s through proxy %s",
+									 server, endpoint->base_url, endpoint->proxy),
+							detail, NULL);
+			else
+				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+							psprintf("could not connect to OCP server \"%s\" at %s",
+									 server, endpoint->base_url),
+							detail, NULL);
 			break;
 		case CURLE_PEER_FAILED_VERIFICATION:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,

@@ -8,6 +8,7 @@
 
 #include "endpoint.h"
 #include "http.h"
+#include "pg_compat.h"
 #include "response.h"
 
 /* What a call was for, in the words its error messages use. */
@@ -45,7 +46,7 @@ extern bool ocpb_transport_failed(const OcpbEndpoint *endpoint,
 /* The failure as one line of text, for the journal. */
 extern char *ocpb_failure_text(const OcpbFailure *failure);
 
-extern void ocpb_raise_failure(const OcpbFailure *failure) pg_attribute_noreturn();
+pg_noreturn extern void ocpb_raise_failure(const OcpbFailure *failure);
 
 /* A WARNING for each backup object OCP refused inside a successful answer. */
 extern void ocpb_warn_refused_objects(const OcpbBackupNowResponse *response);
