@@ -2,6 +2,10 @@
 
 \echo Use "ALTER EXTENSION ocp_backup UPDATE TO '1.1'" to load this file. \quit
 
+-- 1.1 adds the server options proxy and no_proxy.
+COMMENT ON FOREIGN DATA WRAPPER ocp_backup IS
+  'OCP endpoints: server options url, connect_timeout_ms, timeout_ms, ca_file, verify_tls, retries, retry_backoff_ms, proxy, no_proxy; user mapping options username and password, or access_key_id and access_key_secret';
+
 -- The journal's writes, as the journal's owner.  Granted to nobody: the
 -- extension's C code calls them through fmgr, which checks no EXECUTE
 -- privilege, and no role can call them from SQL.  SECURITY DEFINER with a

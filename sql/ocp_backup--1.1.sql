@@ -18,7 +18,7 @@ COMMENT ON FUNCTION ocp_backup.fdw_validator(text[], oid) IS
 
 CREATE FOREIGN DATA WRAPPER ocp_backup VALIDATOR ocp_backup.fdw_validator;
 COMMENT ON FOREIGN DATA WRAPPER ocp_backup IS
-  'OCP endpoints: server options url, connect_timeout_ms, timeout_ms, ca_file, verify_tls, retries, retry_backoff_ms; user mapping options username and password, or access_key_id and access_key_secret';
+  'OCP endpoints: server options url, connect_timeout_ms, timeout_ms, ca_file, verify_tls, retries, retry_backoff_ms, proxy, no_proxy; user mapping options username and password, or access_key_id and access_key_secret';
 
 -- The journal: one row per call that tried to reach OCP.
 CREATE TABLE ocp_backup.invocation (

@@ -106,6 +106,23 @@ ocpb_start_sim() {
 	OCPB_SIM_URL="$scheme://127.0.0.1:$(cat "$port_file")"
 }
 
+# Starts the test forward proxy (test/proxy.py) on loopback port $1 (0: any
+# free one) and sets OCPB_PROXY_URL; ocpb_stop_sims stops it too.
+ocpb_start_proxy() {
+	local port_file="$OCPB_WORK/proxy.port" i
+	rm -f "$port_file"
+	python3 "$OCPB_ROOT/test/proxy.py" --port "$1" --port-file "$port_file" \
+		--log "$OCPB_WORK/proxy.log" >"$OCPB_WORK/proxy.out" 2>&1 &
+	OCPB_SIM_PIDS+=($!)
+	for i in $(seq 1 100); do
+		[ -s "$port_file" ] && break
+		kill -0 "$!" 2>/dev/null || { cat "$OCPB_WORK/proxy.out" >&2; return 1; }
+		sleep 0.1
+	done
+	[ -s "$port_file" ] || { echo "the proxy did not start" >&2; return 1; }
+	OCPB_PROXY_URL="http://127.0.0.1:$(cat "$port_file")"
+}
+
 ocpb_stop_sims() {
 	local pid
 	for pid in "${OCPB_SIM_PIDS[@]}"; do

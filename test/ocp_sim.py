@@ -11,6 +11,12 @@ of every request received.  Tests drive it through a control API under
     python3 test/ocp_sim.py [--host 127.0.0.1] [--port 8080] [--port-file F]
                             [--basic USER:PASSWORD ...] [--access-key AK:SK ...]
                             [--tls-cert PEM --tls-key PEM] [--verbose]
+                            [--path-prefix /ocp]
+
+With --path-prefix, the OCP API is served under that prefix, as behind a
+gateway (/ocp/api/v2/...): a request without it gets 404, the signature is
+checked over the path as received, prefix included, and the record shows
+that path.  The control API stays at /__sim/.
 
 Control API (no authentication, never recorded):
     GET    /__sim/requests[?since=SEQ]  recorded requests, JSON Lines
@@ -736,9 +742,10 @@ def check_signature(state, request, credentials):
     if secret is None:
         raise unauthenticated("unknown access key")
     check_date(state, request.headers.get("date"))
+    # The path as received, any --path-prefix included: the client signs what it sends.
     text = string_to_sign(request.method, request.body, request.headers.get("content-type"),
                           request.headers.get("date"), request.headers.get("host"),
-                          request.headers, request.path, request.query)
+                          request.headers, request.target.partition("?")[0], request.query)
     if not hmac.compare_digest(sign(secret, text), sent):
         raise unauthenticated("signature mismatch")
     return access_key
@@ -1037,10 +1044,17 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
         if path.startswith(CONTROL_PREFIX):
             self.send_answer(answer_control(self.state, self.command, path, query, body))
             return
-        request = ApiRequest(method=self.command, target=self.path, path=path, query=query,
+        prefix = self.server.path_prefix
+        prefixed = not prefix or path.startswith(prefix + "/")
+        request = ApiRequest(method=self.command, target=self.path,
+                             path=path[len(prefix):] if prefixed else path, query=query,
                              headers={k.lower(): v for k, v in self.headers.items()},
                              body=body, tls=isinstance(self.connection, ssl.SSLSocket))
         entry = self.state.record(request, self.conn_number)
+        if not prefixed:
+            err = ApiError(404, CODE_NOT_FOUND, "No handler found for %s %s" % (self.command, path))
+            self.send_answer(self.state.error_envelope(err, request.headers))
+            return
         try:
             fault = self.state.take_fault(request.target)
             if fault is None:
@@ -1210,10 +1224,11 @@ class SimServer(http.server.ThreadingHTTPServer):
     block_on_close = False   # a hanging connection must not delay the exit
     request_queue_size = 128
 
-    def __init__(self, address, state, tls_context=None, verbose=False):
+    def __init__(self, address, state, tls_context=None, verbose=False, path_prefix=""):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.state = state
+        self.path_prefix = path_prefix
         self.tls_context = tls_context
         self.verbose = verbose
         self.stopping = threading.Event()
@@ -1280,7 +1295,12 @@ def parse_arguments(argv):
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    parser.add_argument("--path-prefix", default="", metavar="PREFIX",
+                        help="serve the OCP API under this path, e.g. /ocp (not /__sim/)")
     args = parser.parse_args(argv)
+    args.path_prefix = args.path_prefix.rstrip("/")
+    if args.path_prefix and not re.fullmatch(r"(/[A-Za-z0-9._~%-]+)+", args.path_prefix):
+        parser.error("--path-prefix must look like /ocp or /gw/ocp")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if not args.basic and not args.access_key:
@@ -1306,7 +1326,8 @@ def main(argv=None):
     args = parse_arguments(argv)
     state = SimState(dict(args.basic), dict(args.access_key))
     tls_context = tls_context_for(args.tls_cert, args.tls_key) if args.tls_cert else None
-    server = SimServer((args.host, args.port), state, tls_context, args.verbose)
+    server = SimServer((args.host, args.port), state, tls_context, args.verbose,
+                       args.path_prefix)
 
     def stop(signum, frame):
         server.stopping.set()

@@ -21,7 +21,7 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT '''' || replace(s, '''', '''"''"''') || ''''
 CREATE OR REPLACE FUNCTION sim_call(method text, path text, body text DEFAULT NULL)
 RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
-  cmd text := 'curl -sS --max-time 10 -X ' || method || ' '
+  cmd text := 'curl -sS --noproxy ''*'' --max-time 10 -X ' || method || ' '
               || sim_shell_quote((SELECT url FROM sim) || path);
 BEGIN
   IF body IS NOT NULL THEN
