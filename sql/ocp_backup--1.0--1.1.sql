@@ -20,23 +20,28 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r ocp_backup.invocation;
+    task bigint;
 BEGIN
     r := pg_catalog.jsonb_populate_record(NULL::ocp_backup.invocation, call);
-    INSERT INTO ocp_backup.invocation SELECT r.* ON CONFLICT (id) DO NOTHING;
+    INSERT INTO ocp_backup.invocation VALUES (r.*) ON CONFLICT (id) DO NOTHING;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)
-    SELECT DISTINCT t.task_id, r.id, r.server_name, r.cluster_id
-      FROM pg_catalog.unnest(r.task_ids) AS t (task_id)
-        ON CONFLICT (task_id) DO NOTHING;
+    -- One INSERT per task (there is mostly one) costs less to start than
+    -- one over unnest; OCP may list a task twice.
+    FOREACH task IN ARRAY r.task_ids LOOP
+        INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)
+        VALUES (task, r.id, r.server_name, r.cluster_id)
+            ON CONFLICT (task_id) DO NOTHING;
+    END LOOP;
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION ocp_backup.record_invocation(jsonb) IS
   'writes one journal row, given as JSON keyed by column, and its task rows; false when the row was written already (internal: callable by nobody)';
 
-CREATE FUNCTION ocp_backup.record_task_status(task_id bigint,
+CREATE FUNCTION ocp_backup.record_task_status(server_name text,
+                                              task_id bigint,
                                               status text,
                                               subtasks_total integer,
                                               subtasks_done integer,
@@ -47,18 +52,21 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- The task as the caller asked for it, through that server: a task id
+    -- of another OCP may be the same number.
     UPDATE ocp_backup.task t
-       SET status = $2, subtasks_total = $3, subtasks_done = $4,
-           failed_subtask = $5, finish_time = $6,
+       SET status = $3, subtasks_total = $4, subtasks_done = $5,
+           failed_subtask = $6, finish_time = $7,
            last_checked_at = pg_catalog.now(), last_error = NULL
-     WHERE t.task_id OPERATOR(pg_catalog.=) $1;
+     WHERE t.task_id OPERATOR(pg_catalog.=) $2
+       AND t.server_name OPERATOR(pg_catalog.=) $1;
 END
 $$;
-COMMENT ON FUNCTION ocp_backup.record_task_status(bigint, text, integer, integer, text, timestamptz) IS
-  'stores what OCP said of a task in its ocp_backup.task row (internal: callable by nobody)';
+COMMENT ON FUNCTION ocp_backup.record_task_status(text, bigint, text, integer, integer, text, timestamptz) IS
+  'stores what OCP said of a task, read through a server, in its ocp_backup.task row (internal: callable by nobody)';
 
 REVOKE ALL ON FUNCTION ocp_backup.record_invocation(jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ocp_backup.record_task_status(bigint, text, integer, integer, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_task_status(text, bigint, text, integer, integer, text, timestamptz) FROM PUBLIC;
 
 -- Refuses in a read-only transaction before asking OCP.
 CREATE OR REPLACE FUNCTION ocp_backup_refresh(max_tasks integer DEFAULT 100)

@@ -123,7 +123,7 @@ lookup_journal_catalog(void)
 {
 	static const Oid record_invocation_args[] = {JSONBOID};
 	static const Oid record_task_status_args[] = {
-		INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID
+		TEXTOID, INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID
 	};
 	Oid			namespace_id;
 	HeapTuple	tuple;
@@ -380,35 +380,42 @@ ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 void
 ocpb_journal_task_status(const OcpbTaskStatus *task)
 {
-	LOCAL_FCINFO(fcinfo, 6);
+	LOCAL_FCINFO(fcinfo, 7);
 
-	InitFunctionCallInfoData(*fcinfo,
-							 &lookup_journal_catalog()->record_task_status,
-							 6, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = Int64GetDatum(task->task_id);
+	InitFunctionCallInfoData(*fcinfo, &lookup_journal_catalog()->record_task_status,
+							 7, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = CStringGetTextDatum(task->server_name);
 	fcinfo->args[0].isnull = false;
-	fcinfo->args[1].value = task->status ? CStringGetTextDatum(task->status) : (Datum) 0;
-	fcinfo->args[1].isnull = task->status == NULL;
-	fcinfo->args[2].value = Int32GetDatum(task->subtasks_total);
-	fcinfo->args[2].isnull = false;
-	fcinfo->args[3].value = Int32GetDatum(task->subtasks_done);
+	fcinfo->args[1].value = Int64GetDatum(task->task_id);
+	fcinfo->args[1].isnull = false;
+	fcinfo->args[2].value = task->status ? CStringGetTextDatum(task->status) : (Datum) 0;
+	fcinfo->args[2].isnull = task->status == NULL;
+	fcinfo->args[3].value = Int32GetDatum(task->subtasks_total);
 	fcinfo->args[3].isnull = false;
-	fcinfo->args[4].value = task->failed_subtask ? CStringGetTextDatum(task->failed_subtask) : (Datum) 0;
-	fcinfo->args[4].isnull = task->failed_subtask == NULL;
-	fcinfo->args[5].value = TimestampTzGetDatum(task->finish_time);
-	fcinfo->args[5].isnull = !task->has_finish_time;
+	fcinfo->args[4].value = Int32GetDatum(task->subtasks_done);
+	fcinfo->args[4].isnull = false;
+	fcinfo->args[5].value = task->failed_subtask ? CStringGetTextDatum(task->failed_subtask) : (Datum) 0;
+	fcinfo->args[5].isnull = task->failed_subtask == NULL;
+	fcinfo->args[6].value = TimestampTzGetDatum(task->finish_time);
+	fcinfo->args[6].isnull = !task->has_finish_time;
 	(void) FunctionCallInvoke(fcinfo);
 }
 
 /*
  * Adds a masked value to the values to scrub from OCP's answer, as OCP
- * received it: in UTF-8.
+ * received it: in UTF-8.  A value that is not text of the database encoding
+ * (the %XX-decoded form of a URL's part) is already what went on the wire;
+ * converting it could raise, with its bytes in the message.
  */
 static void
 remember_secret_text(OcpbSecretList *secrets, const char *text)
 {
-	char	   *wire = pg_server_to_any(text, strlen(text), PG_UTF8);
+	int			len = (int) strlen(text);
+	const char *wire = text;
 
+	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII &&
+		pg_verifymbstr(text, len, true))
+		wire = pg_server_to_any(text, len, PG_UTF8);
 	if (!ocpb_secret_list_add(secrets, wire, strlen(wire)))
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
@@ -475,9 +482,16 @@ mask_url(JsonbValue *value, OcpbSecretList *secrets)
 		value->val.string.len = strlen(masked);
 	}
 	free(masked);
-	for (i = 0; i < found.n; i++)
-		remember_secret_text(secrets, found.values[i]);
-	ocpb_secret_list_free(&found);
+	PG_TRY();
+	{
+		for (i = 0; i < found.n; i++)
+			remember_secret_text(secrets, found.values[i]);
+	}
+	PG_FINALLY();
+	{
+		ocpb_secret_list_free(&found);
+	}
+	PG_END_TRY();
 	return masked_any;
 }
 

@@ -79,7 +79,8 @@ extern Oid	ocpb_journal_owner(void);
  */
 typedef struct OcpbTaskStatus
 {
-	int64		task_id;
+	const char *server_name;	/* the server the task was read through */
+	int64		task_id;		/* as asked for, not as OCP's answer says */
 	const char *status;
 	int			subtasks_total;
 	int			subtasks_done;

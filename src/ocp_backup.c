@@ -309,15 +309,34 @@ back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *
 	PG_END_TRY();
 }
 
+/*
+ * The statement that called ocp_backup_now holds the storage object as the
+ * caller wrote it: once secrets are found in it, no error or warning of the
+ * call may log that statement (log_min_error_statement).
+ */
+static void
+hide_statement_with_secrets(void *arg)
+{
+	const OcpbSecretList *secrets = arg;
+
+	if (secrets->n > 0)
+		errhidestmt(true);
+}
+
 Datum
 ocp_backup_now(PG_FUNCTION_ARGS)
 {
 	BackupNowArgs args;
 	OcpbSecretList *secrets = palloc0(sizeof(OcpbSecretList));
+	ErrorContextCallback hide_statement;
 
 	read_backup_now_args(fcinfo, &args);
 	ocpb_journal_check_writable("ocp_backup_now()");
 	ocpb_spool_flush_leftovers();
+	hide_statement.callback = hide_statement_with_secrets;
+	hide_statement.arg = secrets;
+	hide_statement.previous = error_context_stack;
+	error_context_stack = &hide_statement;
 	/* The secrets found in storage are malloc'd, freed on every path. */
 	PG_TRY();
 	{
@@ -328,5 +347,6 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 		ocpb_secret_list_free(secrets);
 	}
 	PG_END_TRY();
+	error_context_stack = hide_statement.previous;
 	return (Datum) 0;
 }

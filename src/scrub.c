@@ -21,6 +21,13 @@ static const char *const secret_markers[] = {
 	"credential", NULL
 };
 
+/*
+ * Keys that are secrets only as a whole: OceanBase's backup destinations
+ * call the object-store secret access_key (its id is access_id), while
+ * ossAccessKey is an object holding the id, the secret and the endpoint.
+ */
+static const char *const secret_names[] = {"accesskey", "sk", NULL};
+
 /* JSON's two-character escapes: the byte, then the letter after '\'. */
 static const char short_escapes[][2] = {
 	{'"', '"'}, {'\\', '\\'}, {'/', '/'}, {'\b', 'b'}, {'\f', 'f'},
@@ -122,6 +129,18 @@ key_contains(const char *key, size_t len, const char *marker)
 	return false;
 }
 
+/* Whether key, lower-cased and without '_' and '-', is name. */
+static bool
+key_is(const char *key, size_t len, const char *name)
+{
+	size_t		normalized = 0;
+	size_t		at;
+
+	for (at = 0; at < len; at++)
+		normalized += key[at] != '_' && key[at] != '-';
+	return normalized == strlen(name) && key_contains(key, len, name);
+}
+
 bool
 ocpb_is_secret_key(const char *key, size_t len)
 {
@@ -129,6 +148,9 @@ ocpb_is_secret_key(const char *key, size_t len)
 
 	for (marker = secret_markers; *marker != NULL; marker++)
 		if (key_contains(key, len, *marker))
+			return true;
+	for (marker = secret_names; *marker != NULL; marker++)
+		if (key_is(key, len, *marker))
 			return true;
 	return false;
 }

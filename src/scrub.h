@@ -38,8 +38,9 @@ extern void ocpb_secret_list_free(OcpbSecretList *list);
 /*
  * Whether a JSON key names a secret: lower-cased (ASCII only) and without
  * '_' and '-', it contains secret, password, passwd, pwd, token,
- * privatekey, apikey or credential.  So accessKeySecret, Private-Key and
- * db_passwd do; accessKeyId and configName do not.
+ * privatekey, apikey or credential, or it is accesskey or sk.  So
+ * accessKeySecret, Private-Key, db_passwd and access_key do; accessKeyId,
+ * ossAccessKey and configName do not.
  */
 extern bool ocpb_is_secret_key(const char *key, size_t len);
 

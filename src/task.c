@@ -70,13 +70,17 @@ set_time(TaskRow *row, TaskColumn column, bool present, long long unix_us)
 	set_value(row, column, present, TimestampTzGetDatum(from_unix_us(unix_us)));
 }
 
-/* What OCP said goes into the task's row, for refresh, wait and the view. */
+/*
+ * What OCP said goes into the task's row, for refresh, wait and the view:
+ * the row of the task asked for, through the server asked.
+ */
 static void
-record_status(const OcpbTaskInfo *task)
+record_status(const OcpbEndpoint *endpoint, int64 task_id, const OcpbTaskInfo *task)
 {
 	OcpbTaskStatus status;
 
-	status.task_id = (int64) task->task_id;
+	status.server_name = endpoint->server_name;
+	status.task_id = task_id;
 	status.status = task->status;
 	status.subtasks_total = task->subtasks_total;
 	status.subtasks_done = task->subtasks_done;
@@ -152,7 +156,7 @@ ocp_backup_task(PG_FUNCTION_ARGS)
 		if (failed)
 			ocpb_raise_failure(&failure);
 		fill_row(&row, &task);
-		record_status(&task);
+		record_status(endpoint, task_id, &task);
 	}
 	PG_FINALLY();
 	{

@@ -265,10 +265,27 @@ SELECT try(format('SELECT * FROM ocp_backup_now(51, %L, %L, %L, %L)', 'PHYSICAL_
 SELECT count(*) AS requests_received FROM sim_requests();
 DROP USER MAPPING FOR CURRENT_USER SERVER sec;
 
+-- A task is recorded only through the server it was started through: the
+-- operator's lab server, whose OCP has a task of the same number, cannot
+-- overwrite the status of the task started through sec.
+CREATE SERVER sec_lab FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
+GRANT USAGE ON FOREIGN SERVER sec_lab TO sec_operator;
+CREATE USER MAPPING FOR sec_operator SERVER sec_lab OPTIONS (username 'admin', password 'admin');
+SET ROLE sec_operator;
+SELECT task_id AS prod_task FROM ocp_backup_now(52, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'sec') \gset
+RESET ROLE;
+-- A status the lab's OCP would not give.
+UPDATE ocp_backup.task SET status = 'FAILED' WHERE task_id = :prod_task AND server_name = 'sec';
+SET ROLE sec_operator;
+SELECT status IN ('RUNNING', 'SUCCESSFUL') AS lab_answered FROM ocp_backup_task(:prod_task, 'sec_lab');
+RESET ROLE;
+SELECT server_name, status FROM ocp_backup.task WHERE task_id = :prod_task ORDER BY 1;
+DROP SERVER sec_lab CASCADE;
+
 -- The journal's writers are nobody's to call.
 SET ROLE sec_operator;
 SELECT try($$SELECT ocp_backup.record_invocation('{}')$$) AS record_invocation;
-SELECT try($$SELECT ocp_backup.record_task_status(1, 'SUCCESSFUL', 1, 1, NULL, NULL)$$) AS record_task_status;
+SELECT try($$SELECT ocp_backup.record_task_status('sec', 1, 'SUCCESSFUL', 1, 1, NULL, NULL)$$) AS record_task_status;
 RESET ROLE;
 SELECT p.proname, p.prosecdef, p.proconfig, p.proacl
   FROM pg_proc p WHERE p.pronamespace = 'ocp_backup'::regnamespace AND p.proname LIKE 'record%' ORDER BY 1;

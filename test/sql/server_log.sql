@@ -19,6 +19,10 @@ SELECT count(*) AS rows FROM ocp_backup_now(82, 'PHYSICAL_BACKUP', 'FULL_BACKUP'
 SELECT sim_fault('{"kind": "echo"}');
 SELECT try(format('SELECT * FROM ocp_backup_now(83, %L, %L, %L, %L)', 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'logged_aksk')) ~ '\*{8}' AS echo_masked;
 SELECT authenticated FROM ocp_backup_check('logged_aksk');
+-- A failing call left uncaught: its statement, which holds the storage
+-- object as written, is not logged (log_min_error_statement).
+SELECT sim_fault('{"kind": "envelope", "status": 500, "code": 60018, "message": "Unexpected error."}');
+SELECT * FROM ocp_backup_now(84, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'logged');
 -- A refused option: the validator's error names the option, not the value.
 SELECT try($$ALTER USER MAPPING FOR CURRENT_USER SERVER logged OPTIONS (SET password E'wrong-secret\n')$$) AS refused;
 -- What reaches the log: the search below must find it.

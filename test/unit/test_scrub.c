@@ -99,8 +99,15 @@ UNIT_TEST(secret_keys)
 	CHECK(is_secret_key("API-KEY"));
 	CHECK(is_secret_key("x_credentials"));
 	CHECK(is_secret_key("Credential"));
+	CHECK(is_secret_key("access_key"));
+	CHECK(is_secret_key("AccessKey"));
+	CHECK(is_secret_key("sk"));
+	CHECK(is_secret_key("S-K"));
 	CHECK(!is_secret_key("accessKeyId"));
-	CHECK(!is_secret_key("access_key"));
+	CHECK(!is_secret_key("access_id"));
+	CHECK(!is_secret_key("ossAccessKey"));
+	CHECK(!is_secret_key("ask"));
+	CHECK(!is_secret_key("skip"));
 	CHECK(!is_secret_key("endpoint"));
 	CHECK(!is_secret_key("configName"));
 	CHECK(!is_secret_key("storageUrl"));
