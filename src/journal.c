@@ -46,6 +46,9 @@
 
 #define SECRET_MARKER "********"
 
+/* OCP's storage configurations hold a few; this bounds the scrubbing. */
+#define MAX_SECRETS 256
+
 /*
  * The journal's catalog facts, looked up once and forgotten when the
  * journal's relation changes (the extension dropped and created again, a
@@ -412,6 +415,14 @@ remember_secret_text(OcpbSecretList *secrets, const char *text)
 {
 	int			len = (int) strlen(text);
 	const char *wire = text;
+
+	/* Each is looked for at every byte of OCP's answer. */
+	if (secrets->n >= MAX_SECRETS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage object holds too many secret values"),
+				 errdetail("It holds more than %d values under secret keys or in the credentials of URLs.",
+						   MAX_SECRETS)));
 
 	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII &&
 		pg_verifymbstr(text, len, true))

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #define MASK_LEN (sizeof(OCPB_MASK) - 1)
 
 static const char *const secret_markers[] = {
@@ -496,18 +498,23 @@ is_word_byte(char c)
 
 /*
  * Scrubs the number token that starts at token; returns the bytes it took.
- * One equal to a secret becomes the masked string, so JSON stays JSON.
+ * One equal to a secret, or to its negation, becomes the masked string, so
+ * JSON stays JSON.
  */
 static size_t
 scrub_number(Scrubber *s, const char *token, size_t len)
 {
 	size_t		n = 1;
+	size_t		unsigned_at;
 	size_t		i;
 
 	while (n < len && is_number_byte(token[n]))
 		n++;
+	unsigned_at = n > 1 && token[0] == '-' ? 1 : 0;
 	for (i = 0; i < s->needles->n; i++)
-		if (prefix_length(token, n, s->needles->values[i]) == n)
+		if (prefix_length(token, n, s->needles->values[i]) == n ||
+			(unsigned_at > 0 &&
+			 prefix_length(token + 1, n - 1, s->needles->values[i]) == n - 1))
 		{
 			buf_put(&s->out, "\"" OCPB_MASK "\"", MASK_LEN + 2);
 			return n;
@@ -560,6 +567,26 @@ collect_needles(OcpbSecretList *needles, const OcpbSecretList *secrets)
 	return ok;
 }
 
+/*
+ * Whether text is one JSON value.  Then the token pass has seen every string
+ * and number in it, and masking raw bytes as well could only break it: a
+ * secret "true" would mask a literal, a secret 3600 a digit run of a task
+ * id, and OCP's answer to a backup it started would become unreadable.
+ */
+static bool
+is_json(const char *text, size_t len)
+{
+	const char *end = NULL;
+	cJSON	   *parsed = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	bool		whole = parsed != NULL;
+
+	cJSON_Delete(parsed);
+	/* cJSON stops after the first value: only whitespace may follow it. */
+	for (; whole && end < text + len; end++)
+		whole = *end == ' ' || *end == '\t' || *end == '\n' || *end == '\r';
+	return whole;
+}
+
 char *
 ocpb_scrub_answer(const char *body, size_t len, const OcpbSecretList *secrets,
 				  size_t *out_len)
@@ -571,7 +598,10 @@ ocpb_scrub_answer(const char *body, size_t len, const OcpbSecretList *secrets,
 	if (collect_needles(&needles, secrets))
 	{
 		scrub_tokens(&s, body, len);
-		mask_needles(&out, s.out.data, s.out.len, &needles);
+		if (!s.out.failed && is_json(s.out.data, s.out.len))
+			buf_put(&out, s.out.data, s.out.len);
+		else
+			mask_needles(&out, s.out.data, s.out.len, &needles);
 	}
 	else
 		out.failed = true;

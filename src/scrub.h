@@ -59,7 +59,9 @@ extern char *ocpb_mask_url_credentials(const char *url, OcpbSecretList *found,
  * A copy of an answer body, of any bytes, in which no secret of the list
  * occurs any more.  Every JSON string token, key or value, is decoded; one
  * whose text holds a secret is re-encoded with each occurrence masked, and
- * a number token equal to a secret becomes the string "********".  Then
+ * a number token equal to a secret becomes the string "********".  Then,
+ * unless the result is one JSON value (whose every string and number the
+ * first pass saw, and whose literals and digits a raw pass could break),
  * any raw occurrence of a secret, or of its JSON-escaped form (with '/'
  * escaped or not), is masked too: this covers bodies that are not JSON and
  * malformed tokens, which the first pass leaves alone.  All other bytes are

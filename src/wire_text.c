@@ -90,6 +90,45 @@ non_ascii_escape(const char *s, size_t len, int *consumed)
 	return 0xFFFD;				/* a lone surrogate */
 }
 
+/*
+ * Valid UTF-8 in, the same with each \uXXXX escape of a lone surrogate made
+ * \uFFFD: cJSON refuses those, and a truncated emoji in a hint must not
+ * make the answer to a started backup unreadable.
+ */
+static char *
+repair_lone_surrogates(const char *text, size_t len, size_t *out_len)
+{
+	StringInfoData out;
+	size_t		i = 0;
+
+	initStringInfo(&out);
+	while (i < len)
+	{
+		int			consumed;
+		pg_wchar	code;
+
+		if (text[i] == '\\' && (code = non_ascii_escape(text + i, len - i, &consumed)) != (pg_wchar) -1)
+		{
+			/* A pair is kept whole; a lone half is what 0xFFFD stands for. */
+			if (code == 0xFFFD && pg_strncasecmp(text + i + 2, "fffd", 4) != 0)
+				appendStringInfoString(&out, "\\uFFFD");
+			else
+				appendBinaryStringInfo(&out, text + i, consumed);
+			i += consumed;
+		}
+		else if (text[i] == '\\' && i + 1 < len)
+		{
+			/* Keep an escape whole, so that \\u stays two characters. */
+			appendBinaryStringInfo(&out, text + i, 2);
+			i += 2;
+		}
+		else
+			appendStringInfoChar(&out, text[i++]);
+	}
+	*out_len = out.len;
+	return out.data;
+}
+
 /* Valid UTF-8 in, the database encoding (not UTF-8) out. */
 static char *
 utf8_to_database(const char *utf8, size_t len, size_t *out_len)
@@ -168,5 +207,7 @@ ocpb_answer_from_wire(const char *body, size_t len, const OcpbSecretList *secret
 	*out_len = text_len;
 	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
 		result = utf8_to_database(result, text_len, out_len);
+	else
+		result = repair_lone_surrogates(result, text_len, out_len);
 	return result;
 }

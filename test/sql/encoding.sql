@@ -35,6 +35,11 @@ SELECT enc_raw_answer(200, convert_to('{"successful":true,"status":200,"traceId"
 SELECT cluster_id, task_id, successful, trace_id FROM ocp_backup_now(62, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'enc');
 SELECT successful, task_ids, trace_id FROM ocp_backup.invocation WHERE cluster_id = 62;
 
+-- A lone surrogate escape (half of an emoji, cut) would make the answer
+-- unreadable: it becomes U+FFFD, and the call keeps its task.
+SELECT enc_raw_answer(200, convert_to('{"successful":true,"status":200,"traceId":"s1","data":{"obBackupTaskType":"DATA_BACKUP_NOW","backupObjectOpsResultList":[{"beSuccessful":false,"errorCode":"X","hint":"cut \ud83d here, whole \ud83d\ude00","obBackupObjectList":[{"clusterId":65,"backupDimension":"CLUSTER"}],"taskIdList":[3000065]}]}}', 'UTF8'));
+SELECT cluster_id, task_id, successful, hint FROM ocp_backup_now(65, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'enc');
+
 -- A LATIN1 database.
 CREATE DATABASE enc_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
 \c enc_latin1

@@ -230,6 +230,9 @@ SELECT try(format('SELECT * FROM ocp_backup_now(49, %L, %L, %L::jsonb || jsonb_b
                   'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'deep', '{"a": ', '1', '}', 'sec')) AS too_deep;
 SELECT try(format('SELECT * FROM ocp_backup_now(49, %L, %L, %L::jsonb || jsonb_build_object(%L, (repeat(%L, 16) || %L || repeat(%L, 16))::jsonb), %L)',
                   'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'deep', '[', '1', ']', 'sec')) AS one_too_deep;
+-- More secret values than are worth scrubbing for: refused, nothing sent.
+SELECT try(format('SELECT * FROM ocp_backup_now(49, %L, %L, %L::jsonb || jsonb_build_object(%L, (SELECT jsonb_agg(g) FROM generate_series(1, 300) g)), %L)',
+                  'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'pwd', 'sec')) AS too_many_secrets;
 -- 16 levels in all is what OCP may get.
 SELECT cluster_id, successful FROM ocp_backup_now(49, 'PHYSICAL_BACKUP', 'FULL_BACKUP',
   (:'storage'::jsonb || jsonb_build_object('deep', (repeat('[', 15) || '1' || repeat(']', 15))::jsonb)), 'sec');
