@@ -37,7 +37,6 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/syscache.h"
 
@@ -51,9 +50,10 @@
 
 /*
  * The journal's catalog facts, looked up once and forgotten when the
- * journal's relation changes (the extension dropped and created again, a
- * new owner).  The FmgrInfos stay valid while the functions' OIDs do, which
- * is as long as the journal's relation.
+ * journal's relation or any function changes (the extension dropped and
+ * created again, updated, a new owner).  The functions are kept as OIDs and
+ * looked up for each call, so that a changed definition (its owner, its
+ * settings) takes effect at once.
  */
 typedef struct JournalCatalog
 {
@@ -61,12 +61,14 @@ typedef struct JournalCatalog
 	Oid			journal;		/* ocp_backup.invocation */
 	Oid			owner;			/* of the journal */
 	Oid			id_sequence;	/* ocp_backup.invocation_id_seq */
-	FmgrInfo	record_invocation;	/* ocp_backup.record_invocation */
-	FmgrInfo	record_task_status; /* ocp_backup.record_task_status */
+	Oid			record_invocation;	/* ocp_backup.record_invocation */
+	Oid			record_task_status; /* ocp_backup.record_task_status */
 } JournalCatalog;
 
 static JournalCatalog journal_catalog;
-static bool journal_catalog_callback_registered = false;
+static bool journal_catalog_callbacks_registered = false;
+/* Counts invalidations, so that one during a lookup is not lost. */
+static uint64 journal_invalidations = 0;
 
 void
 ocpb_journal_check_writable(const char *function_name)
@@ -79,7 +81,17 @@ static void
 forget_journal_catalog(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == journal_catalog.journal)
+	{
 		journal_catalog.valid = false;
+		journal_invalidations++;
+	}
+}
+
+static void
+forget_journal_functions(Datum arg, int cacheid, uint32 hashvalue)
+{
+	journal_catalog.valid = false;
+	journal_invalidations++;
 }
 
 static Oid
@@ -98,12 +110,9 @@ journal_relation(const char *name, Oid namespace_id)
 /*
  * Finds a journal function by its schema and exact argument types: no
  * search_path takes part, and the caller needs no USAGE on the schema.
- * Its FmgrInfo lives as long as the backend (a few bytes are left behind
- * each time the journal is recreated).
  */
-static void
-journal_function(const char *name, Oid namespace_id, int nargs, const Oid *arg_types,
-				 FmgrInfo *info)
+static Oid
+journal_function(const char *name, Oid namespace_id, int nargs, const Oid *arg_types)
 {
 	HeapTuple	tuple;
 	Oid			function;
@@ -118,7 +127,7 @@ journal_function(const char *name, Oid namespace_id, int nargs, const Oid *arg_t
 				 errhint("Update the extension to the version of its library: ALTER EXTENSION ocp_backup UPDATE;")));
 	function = ((Form_pg_proc) GETSTRUCT(tuple))->oid;
 	ReleaseSysCache(tuple);
-	fmgr_info_cxt(function, info, TopMemoryContext);
+	return function;
 }
 
 static JournalCatalog *
@@ -130,14 +139,17 @@ lookup_journal_catalog(void)
 	};
 	Oid			namespace_id;
 	HeapTuple	tuple;
+	uint64		invalidations_before;
 
 	if (journal_catalog.valid)
 		return &journal_catalog;
-	if (!journal_catalog_callback_registered)
+	if (!journal_catalog_callbacks_registered)
 	{
 		CacheRegisterRelcacheCallback(forget_journal_catalog, (Datum) 0);
-		journal_catalog_callback_registered = true;
+		CacheRegisterSyscacheCallback(PROCOID, forget_journal_functions, (Datum) 0);
+		journal_catalog_callbacks_registered = true;
 	}
+	invalidations_before = journal_invalidations;
 	namespace_id = get_namespace_oid("ocp_backup", false);
 	journal_catalog.journal = journal_relation("invocation", namespace_id);
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(journal_catalog.journal));
@@ -146,11 +158,14 @@ lookup_journal_catalog(void)
 	journal_catalog.owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 	journal_catalog.id_sequence = journal_relation("invocation_id_seq", namespace_id);
-	journal_function("record_invocation", namespace_id, lengthof(record_invocation_args),
-					 record_invocation_args, &journal_catalog.record_invocation);
-	journal_function("record_task_status", namespace_id, lengthof(record_task_status_args),
-					 record_task_status_args, &journal_catalog.record_task_status);
-	journal_catalog.valid = true;
+	journal_catalog.record_invocation =
+		journal_function("record_invocation", namespace_id,
+						 lengthof(record_invocation_args), record_invocation_args);
+	journal_catalog.record_task_status =
+		journal_function("record_task_status", namespace_id,
+						 lengthof(record_task_status_args), record_task_status_args);
+	/* Good for this call; looked up again if something changed meanwhile. */
+	journal_catalog.valid = journal_invalidations == invalidations_before;
 	return &journal_catalog;
 }
 
@@ -165,7 +180,7 @@ ocpb_journal_record_row(const char *row_json)
 {
 	Datum		row = DirectFunctionCall1(jsonb_in, CStringGetDatum(row_json));
 
-	return DatumGetBool(FunctionCall1(&lookup_journal_catalog()->record_invocation, row));
+	return DatumGetBool(OidFunctionCall1(lookup_journal_catalog()->record_invocation, row));
 }
 
 static void
@@ -384,9 +399,10 @@ void
 ocpb_journal_task_status(const OcpbTaskStatus *task)
 {
 	LOCAL_FCINFO(fcinfo, 7);
+	FmgrInfo	record_task_status;
 
-	InitFunctionCallInfoData(*fcinfo, &lookup_journal_catalog()->record_task_status,
-							 7, InvalidOid, NULL, NULL);
+	fmgr_info(lookup_journal_catalog()->record_task_status, &record_task_status);
+	InitFunctionCallInfoData(*fcinfo, &record_task_status, 7, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = CStringGetTextDatum(task->server_name);
 	fcinfo->args[0].isnull = false;
 	fcinfo->args[1].value = Int64GetDatum(task->task_id);

@@ -743,15 +743,19 @@ ocpb_split_url(const char *url, char **base_url, char **host_header, char **path
 	ok = curl_url_set(parsed, CURLUPART_URL, url, CURLU_PATH_AS_IS) == CURLUE_OK &&
 		curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 		curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+	/* Before PG_TRY: what the handler frees is not written inside it. */
+	if (ok)
+	{
+		/* Without an explicit port, libcurl omits it from Host too. */
+		(void) curl_url_get(parsed, CURLUPART_PORT, &port, 0);
+		(void) curl_url_get(parsed, CURLUPART_PATH, &path, 0);
+	}
 	PG_TRY();
 	{
 		if (ok)
 		{
 			size_t		path_len;
 
-			/* Without an explicit port, libcurl omits it from Host too. */
-			(void) curl_url_get(parsed, CURLUPART_PORT, &port, 0);
-			(void) curl_url_get(parsed, CURLUPART_PATH, &path, 0);
 			path_len = path != NULL ? strlen(path) : 0;
 			/* "/" is no prefix; "/ocp/" is "/ocp". */
 			if (path_len > 0 && path[path_len - 1] == '/')
