@@ -21,13 +21,69 @@ that path.  The control API stays at /__sim/.
 Control API (no authentication, never recorded):
     GET    /__sim/requests[?since=SEQ]  recorded requests, JSON Lines
     GET    /__sim/connections           {"accepted": N}
-    POST   /__sim/reset                 forget requests, tasks, faults, config
+    POST   /__sim/reset                 forget requests, tasks, faults, config, fleet
     GET    /__sim/config                the configuration
     POST   /__sim/config                merge {"task_seconds": 2, ...}
     POST   /__sim/tasks/ID              force {"status": "SUCCESSFUL"}
     GET    /__sim/faults                the queued faults
     POST   /__sim/faults                queue {"kind": "hang", ...} or a list
     DELETE /__sim/faults                drop the queued faults
+    POST   /__sim/fleet                 replace the fleet: {"clusters": [...]} or
+                                        {"generate": {"clusters": N, "seed": S}}
+    GET    /__sim/fleet                 the fleet as stored (times: epoch seconds)
+    POST   /__sim/fleet/clusters/ID/jobs        append a backup job to its history
+    POST   /__sim/fleet/clusters/ID/jobs/JOBID  update that job {"status": "DONE", ...}
+    DELETE /__sim/fleet/clusters/ID     drop the cluster from the inventory
+
+Configuration keys (POST /__sim/config merges; POST /__sim/reset restores these):
+    task_seconds        10            how long a backup task runs
+    task_outcome        "SUCCESSFUL"  how a task ends, or "FAILED"
+    task_ids_as_strings false         task ids as JSON strings of digits
+    task_id_base        3000041       the next task id
+    missing_clusters    [99]          clusters whose backupNow answers 404
+    clock_skew_seconds  0             added to the simulator's clock
+    list_page_limit     null          a positive integer caps the rows per page
+                                      of every paged list, whatever size was
+                                      asked; page.size shows the size used
+
+The fleet (empty until uploaded; reset empties it) is what OCP's inventory
+and backup history show: GET /api/v2/ob/clusters, .../clusters/ID/tenants and
+.../clusters/ID/backup/task/dataBackupTasks (ocp-api.md sections 5 and 6),
+paged like the task list: clusters and tenants by id, jobs newest first (by
+startTime, then taskId) with dates of the +0800 form; an unknown cluster
+answers 404 OBE11001.  A job appended (404 for a cluster not in the fleet,
+409 for a taskId it has) is OCP's own schedule starting a backup.
+A cluster:
+    {"id": 1000005, "name": "prod-a", "obClusterId": id, "obVersion": "4.2.1.0",
+     "type": "PRIMARY", "status": "RUNNING", "tenants": [...], "history": [...]}
+a tenant:
+    {"id": 1001, "name": "sys", "mode": "MYSQL", "status": "NORMAL",
+     "obVersion": the cluster's, "locked": false, "readonly": false,
+     "created_ago": 2592000}
+and a job of the history (the defaults shown; taskId, status and started_ago
+are required):
+    {"taskId": 7, "backupSetId": taskId, "backupMode": "PHYSICAL_BACKUP",
+     "dataBackupTaskType": "FULL_BACKUP", "status": "DONE", "started_ago": 3600,
+     "finished_ago": null, "errorMsg": null,
+     "backupUri": "file:///obbackup/<cluster name>", "tenantId": null}
+*_ago are seconds before the simulator's clock at upload, stored as absolute
+times; a null or absent finished_ago means no finishTime.  An unknown key or
+a value of the wrong type is refused with a 400.  "generate" builds N
+clusters 2000001.. ("fleet-0001"..) from the seed (N up to 20000; seed 0 by
+default).  Both forms answer
+    {"clusters": N, "tenants": T, "jobs": J, "never_backed_up": [ids],
+     "stale": [ids], "failing": [ids], "running": [ids], "fresh": [ids]}
+classifying each cluster, at upload, by its newest job (latest startTime,
+then highest taskId): none is never_backed_up; BEGINNING, INITIALIZING or
+DOING is running; FAILED is failing; otherwise the newest DONE job decides:
+fresh if it finished less than 24 h ago, else stale (stale too without any).
+backupNow on a fleet cluster adds a job (taskId: the cluster's highest + 1)
+to its history that follows the task: RUNNING is DOING, SUCCESSFUL is DONE,
+FAILED is FAILED with errorMsg "backup failed"; GET /__sim/fleet shows its
+ocpTaskId.  A job update ({"status", "finished_ago", "errorMsg"}, null
+removes the last two) cuts that tie.  On a fleet cluster, the tenant
+backupNow answers 404 OBE11002 for a tenant the cluster does not have.
+Clusters outside the fleet are served as before the fleet existed.
 
 Fault kinds; any fault may have "path" (it then waits for a request whose
 path and query contain that string; without it, for the next /api/ request)
@@ -63,7 +119,9 @@ import hashlib
 import hmac
 import http.server
 import json
+import math
 import os
+import random
 import re
 import select
 import signal
@@ -125,6 +183,7 @@ def default_config():
         "task_id_base": 3000041,
         "missing_clusters": [99],
         "clock_skew_seconds": 0.0,
+        "list_page_limit": None,
     }
 
 
@@ -279,6 +338,9 @@ class Task:
     outcome: str
     forced_status: object = None
     forced_at: object = None
+    # The cluster and tenant objects shown, when they come from the fleet.
+    cluster_label: object = None
+    tenant_label: object = None
 
     def status(self, now):
         if self.forced_status:
@@ -329,14 +391,16 @@ class Task:
             "type": "MANUAL",
             "operation": "EXECUTE",
             "creator": {"id": 1, "name": self.creator},
-            "cluster": {"id": self.cluster_id, "name": "cluster%d" % self.cluster_id,
-                        "obClusterId": self.cluster_id, "type": "PRIMARY"},
+            "cluster": self.cluster_label or {
+                "id": self.cluster_id, "name": "cluster%d" % self.cluster_id,
+                "obClusterId": self.cluster_id, "type": "PRIMARY"},
             "createTime": format_time_colon(self.created),
             "startTime": format_time_colon(self.created),
             "prohibitRollback": False,
         }
         if self.tenant_id is not None:
-            data["tenant"] = {"id": self.tenant_id, "name": "tenant%d" % self.tenant_id}
+            data["tenant"] = self.tenant_label or {"id": self.tenant_id,
+                                                   "name": "tenant%d" % self.tenant_id}
         end = self.finish_time(now)
         if end is not None:
             data["finishTime"] = format_time_colon(end)
@@ -406,6 +470,13 @@ def _config_clusters(value):
     return list(value)
 
 
+def _config_page_limit(value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise ControlError(400, "list_page_limit must be a positive integer or null")
+    return value
+
+
 CONFIG_CHECKS = {
     "task_seconds": _config_task_seconds,
     "task_outcome": _config_outcome,
@@ -413,6 +484,7 @@ CONFIG_CHECKS = {
     "task_id_base": _config_task_id_base,
     "missing_clusters": _config_clusters,
     "clock_skew_seconds": lambda v: _number(v, "clock_skew_seconds"),
+    "list_page_limit": _config_page_limit,
 }
 
 
@@ -532,6 +604,412 @@ def fault_matches(fault, target):
 
 
 # ---------------------------------------------------------------------------
+# The fleet: OCP's inventory of clusters and tenants, and each cluster's
+# backup history, as tests upload or generate it.
+
+CLUSTER_TYPES = ("PRIMARY", "STANDBY")
+CLUSTER_STATUSES = ("RUNNING", "CREATING", "DELETING", "STARTING", "RESTARTING", "STOPPING",
+                    "STOPPED", "TAKINGOVER", "MOVINGOUT", "SWITCHOVER", "FAILOVER",
+                    "OPERATING")
+TENANT_MODES = ("MYSQL", "ORACLE")
+TENANT_STATUSES = ("NORMAL", "CREATING", "MODIFYING", "DELETING")
+JOB_STATUSES = ("BEGINNING", "INITIALIZING", "DOING", "DONE", "FAILED", "CANCELING",
+                "CANCELED", "OVERDUE", "UNKNOWN")
+JOB_RUNNING = ("BEGINNING", "INITIALIZING", "DOING")
+# A history job made by backupNow shows its task's status this way.
+JOB_STATUS_OF_TASK = {"RUNNING": "DOING", "SUCCESSFUL": "DONE", "FAILED": "FAILED"}
+TASK_JOB_ERROR = "backup failed"
+DEFAULT_OB_VERSION = "4.2.1.0"
+DEFAULT_TENANT_AGE_SECONDS = 30 * 86400
+# A cluster whose newest DONE job finished this recently is "fresh".
+FRESH_SECONDS = 24 * 3600
+MAX_ID = (1 << 63) - 1
+# The kinds of cluster the upload's answer counts, in the answer's order.
+FLEET_KINDS = ("never_backed_up", "stale", "failing", "running", "fresh")
+
+REQUIRED = object()  # a field without a default
+
+
+@dataclasses.dataclass
+class Job:
+    """One row of a cluster's backup history (dataBackupTasks)."""
+    task_id: int        # OceanBase's backup job id, not an OCP task id
+    backup_set_id: int
+    backup_mode: str
+    task_type: str      # dataBackupTaskType
+    status: str
+    started_at: float
+    finished_at: object  # None: no finishTime
+    error_msg: object
+    backup_uri: str
+    tenant_id: object
+    task: object = None  # the Task of a backupNow: its status decides the job's
+
+    def resolved(self, now):
+        """(status, finished_at, error_msg) at `now`."""
+        if self.task is None:
+            return self.status, self.finished_at, self.error_msg
+        status = self.task.status(now)
+        return (JOB_STATUS_OF_TASK[status], self.task.finish_time(now),
+                TASK_JOB_ERROR if status == "FAILED" else None)
+
+    def untie(self, now):
+        """Freezes what the task shows now: the control API takes over."""
+        self.status, self.finished_at, self.error_msg = self.resolved(now)
+        self.task = None
+
+    def row(self, cluster_id, now):
+        status, finished_at, error_msg = self.resolved(now)
+        data = {"taskId": self.task_id, "backupSetId": self.backup_set_id,
+                "backupMode": self.backup_mode, "dataBackupTaskType": self.task_type,
+                "backupUri": self.backup_uri, "status": status, "clusterId": cluster_id,
+                "startTime": format_time_no_colon(self.started_at)}
+        if finished_at is not None:
+            data["finishTime"] = format_time_no_colon(finished_at)
+        if error_msg is not None:
+            data["errorMsg"] = error_msg
+        if self.tenant_id is not None:
+            data["tenantId"] = self.tenant_id
+        return data
+
+    def stored(self, now):
+        """For GET /__sim/fleet: the job's fields, times in epoch seconds."""
+        status, finished_at, error_msg = self.resolved(now)
+        data = {"taskId": self.task_id, "backupSetId": self.backup_set_id,
+                "backupMode": self.backup_mode, "dataBackupTaskType": self.task_type,
+                "status": status, "started_at": self.started_at,
+                "finished_at": finished_at, "errorMsg": error_msg,
+                "backupUri": self.backup_uri, "tenantId": self.tenant_id,
+                "ocpTaskId": self.task.id if self.task else None}
+        return {key: value for key, value in data.items() if value is not None}
+
+
+def newest_first(history):
+    return sorted(history, key=lambda j: (j.started_at, j.task_id), reverse=True)
+
+
+# Field checks: check(value, where) returns the value or raises a 400 that
+# names the field, e.g. "clusters[2].history[0].status must be one of ...".
+
+def _fleet_id(value, where):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise ControlError(400, "%s must be a positive integer" % where)
+    return value
+
+
+def _fleet_name(value, where):
+    if not isinstance(value, str) or not value:
+        raise ControlError(400, "%s must be a non-empty string" % where)
+    return value
+
+
+def _fleet_text(value, where):
+    if not isinstance(value, str):
+        raise ControlError(400, "%s must be a string" % where)
+    return value
+
+
+def _fleet_bool(value, where):
+    if not isinstance(value, bool):
+        raise ControlError(400, "%s must be true or false" % where)
+    return value
+
+
+def _fleet_ago(value, where):
+    seconds = _number(value, where)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ControlError(400, "%s must be a number of seconds, not negative" % where)
+    return seconds
+
+
+def _fleet_list(value, where):
+    if not isinstance(value, list):
+        raise ControlError(400, "%s must be a list" % where)
+    return value
+
+
+def _fleet_enum(*allowed):
+    def check(value, where):
+        if not isinstance(value, str) or value not in allowed:
+            raise ControlError(400, "%s must be one of %s" % (where, ", ".join(allowed)))
+        return value
+    return check
+
+
+def _fleet_optional(check):
+    """null is accepted and means absent."""
+    return lambda value, where: None if value is None else check(value, where)
+
+
+CLUSTER_FIELDS = {
+    "id": (_fleet_id, REQUIRED),
+    "name": (_fleet_name, REQUIRED),
+    "obClusterId": (_fleet_id, None),  # None: filled in from the other fields
+    "obVersion": (_fleet_name, DEFAULT_OB_VERSION),
+    "type": (_fleet_enum(*CLUSTER_TYPES), "PRIMARY"),
+    "status": (_fleet_enum(*CLUSTER_STATUSES), "RUNNING"),
+    "tenants": (_fleet_list, None),
+    "history": (_fleet_list, None),
+}
+TENANT_FIELDS = {
+    "id": (_fleet_id, REQUIRED),
+    "name": (_fleet_name, REQUIRED),
+    "mode": (_fleet_enum(*TENANT_MODES), "MYSQL"),
+    "status": (_fleet_enum(*TENANT_STATUSES), "NORMAL"),
+    "obVersion": (_fleet_name, None),
+    "locked": (_fleet_bool, False),
+    "readonly": (_fleet_bool, False),
+    "created_ago": (_fleet_ago, DEFAULT_TENANT_AGE_SECONDS),
+}
+JOB_FIELDS = {
+    "taskId": (_fleet_id, REQUIRED),
+    "backupSetId": (_fleet_id, None),
+    "backupMode": (_fleet_enum(*BACKUP_MODES), "PHYSICAL_BACKUP"),
+    "dataBackupTaskType": (_fleet_enum(*DATA_BACKUP_MODES), "FULL_BACKUP"),
+    "status": (_fleet_enum(*JOB_STATUSES), REQUIRED),
+    "started_ago": (_fleet_ago, REQUIRED),
+    "finished_ago": (_fleet_optional(_fleet_ago), None),
+    "errorMsg": (_fleet_optional(_fleet_text), None),
+    "backupUri": (_fleet_name, None),
+    "tenantId": (_fleet_optional(_fleet_id), None),
+}
+# What OCP's schedule changes of a job as it runs; None: left as it is.
+JOB_UPDATE_FIELDS = {
+    "status": (JOB_FIELDS["status"][0], None),
+    "finished_ago": JOB_FIELDS["finished_ago"],
+    "errorMsg": JOB_FIELDS["errorMsg"],
+}
+
+
+def fleet_fields(value, where, fields):
+    """`value` checked against `fields` (key -> (check, default)), defaults
+    filled in; an unknown key is refused rather than ignored."""
+    if not isinstance(value, dict):
+        raise ControlError(400, "%s must be a JSON object" % where)
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise ControlError(400, "%s: unknown key(s): %s" % (where, ", ".join(unknown)))
+    result = {}
+    for key, (check, default) in fields.items():
+        if key in value:
+            result[key] = check(value[key], "%s.%s" % (where, key))
+        elif default is REQUIRED:
+            raise ControlError(400, "%s.%s is required" % (where, key))
+        else:
+            result[key] = default
+    return result
+
+
+def default_backup_uri(cluster):
+    return "file:///obbackup/" + cluster["name"]
+
+
+def find_tenant(cluster, tenant_id):
+    return next((t for t in cluster["tenants"] if t["id"] == tenant_id), None)
+
+
+def normalize_tenant(raw, where, cluster, now):
+    tenant = fleet_fields(raw, where, TENANT_FIELDS)
+    if tenant["obVersion"] is None:
+        tenant["obVersion"] = cluster["obVersion"]
+    tenant["created_at"] = now - tenant.pop("created_ago")
+    return tenant
+
+
+def normalize_job(raw, where, cluster, now):
+    """A Job of `cluster` (its tenants already normalized)."""
+    fields = fleet_fields(raw, where, JOB_FIELDS)
+    started, finished = fields["started_ago"], fields["finished_ago"]
+    if finished is not None and finished > started:
+        raise ControlError(400, "%s.finished_ago must not be more than started_ago" % where)
+    tenant_id = fields["tenantId"]
+    if tenant_id is not None and find_tenant(cluster, tenant_id) is None:
+        raise ControlError(400, "%s.tenantId %d is not a tenant of cluster %d"
+                           % (where, tenant_id, cluster["id"]))
+    return Job(task_id=fields["taskId"], backup_set_id=fields["backupSetId"] or fields["taskId"],
+               backup_mode=fields["backupMode"], task_type=fields["dataBackupTaskType"],
+               status=fields["status"], started_at=now - started,
+               finished_at=None if finished is None else now - finished,
+               error_msg=fields["errorMsg"],
+               backup_uri=fields["backupUri"] or default_backup_uri(cluster),
+               tenant_id=tenant_id)
+
+
+def normalize_cluster(raw, where, now):
+    cluster = fleet_fields(raw, where, CLUSTER_FIELDS)
+    if cluster["obClusterId"] is None:
+        cluster["obClusterId"] = cluster["id"]
+    tenants, cluster["tenants"] = cluster["tenants"] or [], []
+    for index, item in enumerate(tenants):
+        tenant = normalize_tenant(item, "%s.tenants[%d]" % (where, index), cluster, now)
+        for other in cluster["tenants"]:
+            for key in ("id", "name"):  # both are unique within an OceanBase cluster
+                if other[key] == tenant[key]:
+                    raise ControlError(400, "%s.tenants[%d]: tenant %s %r given twice"
+                                       % (where, index, key, tenant[key]))
+        cluster["tenants"].append(tenant)
+    history, cluster["history"] = cluster["history"] or [], []
+    for index, item in enumerate(history):
+        job = normalize_job(item, "%s.history[%d]" % (where, index), cluster, now)
+        if any(j.task_id == job.task_id for j in cluster["history"]):
+            raise ControlError(400, "%s.history[%d]: taskId %d given twice"
+                               % (where, index, job.task_id))
+        cluster["history"].append(job)
+    return cluster
+
+
+def build_fleet(payload, now):
+    """The fleet (cluster id -> cluster) a POST /__sim/fleet describes."""
+    if not isinstance(payload, dict) or set(payload) not in ({"clusters"}, {"generate"}):
+        raise ControlError(400, 'the fleet must be {"clusters": [...]} or '
+                           '{"generate": {"clusters": N, "seed": S}}')
+    if "generate" in payload:
+        clusters = generate_fleet(payload["generate"])
+    else:
+        clusters = _fleet_list(payload["clusters"], "clusters")
+    fleet = {}
+    for index, item in enumerate(clusters):
+        cluster = normalize_cluster(item, "clusters[%d]" % index, now)
+        if cluster["id"] in fleet:
+            raise ControlError(400, "clusters[%d]: cluster id %d given twice"
+                               % (index, cluster["id"]))
+        fleet[cluster["id"]] = cluster
+    return fleet
+
+
+def cluster_kind(cluster, now):
+    """Which of FLEET_KINDS the cluster's history makes it, at `now`."""
+    jobs = newest_first(cluster["history"])
+    if not jobs:
+        return "never_backed_up"
+    status = jobs[0].resolved(now)[0]
+    if status in JOB_RUNNING:
+        return "running"
+    if status == "FAILED":
+        return "failing"
+    for job in jobs:
+        status, finished_at, _ = job.resolved(now)
+        if status == "DONE":
+            ended = job.started_at if finished_at is None else finished_at
+            return "fresh" if now - ended < FRESH_SECONDS else "stale"
+    return "stale"  # nothing ever succeeded, though something was tried
+
+
+def fleet_summary(fleet, now):
+    kinds = {kind: [] for kind in FLEET_KINDS}
+    for cluster_id in sorted(fleet):
+        kinds[cluster_kind(fleet[cluster_id], now)].append(cluster_id)
+    return {"clusters": len(fleet),
+            "tenants": sum(len(c["tenants"]) for c in fleet.values()),
+            "jobs": sum(len(c["history"]) for c in fleet.values()), **kinds}
+
+
+# The generated fleet: the same seed, the same fleet (its *_ago values; the
+# absolute times follow the clock at upload).
+
+GENERATED_ID_BASE = 2000000
+GENERATED_TENANT_ID_BASE = 1000
+GENERATED_MAX_CLUSTERS = 20000
+GENERATED_OB_VERSIONS = ("4.2.1.0", "4.2.1.8", "4.2.5.1", "4.3.3.0")
+GENERATED_TENANT_NAMES = ("orders", "billing", "users", "audit", "crm", "ledger")
+# Relative weights of the kinds beyond the first of each: mostly healthy.
+GENERATED_KIND_WEIGHTS = {"never_backed_up": 2, "stale": 3, "failing": 3, "running": 2,
+                          "fresh": 10}
+GENERATED_ERRORS = (
+    "backup destination is not accessible: file:///obbackup (ret=-9081)",
+    "log archive is not enabled for the tenant (ret=-9044)",
+    "backup task timed out: no progress for 3600 s (ret=-4012)",
+    "disk is full on the backup destination (ret=-4184)",
+)
+HOUR = 3600.0
+DAY = 86400.0
+
+
+def _generated_count(value, where):
+    if (isinstance(value, bool) or not isinstance(value, int)
+            or not 1 <= value <= GENERATED_MAX_CLUSTERS):
+        raise ControlError(400, "%s must be an integer from 1 to %d"
+                           % (where, GENERATED_MAX_CLUSTERS))
+    return value
+
+
+def _generated_seed(value, where):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ControlError(400, "%s must be an integer" % where)
+    return value
+
+
+GENERATE_FIELDS = {"clusters": (_generated_count, REQUIRED), "seed": (_generated_seed, 0)}
+
+
+def generate_fleet(spec):
+    """The clusters, as an upload would give them, of a generated fleet."""
+    params = fleet_fields(spec, "generate", GENERATE_FIELDS)
+    rng = random.Random(params["seed"])
+    kinds = generated_kinds(rng, params["clusters"])
+    tenant_ids = iter(range(GENERATED_TENANT_ID_BASE + 1, MAX_ID))
+    return [generated_cluster(rng, number, kind, tenant_ids)
+            for number, kind in enumerate(kinds, start=1)]
+
+
+def generated_kinds(rng, count):
+    """Every kind at least once (when there are clusters enough), the rest drawn."""
+    kinds = list(FLEET_KINDS)
+    rng.shuffle(kinds)
+    kinds = kinds[:count] + rng.choices(list(GENERATED_KIND_WEIGHTS),
+                                        list(GENERATED_KIND_WEIGHTS.values()),
+                                        k=max(0, count - len(FLEET_KINDS)))
+    rng.shuffle(kinds)
+    return kinds
+
+
+def generated_cluster(rng, number, kind, tenant_ids):
+    names = ["sys"] + rng.sample(GENERATED_TENANT_NAMES, rng.randint(1, 3))
+    tenants = [{"id": next(tenant_ids), "name": name,
+                "mode": "ORACLE" if name != "sys" and rng.random() < 0.2 else "MYSQL",
+                "created_ago": round(rng.uniform(30, 400) * DAY, 3)} for name in names]
+    # obClusterId differs from id, so that a client mixing them up is caught.
+    return {"id": GENERATED_ID_BASE + number, "name": "fleet-%04d" % number,
+            "obClusterId": number, "obVersion": rng.choice(GENERATED_OB_VERSIONS),
+            "tenants": tenants, "history": generated_history(rng, kind)}
+
+
+def generated_history(rng, kind):
+    """Nightly jobs of OCP's backup schedule (a FULL one a week, INCREMENTAL
+    the other nights), oldest first, ending the way `kind` says."""
+    if kind == "never_backed_up":
+        return []
+    if kind == "stale":
+        newest_done = rng.uniform(30, 240) * HOUR
+    else:
+        newest_done = rng.uniform(2, 20) * HOUR
+    last = None
+    if kind == "failing":
+        newest_done += DAY  # the night before the failure
+        duration = rng.uniform(60, 900)
+        last = {"status": "FAILED", "started_ago": newest_done - DAY,
+                "finished_ago": newest_done - DAY - duration,
+                "errorMsg": rng.choice(GENERATED_ERRORS)}
+    elif kind == "running":
+        last = {"status": "DOING", "started_ago": rng.uniform(5, 50) * 60}
+    nights = rng.randint(3, 7)
+    jobs = []
+    for night in reversed(range(nights)):
+        started = newest_done + night * DAY
+        jobs.append({"status": "DONE", "started_ago": started,
+                     "finished_ago": started - rng.uniform(10, 60) * 60})
+    if last is not None:
+        jobs.append(last)
+    for number, job in enumerate(jobs, start=1):
+        job["taskId"] = job["backupSetId"] = number
+        job["dataBackupTaskType"] = "FULL_BACKUP" if number % 7 == 1 else "INCREMENTAL_BACKUP"
+        for key in ("started_ago", "finished_ago"):
+            if key in job:
+                job[key] = round(job[key], 3)
+    return jobs
+
+
+# ---------------------------------------------------------------------------
 # The simulator's state, shared by all connection threads.
 
 class SimState:
@@ -555,6 +1033,8 @@ class SimState:
             self.faults = []
             self.answers = 0
             self.next_task_id = self.config["task_id_base"]
+            self.fleet = {}          # cluster id -> cluster (normalize_cluster)
+            self.fleet_at = None     # when the fleet was uploaded, for *_ago
 
     def now(self):
         """The simulator's clock: real time plus the configured skew."""
@@ -701,6 +1181,86 @@ class SimState:
             task.forced_at = self.now()
             self.index_cluster(task.cluster_id)
 
+    # -- the fleet --
+
+    def replace_fleet(self, payload):
+        """Built outside the lock: a large generated fleet takes a while."""
+        now = self.now()
+        fleet = build_fleet(payload, now)
+        with self.lock:
+            self.fleet, self.fleet_at = fleet, now
+            return fleet_summary(fleet, now)
+
+    def fleet_json(self):
+        with self.lock:
+            now = self.now()
+            clusters = [{**cluster, "tenants": [dict(t) for t in cluster["tenants"]],
+                         "history": [job.stored(now) for job in cluster["history"]]}
+                        for _, cluster in sorted(self.fleet.items())]
+            return {"uploaded_at": self.fleet_at, "clusters": clusters}
+
+    def fleet_cluster(self, cluster_id):
+        """The caller holds self.lock."""
+        cluster = self.fleet.get(cluster_id)
+        if cluster is None:
+            raise ControlError(404, "no cluster %d in the fleet" % cluster_id)
+        return cluster
+
+    def append_job(self, cluster_id, payload):
+        """OCP's own schedule starting a backup: a new job, the newest."""
+        with self.lock:
+            now = self.now()
+            cluster = self.fleet_cluster(cluster_id)
+            job = normalize_job(payload, "job", cluster, now)
+            if any(j.task_id == job.task_id for j in cluster["history"]):
+                raise ControlError(409, "cluster %d already has a job %d"
+                                   % (cluster_id, job.task_id))
+            cluster["history"].append(job)
+            return job.stored(now)
+
+    def update_job(self, cluster_id, job_id, payload):
+        """OCP's schedule moving a job on; a job of a backupNow stops
+        following its task."""
+        changes = fleet_fields(payload, "job update", JOB_UPDATE_FIELDS)
+        given = set(payload)
+        with self.lock:
+            now = self.now()
+            cluster = self.fleet_cluster(cluster_id)
+            job = next((j for j in cluster["history"] if j.task_id == job_id), None)
+            if job is None:
+                raise ControlError(404, "cluster %d has no job %d" % (cluster_id, job_id))
+            finished_at = None
+            if changes["finished_ago"] is not None:
+                finished_at = now - changes["finished_ago"]
+                if finished_at < job.started_at:
+                    raise ControlError(400, "job update.finished_ago must not be more than "
+                                       "the job's age")
+            job.untie(now)
+            if "finished_ago" in given:
+                job.finished_at = finished_at
+            if "status" in given:
+                job.status = changes["status"]
+            if "errorMsg" in given:
+                job.error_msg = changes["errorMsg"]
+            return job.stored(now)
+
+    def delete_cluster(self, cluster_id):
+        with self.lock:
+            self.fleet_cluster(cluster_id)
+            del self.fleet[cluster_id]
+
+    def add_task_job(self, cluster, task, backup_request):
+        """The history job of a backupNow's task; the caller holds self.lock."""
+        history = cluster["history"]
+        job = Job(task_id=max((j.task_id for j in history), default=0) + 1,
+                  backup_set_id=max((j.backup_set_id for j in history), default=0) + 1,
+                  backup_mode=backup_request["backupMode"],
+                  task_type=backup_request["dataBackupMode"], status="DOING",
+                  started_at=task.created, finished_at=None, error_msg=None,
+                  backup_uri=default_backup_uri(cluster), tenant_id=task.tenant_id,
+                  task=task)
+        history.append(job)
+
 
 # ---------------------------------------------------------------------------
 # Authentication.
@@ -804,7 +1364,8 @@ def parse_json_body(request):
 
 
 def backup_now(state, request, user, cluster_id, tenant_id=None):
-    problems = validate_backup_request(parse_json_body(request))
+    backup_request = parse_json_body(request)
+    problems = validate_backup_request(backup_request)
     if problems:
         summary = "; ".join("%s %s" % (p["field"], p["message"]) for p in problems)
         raise ApiError(400, CODE_INVALID, "Invalid parameter: " + summary, sub_errors=problems)
@@ -816,16 +1377,34 @@ def backup_now(state, request, user, cluster_id, tenant_id=None):
         if cluster_id in state.config["missing_clusters"]:
             raise ApiError(404, "OBE11001", "The specified cluster with the ID of %d does "
                            "not exist." % cluster_id)
+        cluster = state.fleet.get(cluster_id)
+        tenant = None
+        if cluster is not None and tenant_id is not None:
+            tenant = find_tenant(cluster, tenant_id)
+            if tenant is None:
+                raise ApiError(404, "OBE11002", "The specified tenant with the ID of %d "
+                               "does not exist." % tenant_id)
         now = state.now()
         if state.running_task_of(cluster_id, now):
             result = {"beSuccessful": False, "errorCode": "BAK31005",
                       "hint": MSG_BACKUP_EXISTS, "obBackupObjectList": [backup_object]}
         else:
             task = state.create_task(cluster_id, tenant_id, user, now)
+            if cluster is not None:
+                label_fleet_task(task, cluster, tenant)
+                state.add_task_job(cluster, task, backup_request)
             task_id = str(task.id) if state.config["task_ids_as_strings"] else task.id
             result = {"beSuccessful": True, "obBackupObjectList": [backup_object],
                       "taskIdList": [task_id]}
     return {"backupObjectOpsResultList": [result], "obBackupTaskType": "DATA_BACKUP_NOW"}
+
+
+def label_fleet_task(task, cluster, tenant):
+    """A task of a fleet cluster shows that cluster's name, as of its creation."""
+    task.cluster_label = {"id": cluster["id"], "name": cluster["name"],
+                          "obClusterId": cluster["obClusterId"], "type": cluster["type"]}
+    if tenant is not None:
+        task.tenant_label = {"id": tenant["id"], "name": tenant["name"]}
 
 
 def get_task(state, request, user, task_id):
@@ -850,24 +1429,113 @@ def query_int(params, name, default, low, high):
     return value
 
 
+def query_list(params, name):
+    """The values of a comma-separated filter ("status=RUNNING,FAILED")."""
+    return {s for value in params.get(name, []) for s in value.split(",") if s}
+
+
+def query_text(params, name):
+    """An exact-match filter; absent or empty filters nothing."""
+    values = params.get(name)
+    return values[-1] if values and values[-1] else None
+
+
+def page_request(params):
+    """(page, size) of a paged list: page is 1-based, size at most 2000."""
+    return (query_int(params, "page", 1, 1, 1 << 31),
+            query_int(params, "size", 10, 1, 2000))
+
+
+def paged(state, items, page, size, render):
+    """One page of `items` (filtered and ordered), OCP's way; only the page's
+    rows are rendered.  list_page_limit caps the size whatever was asked, and
+    page.size says what was used, so a client that trusts its own size and
+    stops early is caught.  The caller holds state.lock."""
+    limit = state.config["list_page_limit"]
+    if limit is not None:
+        size = min(size, limit)
+    total = len(items)
+    return {"contents": [render(item) for item in items[(page - 1) * size:page * size]],
+            "page": {"number": page, "size": size, "totalElements": total,
+                     "totalPages": (total + size - 1) // size}}
+
+
 def list_tasks(state, request, user):
     """Paged like OCP lists (page is 1-based), newest task first."""
     params = urllib.parse.parse_qs(request.query, keep_blank_values=True)
     cluster_id = query_int(params, "clusterId", None, 0, 1 << 63)
-    statuses = {s for value in params.get("status", []) for s in value.split(",") if s}
-    page = query_int(params, "page", 1, 1, 1 << 31)
-    size = query_int(params, "size", 10, 1, 2000)
+    statuses = query_list(params, "status")
+    page, size = page_request(params)
     with state.lock:
         now = state.now()
         as_strings = state.config["task_ids_as_strings"]
-        tasks = sorted(state.tasks.values(), key=lambda t: t.id, reverse=True)
-        rows = [t.to_json(now, as_strings, with_subtasks=False) for t in tasks
-                if (cluster_id is None or t.cluster_id == cluster_id)
-                and (not statuses or t.status(now) in statuses)]
-    total = len(rows)
-    return {"contents": rows[(page - 1) * size:page * size],
-            "page": {"number": page, "size": size, "totalElements": total,
-                     "totalPages": (total + size - 1) // size}}
+        tasks = [t for t in sorted(state.tasks.values(), key=lambda t: t.id, reverse=True)
+                 if (cluster_id is None or t.cluster_id == cluster_id)
+                 and (not statuses or t.status(now) in statuses)]
+        return paged(state, tasks, page, size,
+                     lambda t: t.to_json(now, as_strings, with_subtasks=False))
+
+
+def cluster_row(cluster):
+    return {key: cluster[key] for key in ("id", "name", "obClusterId", "obVersion", "type",
+                                          "status")}
+
+
+def tenant_row(cluster, tenant):
+    return {"id": tenant["id"], "name": tenant["name"], "clusterId": cluster["id"],
+            "clusterName": cluster["name"], "obClusterId": cluster["obClusterId"],
+            "clusterType": cluster["type"], "mode": tenant["mode"],
+            "status": tenant["status"], "locked": tenant["locked"],
+            "readonly": tenant["readonly"], "obVersion": tenant["obVersion"],
+            "createTime": format_time_colon(tenant["created_at"])}
+
+
+def fleet_cluster_or_404(state, cluster_id):
+    """The caller holds state.lock."""
+    cluster = state.fleet.get(cluster_id)
+    if cluster is None:
+        raise ApiError(404, "OBE11001", "The specified cluster with the ID of %d does "
+                       "not exist." % cluster_id)
+    return cluster
+
+
+def list_clusters(state, request, user):
+    """The fleet's clusters by id; filters name (exact) and status (a list)."""
+    params = urllib.parse.parse_qs(request.query, keep_blank_values=True)
+    name = query_text(params, "name")
+    statuses = query_list(params, "status")
+    page, size = page_request(params)
+    with state.lock:
+        clusters = [state.fleet[i] for i in sorted(state.fleet)
+                    if (name is None or state.fleet[i]["name"] == name)
+                    and (not statuses or state.fleet[i]["status"] in statuses)]
+        return paged(state, clusters, page, size, cluster_row)
+
+
+def list_tenants(state, request, user, cluster_id):
+    """A fleet cluster's tenants by id; filters name, mode and status."""
+    params = urllib.parse.parse_qs(request.query, keep_blank_values=True)
+    name = query_text(params, "name")
+    modes, statuses = query_list(params, "mode"), query_list(params, "status")
+    page, size = page_request(params)
+    with state.lock:
+        cluster = fleet_cluster_or_404(state, cluster_id)
+        tenants = [t for t in sorted(cluster["tenants"], key=lambda t: t["id"])
+                   if (name is None or t["name"] == name)
+                   and (not modes or t["mode"] in modes)
+                   and (not statuses or t["status"] in statuses)]
+        return paged(state, tenants, page, size, lambda t: tenant_row(cluster, t))
+
+
+def list_backup_jobs(state, request, user, cluster_id):
+    """A fleet cluster's backup history, newest job first."""
+    params = urllib.parse.parse_qs(request.query, keep_blank_values=True)
+    page, size = page_request(params)
+    with state.lock:
+        now = state.now()
+        cluster = fleet_cluster_or_404(state, cluster_id)
+        return paged(state, newest_first(cluster["history"]), page, size,
+                     lambda job: job.row(cluster_id, now))
 
 
 ROUTES = (
@@ -876,6 +1544,10 @@ ROUTES = (
      {"POST": backup_now}),
     (re.compile(r"/api/v2/tasks/instances/(\d+)"), {"GET": get_task}),
     (re.compile(r"/api/v2/tasks/instances"), {"GET": list_tasks}),
+    (re.compile(r"/api/v2/ob/clusters"), {"GET": list_clusters}),
+    (re.compile(r"/api/v2/ob/clusters/(\d+)/tenants"), {"GET": list_tenants}),
+    (re.compile(r"/api/v2/ob/clusters/(\d+)/backup/task/dataBackupTasks"),
+     {"GET": list_backup_jobs}),
 )
 
 
@@ -955,12 +1627,38 @@ def control_action(state, method, name, query, payload):
         with state.lock:
             state.faults.clear()
         return control_answer(200, {"ok": True})
+    if name == "fleet" or name.startswith("fleet/"):
+        answer = fleet_action(state, method, name, payload)
+        if answer is not None:
+            return answer
     match = re.fullmatch(r"tasks/(\d+)", name)
     if match and method == "POST":
         status = (payload or {}).get("status") if isinstance(payload, dict) else None
         state.force_task(int(match.group(1)), status)
         return control_answer(200, {"id": int(match.group(1)), "status": status})
     raise ControlError(404, "no control endpoint %s %s" % (method, CONTROL_PREFIX + name))
+
+
+def fleet_action(state, method, name, payload):
+    """The /__sim/fleet endpoints; None for a path or method they do not have."""
+    if name == "fleet":
+        if method == "GET":
+            return control_answer(200, state.fleet_json())
+        if method == "POST":
+            return control_answer(200, state.replace_fleet(payload))
+        return None
+    match = re.fullmatch(r"fleet/clusters/(\d+)(?:/jobs(?:/(\d+))?)?", name)
+    if match is None:
+        return None
+    cluster_id = int(match.group(1))
+    if name.endswith("/jobs") and method == "POST":
+        return control_answer(200, state.append_job(cluster_id, payload))
+    if match.group(2) is not None and method == "POST":
+        return control_answer(200, state.update_job(cluster_id, int(match.group(2)), payload))
+    if "/jobs" not in name and method == "DELETE":
+        state.delete_cluster(cluster_id)
+        return control_answer(200, {"ok": True})
+    return None
 
 
 def requests_answer(state, query):

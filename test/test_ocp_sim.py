@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import unittest
+from datetime import datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM_SCRIPT = os.path.join(HERE, "ocp_sim.py")
@@ -889,6 +890,509 @@ class Control(SimTestCase):
     def test_unknown_control_path(self):
         self.sim.control("GET", "nothing", expect=404)
         self.sim.control("POST", "requests", {}, expect=404)
+
+
+# ---------------------------------------------------------------------------
+# The fleet: inventory lists, backup history, and the control API behind them.
+
+CLUSTERS_PATH = "/api/v2/ob/clusters"
+FLEET = {"clusters": [
+    {"id": 1000007, "name": "prod-b", "obClusterId": 3, "obVersion": "4.3.3.0",
+     "type": "STANDBY", "status": "STOPPED"},
+    {"id": 1000005, "name": "prod-a",
+     "tenants": [{"id": 1002, "name": "orders", "mode": "ORACLE", "locked": True,
+                  "created_ago": 86400},
+                 {"id": 1001, "name": "sys"}],
+     "history": [{"taskId": 6, "backupSetId": 2, "status": "DONE", "started_ago": 90000,
+                  "finished_ago": 88200},
+                 {"taskId": 8, "backupSetId": 4, "status": "DOING", "started_ago": 600,
+                  "dataBackupTaskType": "INCREMENTAL_BACKUP", "tenantId": 1002},
+                 {"taskId": 7, "backupSetId": 3, "status": "FAILED", "started_ago": 3600,
+                  "finished_ago": 3000, "errorMsg": "disk full",
+                  "backupUri": "oss://bucket/prod-a"}]},
+    {"id": 1000006, "name": "dev", "obVersion": "4.2.5.1",
+     "tenants": [{"id": 1003, "name": "sys"}]},
+]}
+
+
+def tenants_path(cluster_id):
+    return "%s/%d/tenants" % (CLUSTERS_PATH, cluster_id)
+
+
+def history_path(cluster_id):
+    return "%s/%d/backup/task/dataBackupTasks" % (CLUSTERS_PATH, cluster_id)
+
+
+def ocp_time(text):
+    """Seconds since the epoch of either of OCP's date forms."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+class FleetTestCase(SimTestCase):
+    def upload(self, fleet=FLEET, expect=200):
+        return self.sim.control("POST", "fleet", fleet, expect=expect)
+
+    def listed(self, path, expect=200):
+        """data of a GET of the API, checked to be a well-formed envelope."""
+        return self.assert_envelope(self.sim.call("GET", path, headers=ADMIN), expect)["data"]
+
+    def all_rows(self, path, size):
+        """Every row of a paged list, page after page, as a client must read it."""
+        rows, page = [], 1
+        while True:
+            separator = "&" if "?" in path else "?"
+            data = self.listed("%s%spage=%d&size=%d" % (path, separator, page, size))
+            rows += data["contents"]
+            if page >= data["page"]["totalPages"]:
+                return rows, data["page"]
+            page += 1
+
+    def history(self, cluster_id):
+        return self.all_rows(history_path(cluster_id), 2000)[0]
+
+
+class FleetLists(FleetTestCase):
+    def test_clusters_over_several_pages(self):
+        self.assertEqual(self.upload(), {
+            "clusters": 3, "tenants": 3, "jobs": 3, "never_backed_up": [1000006, 1000007],
+            "stale": [], "failing": [], "running": [1000005], "fresh": []})
+        self.sim.control("POST", "config", {"list_page_limit": 2})
+        data = self.listed(CLUSTERS_PATH + "?page=1&size=10")
+        self.assertEqual(data["page"], {"number": 1, "size": 2, "totalElements": 3,
+                                        "totalPages": 2})
+        self.assertEqual(len(data["contents"]), 2)
+        rows, last_page = self.all_rows(CLUSTERS_PATH, 10)
+        self.assertEqual(last_page, {"number": 2, "size": 2, "totalElements": 3, "totalPages": 2})
+        self.assertEqual(rows, [
+            {"id": 1000005, "name": "prod-a", "obClusterId": 1000005, "obVersion": "4.2.1.0",
+             "type": "PRIMARY", "status": "RUNNING"},
+            {"id": 1000006, "name": "dev", "obClusterId": 1000006, "obVersion": "4.2.5.1",
+             "type": "PRIMARY", "status": "RUNNING"},
+            {"id": 1000007, "name": "prod-b", "obClusterId": 3, "obVersion": "4.3.3.0",
+             "type": "STANDBY", "status": "STOPPED"}])
+        # Without the limit, the size asked; defaults page 1, size 10.
+        self.sim.control("POST", "config", {"list_page_limit": None})
+        data = self.listed(CLUSTERS_PATH)
+        self.assertEqual((len(data["contents"]), data["page"]),
+                         (3, {"number": 1, "size": 10, "totalElements": 3, "totalPages": 1}))
+        self.assertEqual(self.listed(CLUSTERS_PATH + "?page=3&size=1")["contents"][0]["id"],
+                         1000007)
+        self.assertEqual(self.listed(CLUSTERS_PATH + "?page=4&size=1")["contents"], [])
+
+    def test_cluster_filters_and_bad_paging(self):
+        self.upload()
+        ids = lambda query: [c["id"] for c in self.listed(CLUSTERS_PATH + query)["contents"]]
+        self.assertEqual(ids("?name=prod-a"), [1000005])
+        self.assertEqual(ids("?name=prod"), [])
+        self.assertEqual(ids("?name=&status="), [1000005, 1000006, 1000007])
+        self.assertEqual(ids("?status=STOPPED,CREATING"), [1000007])
+        for query in ("?size=0", "?size=2001", "?page=0", "?page=x"):
+            reply = self.sim.call("GET", CLUSTERS_PATH + query, headers=ADMIN)
+            self.assertEqual(self.assert_envelope(reply, 400)["error"]["code"], 10001)
+        reply = self.sim.call("GET", tenants_path(1000005) + "?size=0", headers=ADMIN)
+        self.assert_error(reply, 400, 10001,
+                          "Invalid parameter: size must be an integer from 1 to 2000.")
+
+    def test_empty_fleet(self):
+        data = self.listed(CLUSTERS_PATH)
+        self.assertEqual(data, {"contents": [], "page": {"number": 1, "size": 10,
+                                                         "totalElements": 0, "totalPages": 0}})
+
+    def test_tenants(self):
+        self.upload()
+        data = self.listed(tenants_path(1000005))
+        self.assertEqual(data["page"], {"number": 1, "size": 10, "totalElements": 2,
+                                        "totalPages": 1})
+        rows = data["contents"]
+        created = [row.pop("createTime") for row in rows]
+        for date in created:
+            self.assertRegex(date, INSTANCE_DATE)
+        self.assertAlmostEqual(ocp_time(created[1]), time.time() - 86400, delta=5)
+        self.assertAlmostEqual(ocp_time(created[0]), time.time() - 30 * 86400, delta=5)
+        self.assertEqual(rows, [
+            {"id": 1001, "name": "sys", "clusterId": 1000005, "clusterName": "prod-a",
+             "obClusterId": 1000005, "clusterType": "PRIMARY", "mode": "MYSQL",
+             "status": "NORMAL", "locked": False, "readonly": False, "obVersion": "4.2.1.0"},
+            {"id": 1002, "name": "orders", "clusterId": 1000005, "clusterName": "prod-a",
+             "obClusterId": 1000005, "clusterType": "PRIMARY", "mode": "ORACLE",
+             "status": "NORMAL", "locked": True, "readonly": False, "obVersion": "4.2.1.0"}])
+        self.assertEqual(self.listed(tenants_path(1000006))["contents"][0]["obVersion"],
+                         "4.2.5.1")  # the cluster's by default
+        self.assertEqual(self.listed(tenants_path(1000007))["contents"], [])
+        names = lambda q: [t["name"] for t in self.listed(tenants_path(1000005) + q)["contents"]]
+        self.assertEqual(names("?mode=ORACLE"), ["orders"])
+        self.assertEqual(names("?name=sys&status=NORMAL"), ["sys"])
+        self.sim.control("POST", "config", {"list_page_limit": 1})
+        rows, page = self.all_rows(tenants_path(1000005), 100)
+        self.assertEqual(([r["id"] for r in rows], page["size"], page["totalPages"]),
+                         ([1001, 1002], 1, 2))
+
+    def test_history_newest_first(self):
+        self.upload()
+        rows = self.history(1000005)
+        now = time.time()
+        for row in rows:
+            for key in ("startTime", "finishTime"):
+                if key in row:
+                    self.assertRegex(row[key], SUBTASK_DATE)
+                    row[key] = round(now - ocp_time(row[key]))
+        self.assertEqual(rows, [
+            {"taskId": 8, "backupSetId": 4, "backupMode": "PHYSICAL_BACKUP",
+             "dataBackupTaskType": "INCREMENTAL_BACKUP", "backupUri": "file:///obbackup/prod-a",
+             "status": "DOING", "startTime": 600, "tenantId": 1002, "clusterId": 1000005},
+            {"taskId": 7, "backupSetId": 3, "backupMode": "PHYSICAL_BACKUP",
+             "dataBackupTaskType": "FULL_BACKUP", "backupUri": "oss://bucket/prod-a",
+             "status": "FAILED", "startTime": 3600, "finishTime": 3000, "errorMsg": "disk full",
+             "clusterId": 1000005},
+            {"taskId": 6, "backupSetId": 2, "backupMode": "PHYSICAL_BACKUP",
+             "dataBackupTaskType": "FULL_BACKUP", "backupUri": "file:///obbackup/prod-a",
+             "status": "DONE", "startTime": 90000, "finishTime": 88200, "clusterId": 1000005}])
+        self.sim.control("POST", "config", {"list_page_limit": 2})
+        rows, page = self.all_rows(history_path(1000005), 2000)
+        self.assertEqual(([r["taskId"] for r in rows], page["totalPages"]), ([8, 7, 6], 2))
+        self.assertEqual(self.listed(history_path(1000006))["contents"], [])
+
+    def test_history_ties_by_task_id(self):
+        self.upload({"clusters": [{"id": 5, "name": "c", "history": [
+            {"taskId": taskId, "status": "DONE", "started_ago": 100} for taskId in (2, 9, 4)]}]})
+        self.assertEqual([r["taskId"] for r in self.history(5)], [9, 4, 2])
+
+    def test_unknown_cluster(self):
+        self.upload()
+        for path in (tenants_path(1000008), history_path(1000008)):
+            self.assert_error(self.sim.call("GET", path, headers=ADMIN), 404, "OBE11001",
+                              "The specified cluster with the ID of 1000008 does not exist.")
+        self.sim.control("POST", "reset", {})
+        self.assertEqual(self.sim.call("GET", tenants_path(1000005), headers=ADMIN).status, 404)
+
+    def test_authenticated_recorded_and_faulted(self):
+        self.upload()
+        for path in (CLUSTERS_PATH, tenants_path(1000005), history_path(1000005)):
+            self.assert_error(self.sim.call("GET", path), 401, 0, UNAUTHENTICATED)
+            self.assertEqual(self.last_request()["auth"], "none")
+            reply = self.sim.call("GET", path, headers={"Authorization": basic("admin", "no")})
+            self.assert_error(reply, 401, 0, UNAUTHENTICATED)
+            self.assertEqual(self.last_request()["auth"], "rejected")
+            reply = self.sim.call("GET", path + "?size=5",
+                                  headers={"Authorization": basic("operator", "op-secret")})
+            self.assert_envelope(reply, 200)
+            self.assertEqual((self.last_request()["path"], self.last_request()["auth"]),
+                             (path + "?size=5", "basic:operator"))
+        self.sim.control("POST", "faults", {"kind": "raw", "status": 503, "path": "dataBackup"})
+        self.assertEqual(self.sim.call("GET", CLUSTERS_PATH, headers=ADMIN).status, 200)
+        self.assertEqual(self.sim.call("GET", history_path(1000005), headers=ADMIN).status, 503)
+        reply = self.sim.call("POST", CLUSTERS_PATH, b"{}",
+                              {"Content-Type": "application/json", **ADMIN})
+        self.assert_error(reply, 405, 10003, "Request method 'POST' not supported")
+
+    def test_list_page_limit_on_tasks_and_config(self):
+        self.sim.control("POST", "config", {"task_seconds": 3600})
+        first, second, third = (self.start_task(c) for c in (1, 2, 3))
+        self.assertEqual(self.sim.control("POST", "config", {"list_page_limit": 2})
+                         ["list_page_limit"], 2)
+        data = self.listed("/api/v2/tasks/instances?size=100")
+        self.assertEqual(([t["id"] for t in data["contents"]], data["page"]),
+                         ([third, second], {"number": 1, "size": 2, "totalElements": 3,
+                                            "totalPages": 2}))
+        data = self.listed("/api/v2/tasks/instances?page=2&size=1")  # smaller: as asked
+        self.assertEqual(([t["id"] for t in data["contents"]], data["page"]["size"]),
+                         ([second], 1))
+        for bad in (0, -1, True, "2", 1.5):
+            self.sim.control("POST", "config", {"list_page_limit": bad}, expect=400)
+        self.assertEqual(self.sim.control("POST", "config", {"list_page_limit": None})
+                         ["list_page_limit"], None)
+
+
+class FleetControl(FleetTestCase):
+    def test_fleet_as_stored(self):
+        before = time.time()
+        self.upload()
+        stored = self.sim.control("GET", "fleet")
+        self.assertEqual(set(stored), {"uploaded_at", "clusters"})
+        self.assertTrue(before - 1 < stored["uploaded_at"] < time.time() + 1)
+        at = stored["uploaded_at"]
+        self.assertEqual([c["id"] for c in stored["clusters"]], [1000005, 1000006, 1000007])
+        prod_a = stored["clusters"][0]
+        self.assertEqual(prod_a["tenants"][0], {
+            "id": 1002, "name": "orders", "mode": "ORACLE", "status": "NORMAL",
+            "obVersion": "4.2.1.0", "locked": True, "readonly": False,
+            "created_at": at - 86400})
+        self.assertEqual([j["taskId"] for j in prod_a["history"]], [6, 8, 7])  # as given
+        self.assertEqual(prod_a["history"][1], {
+            "taskId": 8, "backupSetId": 4, "backupMode": "PHYSICAL_BACKUP",
+            "dataBackupTaskType": "INCREMENTAL_BACKUP", "status": "DOING",
+            "started_at": at - 600, "backupUri": "file:///obbackup/prod-a", "tenantId": 1002})
+        self.assertEqual(self.sim.control("GET", "fleet", expect=200)["clusters"][2]["history"],
+                         [])
+
+    def test_times_follow_the_skewed_clock(self):
+        self.sim.control("POST", "config", {"clock_skew_seconds": -7200})
+        self.upload({"clusters": [{"id": 5, "name": "c", "history": [
+            {"taskId": 1, "status": "DONE", "started_ago": 60, "finished_ago": 0}]}]})
+        row = self.history(5)[0]
+        self.assertAlmostEqual(ocp_time(row["finishTime"]), time.time() - 7200, delta=5)
+
+    def test_append_and_update_jobs(self):
+        self.sim.control("POST", "config", {"list_page_limit": 1})
+        self.upload()
+        job = self.sim.control("POST", "fleet/clusters/1000005/jobs",
+                               {"taskId": 9, "status": "BEGINNING", "started_ago": 0,
+                                "backupMode": "LOGICAL_BACKUP"})
+        self.assertEqual((job["taskId"], job["backupSetId"], job["status"]), (9, 9, "BEGINNING"))
+        self.assertNotIn("finished_at", job)
+        self.assertEqual(self.listed(history_path(1000005))["contents"][0]["taskId"], 9)
+        self.sim.control("POST", "fleet/clusters/1000005/jobs",
+                         {"taskId": 9, "status": "DONE", "started_ago": 0}, expect=409)
+        self.sim.control("POST", "fleet/clusters/1000009/jobs",
+                         {"taskId": 1, "status": "DONE", "started_ago": 0}, expect=404)
+        self.sim.control("POST", "fleet/clusters/1000005/jobs",
+                         {"taskId": 10, "status": "DONE", "started_ago": 0, "tenantId": 1003},
+                         expect=400)  # a tenant of another cluster
+        # OCP's schedule finishing the job.
+        job = self.sim.control("POST", "fleet/clusters/1000005/jobs/9",
+                               {"status": "DONE", "finished_ago": 0})
+        self.assertEqual(job["status"], "DONE")
+        row = self.listed(history_path(1000005))["contents"][0]
+        self.assertEqual((row["taskId"], row["status"], row["backupMode"]),
+                         (9, "DONE", "LOGICAL_BACKUP"))
+        self.assertAlmostEqual(ocp_time(row["finishTime"]), time.time(), delta=5)
+        # Failing the FAILED one again, its message changed, then taken away.
+        self.sim.control("POST", "fleet/clusters/1000005/jobs/7", {"errorMsg": "quota"})
+        self.assertEqual(self.history(1000005)[2]["errorMsg"], "quota")
+        self.sim.control("POST", "fleet/clusters/1000005/jobs/7",
+                         {"errorMsg": None, "finished_ago": None})
+        self.assertNotIn("errorMsg", self.history(1000005)[2])
+        self.assertNotIn("finishTime", self.history(1000005)[2])
+        self.sim.control("POST", "fleet/clusters/1000005/jobs/99", {"status": "DONE"},
+                         expect=404)
+        self.sim.control("POST", "fleet/clusters/1000008/jobs/7", {"status": "DONE"},
+                         expect=404)
+        for bad in ({"status": "FINISHED"}, {"finish_ago": 0}, {"finished_ago": -1},
+                    {"finished_ago": 7200}, {"taskId": 7}, None):
+            self.sim.control("POST", "fleet/clusters/1000005/jobs/7", bad, expect=400)
+
+    def test_delete_cluster(self):
+        self.upload()
+        self.assertEqual(self.sim.control("DELETE", "fleet/clusters/1000005"), {"ok": True})
+        self.assertEqual([c["id"] for c in self.listed(CLUSTERS_PATH)["contents"]],
+                         [1000006, 1000007])
+        self.assertEqual(self.sim.call("GET", history_path(1000005), headers=ADMIN).status, 404)
+        self.sim.control("DELETE", "fleet/clusters/1000005", expect=404)
+        self.sim.control("GET", "fleet/clusters/1000006", expect=404)
+
+    def test_validation(self):
+        self.upload()
+        cluster = {"id": 1, "name": "c"}
+        job = {"taskId": 1, "status": "DONE", "started_ago": 10}
+        tenant = {"id": 1, "name": "sys"}
+        cases = [
+            (None, "the fleet must be"),
+            ([], "the fleet must be"),
+            ({"cluster": []}, "the fleet must be"),
+            ({"clusters": [], "generate": {"clusters": 1}}, "the fleet must be"),
+            ({"clusters": {}}, "clusters must be a list"),
+            ({"clusters": [{"id": 1}]}, "clusters[0].name is required"),
+            ({"clusters": [{**cluster, "nmae": "x"}]}, "clusters[0]: unknown key(s): nmae"),
+            ({"clusters": [{**cluster, "id": "1"}]}, "clusters[0].id must be a positive"),
+            ({"clusters": [{**cluster, "id": True}]}, "clusters[0].id must be a positive"),
+            ({"clusters": [cluster, cluster]}, "clusters[1]: cluster id 1 given twice"),
+            ({"clusters": [{**cluster, "type": "primary"}]}, "clusters[0].type must be one of"),
+            ({"clusters": [{**cluster, "status": "UP"}]}, "clusters[0].status must be one of"),
+            ({"clusters": [{**cluster, "tenants": [{**tenant, "mode": "PG"}]}]},
+             "clusters[0].tenants[0].mode must be one of MYSQL, ORACLE"),
+            ({"clusters": [{**cluster, "tenants": [{**tenant, "locked": 0}]}]},
+             "clusters[0].tenants[0].locked must be true or false"),
+            ({"clusters": [{**cluster, "tenants": [tenant, {**tenant, "name": "t"}]}]},
+             "clusters[0].tenants[1]: tenant id 1 given twice"),
+            ({"clusters": [{**cluster, "history": [{**job, "status": "SUCCESSFUL"}]}]},
+             "clusters[0].history[0].status must be one of BEGINNING"),
+            ({"clusters": [{**cluster, "history": [{**job, "started_ago": None}]}]},
+             "clusters[0].history[0].started_ago must be a number"),
+            ({"clusters": [{**cluster, "history": [{**job, "finished_ago": 11}]}]},
+             "finished_ago must not be more than started_ago"),
+            ({"clusters": [{**cluster, "history": [{**job, "tenantId": 5}]}]},
+             "clusters[0].history[0].tenantId 5 is not a tenant of cluster 1"),
+            ({"clusters": [{**cluster, "history": [job, job]}]},
+             "clusters[0].history[1]: taskId 1 given twice"),
+            ({"clusters": [{**cluster, "history": [{**job, "dataBackupTaskType": "FULL"}]}]},
+             "dataBackupTaskType must be one of FULL_BACKUP, INCREMENTAL_BACKUP"),
+            ({"generate": {"clusters": 0}}, "generate.clusters must be an integer from 1"),
+            ({"generate": {"clusters": 3, "sead": 1}}, "generate: unknown key(s): sead"),
+            ({"generate": {"seed": 1}}, "generate.clusters is required"),
+        ]
+        for payload, message in cases:
+            reply = self.sim.call("POST", "/__sim/fleet",
+                                  None if payload is None else json_body(payload))
+            self.assertEqual(reply.status, 400, payload)
+            self.assertIn(message, reply.json()["error"], payload)
+        # A refused upload leaves the fleet as it was.
+        self.assertEqual(self.listed(CLUSTERS_PATH)["page"]["totalElements"], 3)
+        self.upload({"clusters": []})
+        self.assertEqual(self.listed(CLUSTERS_PATH)["contents"], [])
+
+    def test_reset_clears_the_fleet(self):
+        self.upload()
+        self.sim.control("POST", "reset", {})
+        self.assertEqual(self.sim.control("GET", "fleet"), {"uploaded_at": None, "clusters": []})
+        self.assertEqual(self.listed(CLUSTERS_PATH)["page"]["totalElements"], 0)
+
+    def test_unknown_fleet_endpoints(self):
+        self.sim.control("PUT", "fleet", {}, expect=404)
+        self.sim.control("GET", "fleet/clusters", expect=404)
+        self.sim.control("GET", "fleet/clusters/1000005/jobs", expect=404)
+
+
+class FleetGenerate(FleetTestCase):
+    def relative(self, stored):
+        """The fleet with its times made relative to the upload."""
+        at = stored["uploaded_at"]
+        for cluster in stored["clusters"]:
+            for item in cluster["tenants"] + cluster["history"]:
+                for key in ("created_at", "started_at", "finished_at"):
+                    if key in item:
+                        item[key] = round(at - item[key], 3)
+        return stored["clusters"]
+
+    def test_same_seed_same_fleet(self):
+        first = self.upload({"generate": {"clusters": 25, "seed": 7}})
+        fleet = self.relative(self.sim.control("GET", "fleet"))
+        self.assertEqual(self.upload({"generate": {"clusters": 25, "seed": 7}}), first)
+        self.assertEqual(self.relative(self.sim.control("GET", "fleet")), fleet)
+        other = self.upload({"generate": {"clusters": 25, "seed": 8}})
+        self.assertNotEqual(self.relative(self.sim.control("GET", "fleet")), fleet)
+        self.assertEqual(other["clusters"], 25)
+        self.assertEqual(self.upload({"generate": {"clusters": 3}}),
+                         self.upload({"generate": {"clusters": 3, "seed": 0}}))
+
+    def test_every_kind_as_summarized(self):
+        for seed in (1, 2, 3):
+            summary = self.upload({"generate": {"clusters": 25, "seed": seed}})
+            kinds = ("never_backed_up", "stale", "failing", "running", "fresh")
+            self.assertEqual(list(summary), ["clusters", "tenants", "jobs"] + list(kinds))
+            self.assertTrue(all(summary[kind] for kind in kinds), summary)
+            self.assertEqual(sorted(i for kind in kinds for i in summary[kind]),
+                             list(range(2000001, 2000026)))
+            self.check_kinds(summary)
+
+    def check_kinds(self, summary):
+        """The lists, read the way a client would, agree with the summary."""
+        self.sim.control("POST", "config", {"list_page_limit": 7})
+        clusters, _ = self.all_rows(CLUSTERS_PATH, 2000)
+        self.assertEqual([c["name"] for c in clusters],
+                         ["fleet-%04d" % n for n in range(1, 26)])
+        tenant_ids, jobs, now = [], 0, time.time()
+        for cluster in clusters:
+            tenants, _ = self.all_rows(tenants_path(cluster["id"]), 2000)
+            self.assertEqual(tenants[0]["name"], "sys")
+            self.assertIn(len(tenants), (2, 3, 4))
+            tenant_ids += [t["id"] for t in tenants]
+            history, _ = self.all_rows(history_path(cluster["id"]), 2000)
+            jobs += len(history)
+            self.assertIn(cluster["id"], summary[self.kind_of(history, now)])
+        self.assertEqual(len(set(tenant_ids)), len(tenant_ids))  # unique across the fleet
+        self.assertEqual((len(tenant_ids), jobs), (summary["tenants"], summary["jobs"]))
+
+    def kind_of(self, history, now):
+        if not history:
+            return "never_backed_up"
+        newest = history[0]
+        if newest["status"] == "DOING":
+            self.assertNotIn("finishTime", newest)
+            return "running"
+        if newest["status"] == "FAILED":
+            self.assertTrue(newest["errorMsg"])
+            return "failing"
+        self.assertEqual(newest["status"], "DONE")
+        self.assertGreater(len(history), 1)
+        self.assertEqual({j["dataBackupTaskType"] for j in history[-1:]}, {"FULL_BACKUP"})
+        age = now - ocp_time(newest["finishTime"])
+        return "fresh" if age < 24 * 3600 else "stale"
+
+
+class FleetBackupNow(FleetTestCase):
+    def fleet_backup(self, path, body=BACKUP_BODY):
+        return self.sim.call("POST", path, json_body(body),
+                             {"Content-Type": "application/json", **ADMIN})
+
+    def test_job_follows_the_task(self):
+        self.upload()
+        self.sim.control("POST", "config", {"task_seconds": 0.5})
+        body = {**BACKUP_BODY, "dataBackupMode": "INCREMENTAL_BACKUP"}
+        reply = self.fleet_backup(backup_path(1000005), body)
+        task_id = self.assert_envelope(reply, 200)["data"]["backupObjectOpsResultList"][0][
+            "taskIdList"][0]
+        task = self.sim.task(task_id).json()["data"]
+        self.assertEqual(task["cluster"], {"id": 1000005, "name": "prod-a",
+                                           "obClusterId": 1000005, "type": "PRIMARY"})
+        job = self.history(1000005)[0]
+        self.assertEqual(job, {"taskId": 9, "backupSetId": 5, "backupMode": "PHYSICAL_BACKUP",
+                               "dataBackupTaskType": "INCREMENTAL_BACKUP",
+                               "backupUri": "file:///obbackup/prod-a", "status": "DOING",
+                               "startTime": job["startTime"], "clusterId": 1000005})
+        self.assertAlmostEqual(ocp_time(job["startTime"]), ocp_time(task["createTime"]),
+                               delta=0.002)
+        self.assertEqual(self.sim.control("GET", "fleet")["clusters"][0]["history"][-1]
+                         ["ocpTaskId"], task_id)
+        time.sleep(0.6)
+        job = self.history(1000005)[0]
+        task = self.sim.task(task_id).json()["data"]
+        self.assertEqual((job["taskId"], job["status"]), (9, "DONE"))
+        self.assertAlmostEqual(ocp_time(job["finishTime"]), ocp_time(task["finishTime"]),
+                               delta=0.002)
+        self.assertNotIn("errorMsg", job)
+
+    def test_failed_and_forced_tasks(self):
+        self.upload()
+        self.sim.control("POST", "config", {"task_seconds": 0, "task_outcome": "FAILED"})
+        self.start_task(1000006)
+        job = self.history(1000006)[0]
+        self.assertEqual((job["taskId"], job["backupSetId"], job["status"], job["errorMsg"]),
+                         (1, 1, "FAILED", "backup failed"))
+        self.assertIn("finishTime", job)
+        self.sim.control("POST", "config", {"task_seconds": 3600, "task_outcome": "SUCCESSFUL"})
+        task_id = self.start_task(1000006)
+        self.assertEqual([j["status"] for j in self.history(1000006)], ["DOING", "FAILED"])
+        self.sim.control("POST", "tasks/%d" % task_id, {"status": "SUCCESSFUL"})
+        self.assertEqual([j["status"] for j in self.history(1000006)], ["DONE", "FAILED"])
+        # A refused backupNow (a task already runs) adds no job.
+        self.sim.control("POST", "tasks/%d" % task_id, {"status": "RUNNING"})
+        self.assertIn(b"BAK31005", self.sim.backup(1000006).body)
+        self.assertEqual([j["status"] for j in self.history(1000006)], ["DOING", "FAILED"])
+        # Updated by the control API, the job no longer follows its task.
+        self.sim.control("POST", "fleet/clusters/1000006/jobs/2", {"status": "CANCELED"})
+        self.sim.control("POST", "tasks/%d" % task_id, {"status": "SUCCESSFUL"})
+        self.assertEqual([j["status"] for j in self.history(1000006)], ["CANCELED", "FAILED"])
+        self.assertNotIn("ocpTaskId", self.sim.control("GET", "fleet")["clusters"][1]
+                         ["history"][1])
+
+    def test_tenant_path(self):
+        self.upload()
+        self.sim.control("POST", "config", {"task_seconds": 0})
+        path = "/api/v2/ob/clusters/%d/tenants/%d/backup/backupNow"
+        self.assert_error(self.fleet_backup(path % (1000005, 1003)), 404, "OBE11002",
+                          "The specified tenant with the ID of 1003 does not exist.")
+        self.assertEqual(self.sim.task(3000041).status, 404)  # no task made
+        reply = self.fleet_backup(path % (1000005, 1002))
+        task_id = self.assert_envelope(reply, 200)["data"]["backupObjectOpsResultList"][0][
+            "taskIdList"][0]
+        self.assertEqual(self.sim.task(task_id).json()["data"]["tenant"],
+                         {"id": 1002, "name": "orders"})
+        job = self.history(1000005)[0]
+        self.assertEqual((job["taskId"], job["tenantId"], job["status"]), (9, 1002, "DONE"))
+        # Outside the fleet, any tenant still goes, and no history appears.
+        self.assert_envelope(self.fleet_backup(path % (8, 1003)), 200)
+        self.assertEqual(self.sim.call("GET", history_path(8), headers=ADMIN).status, 404)
+
+    def test_cluster_outside_the_fleet_unchanged(self):
+        self.upload()
+        task = self.sim.task(self.start_task(8)).json()["data"]
+        self.assertEqual(task["cluster"], {"id": 8, "name": "cluster8", "obClusterId": 8,
+                                           "type": "PRIMARY"})
+        self.assertEqual([c["id"] for c in self.listed(CLUSTERS_PATH)["contents"]],
+                         [1000005, 1000006, 1000007])
+        self.sim.control("DELETE", "fleet/clusters/1000007")
+        task = self.sim.task(self.start_task(1000007)).json()["data"]
+        self.assertEqual(task["cluster"]["name"], "cluster1000007")
 
 
 # ---------------------------------------------------------------------------
