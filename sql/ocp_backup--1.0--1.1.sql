@@ -6,6 +6,63 @@
 COMMENT ON FOREIGN DATA WRAPPER ocp_backup IS
   'OCP endpoints: server options url, connect_timeout_ms, timeout_ms, ca_file, verify_tls, retries, retry_backoff_ms, proxy, no_proxy; user mapping options username and password, or access_key_id and access_key_secret';
 
+-- 1.1 journals tenant backups and which calls' outcome is unknown, and
+-- what ocp_backup_reconcile found of them.  Columns go at the end, where a
+-- fresh 1.1 install has them too.
+ALTER TABLE ocp_backup.invocation
+    ADD COLUMN tenant_id bigint,
+    ADD COLUMN outcome_unknown boolean NOT NULL DEFAULT false,
+    ADD COLUMN reconciled_at timestamptz,
+    ADD COLUMN reconciliation text;
+CREATE INDEX invocation_unsettled_idx ON ocp_backup.invocation (server_name, started_at)
+    WHERE outcome_unknown AND reconciled_at IS NULL;
+COMMENT ON COLUMN ocp_backup.invocation.tenant_id IS 'the tenant the backup was requested for; NULL for the whole cluster';
+COMMENT ON COLUMN ocp_backup.invocation.outcome_unknown IS 'true when the request may have reached OCP but no answer of OCP was read (a timeout after sending, a dropped connection, a cancel, a crash)';
+COMMENT ON COLUMN ocp_backup.invocation.reconciled_at IS 'when ocp_backup_reconcile settled a call whose outcome was unknown';
+COMMENT ON COLUMN ocp_backup.invocation.reconciliation IS 'what ocp_backup_reconcile found in OCP: the task taken to be the call''s, or that OCP lists none';
+-- 1.0 wrote these errors for calls whose request may have reached OCP
+-- without an answer read: interrupted, timed out after connecting, or cut.
+UPDATE ocp_backup.invocation
+   SET outcome_unknown = true
+ WHERE http_status IS NULL
+   AND (error LIKE 'the call was interrupted%'
+        OR error LIKE '%did not answer within timeout_ms%'
+        OR error LIKE '%closed before OCP answered%');
+
+-- ocp_backup_now gains tenant_id.  A new signature is a new function: the
+-- grants DBAs made on the old one are copied to it before it is dropped.
+CREATE FUNCTION ocp_backup_now(cluster_id bigint,
+                               backup_mode text,
+                               data_mode text,
+                               storage jsonb,
+                               server text DEFAULT NULL,
+                               tenant_id bigint DEFAULT NULL)
+RETURNS SETOF ocp_backup.backup_result
+AS 'MODULE_PATHNAME', 'ocp_backup_now'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
+COMMENT ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) IS
+  'asks OCP to back up a cluster, or one tenant of it, now; returns one row per started task and journals the call';
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) FROM PUBLIC;
+DO $$
+DECLARE
+    granted record;
+BEGIN
+    FOR granted IN
+        SELECT a.grantee, a.is_grantable
+          FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+         WHERE p.oid = '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text)'::pg_catalog.regprocedure
+           AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+         ORDER BY a.grantee
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION @extschema@.ocp_backup_now(bigint, text, text, jsonb, text, bigint) TO %s%s',
+                                  CASE WHEN granted.grantee = 0 THEN 'PUBLIC'
+                                       ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(granted.grantee)) END,
+                                  CASE WHEN granted.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$$;
+DROP FUNCTION ocp_backup_now(bigint, text, text, jsonb, text);
+
 -- The journal's writes, as the journal's owner.  Granted to nobody: the
 -- extension's C code calls them through fmgr, which checks no EXECUTE
 -- privilege, and no role can call them from SQL.  SECURITY DEFINER with a
@@ -23,6 +80,8 @@ DECLARE
     task bigint;
 BEGIN
     r := pg_catalog.jsonb_populate_record(NULL::ocp_backup.invocation, call);
+    -- Rows spooled by the 1.0 library have no such key.
+    r.outcome_unknown := coalesce(r.outcome_unknown, false);
     INSERT INTO ocp_backup.invocation VALUES (r.*) ON CONFLICT (id) DO NOTHING;
     IF NOT FOUND THEN
         RETURN false;
@@ -108,3 +167,425 @@ BEGIN
     RETURN checked;
 END
 $$;
+
+-- The fleet as OCP knows it, mirrored by ocp_backup_sync: its clusters,
+-- their tenants, and each cluster's data-backup jobs, those OCP's own
+-- backup schedule ran included.  Rows OCP stops listing are marked, never
+-- deleted: the journal and the history may still refer to them.
+CREATE TABLE ocp_backup.cluster (
+    server_name    text NOT NULL,
+    cluster_id     bigint NOT NULL,
+    cluster_name   text,
+    ob_cluster_id  bigint,
+    ob_version     text,
+    cluster_type   text,
+    status         text,
+    first_seen_at  timestamptz NOT NULL,
+    last_seen_at   timestamptz NOT NULL,
+    missing_since  timestamptz,
+    PRIMARY KEY (server_name, cluster_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('ocp_backup.cluster', '');
+COMMENT ON TABLE ocp_backup.cluster IS
+  'OCP''s clusters, as ocp_backup_sync last read them';
+COMMENT ON COLUMN ocp_backup.cluster.server_name IS 'the foreign server (OCP endpoint) that lists the cluster';
+COMMENT ON COLUMN ocp_backup.cluster.cluster_id IS 'OCP''s cluster id, the one ocp_backup_now takes';
+COMMENT ON COLUMN ocp_backup.cluster.cluster_name IS 'the cluster''s name in OCP';
+COMMENT ON COLUMN ocp_backup.cluster.ob_cluster_id IS 'OceanBase''s own cluster id';
+COMMENT ON COLUMN ocp_backup.cluster.ob_version IS 'the OceanBase version';
+COMMENT ON COLUMN ocp_backup.cluster.cluster_type IS 'PRIMARY or STANDBY';
+COMMENT ON COLUMN ocp_backup.cluster.status IS 'OCP''s status of the cluster: RUNNING, STOPPED, ...';
+COMMENT ON COLUMN ocp_backup.cluster.first_seen_at IS 'when a sync first read the cluster';
+COMMENT ON COLUMN ocp_backup.cluster.last_seen_at IS 'when a sync last read the cluster';
+COMMENT ON COLUMN ocp_backup.cluster.missing_since IS 'since when OCP no longer lists the cluster; NULL while it does';
+
+CREATE TABLE ocp_backup.tenant (
+    server_name    text NOT NULL,
+    cluster_id     bigint NOT NULL,
+    tenant_id      bigint NOT NULL,
+    tenant_name    text,
+    mode           text,
+    status         text,
+    ob_version     text,
+    locked         boolean,
+    read_only      boolean,
+    create_time    timestamptz,
+    first_seen_at  timestamptz NOT NULL,
+    last_seen_at   timestamptz NOT NULL,
+    missing_since  timestamptz,
+    PRIMARY KEY (server_name, cluster_id, tenant_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('ocp_backup.tenant', '');
+COMMENT ON TABLE ocp_backup.tenant IS
+  'the tenants of OCP''s clusters, as ocp_backup_sync last read them';
+COMMENT ON COLUMN ocp_backup.tenant.server_name IS 'the foreign server (OCP endpoint) that lists the tenant';
+COMMENT ON COLUMN ocp_backup.tenant.cluster_id IS 'OCP''s id of the tenant''s cluster';
+COMMENT ON COLUMN ocp_backup.tenant.tenant_id IS 'OCP''s tenant id, the one ocp_backup_now takes as tenant_id';
+COMMENT ON COLUMN ocp_backup.tenant.tenant_name IS 'the tenant''s name; sys is the system tenant';
+COMMENT ON COLUMN ocp_backup.tenant.mode IS 'MYSQL or ORACLE';
+COMMENT ON COLUMN ocp_backup.tenant.status IS 'OCP''s status of the tenant: NORMAL, CREATING, ...';
+COMMENT ON COLUMN ocp_backup.tenant.ob_version IS 'the OceanBase version';
+COMMENT ON COLUMN ocp_backup.tenant.locked IS 'whether the tenant is locked';
+COMMENT ON COLUMN ocp_backup.tenant.read_only IS 'whether the tenant is read-only';
+COMMENT ON COLUMN ocp_backup.tenant.create_time IS 'when the tenant was created';
+COMMENT ON COLUMN ocp_backup.tenant.first_seen_at IS 'when a sync first read the tenant';
+COMMENT ON COLUMN ocp_backup.tenant.last_seen_at IS 'when a sync last read the tenant';
+COMMENT ON COLUMN ocp_backup.tenant.missing_since IS 'since when OCP no longer lists the tenant; NULL while it does';
+
+CREATE TABLE ocp_backup.backup_history (
+    server_name    text NOT NULL,
+    cluster_id     bigint NOT NULL,
+    job_id         bigint NOT NULL,
+    tenant_id      bigint,
+    backup_set_id  bigint,
+    backup_mode    text,
+    backup_type    text,
+    status         text,
+    start_time     timestamptz,
+    finish_time    timestamptz,
+    error          text,
+    backup_uri     text,
+    first_seen_at  timestamptz NOT NULL,
+    updated_at     timestamptz NOT NULL,
+    PRIMARY KEY (server_name, cluster_id, job_id)
+);
+CREATE INDEX backup_history_finished_idx
+    ON ocp_backup.backup_history (server_name, cluster_id, status, finish_time);
+SELECT pg_catalog.pg_extension_config_dump('ocp_backup.backup_history', '');
+COMMENT ON TABLE ocp_backup.backup_history IS
+  'OCP''s data-backup jobs of each cluster, those of OCP''s own schedule included, as ocp_backup_sync last read them';
+COMMENT ON COLUMN ocp_backup.backup_history.server_name IS 'the foreign server (OCP endpoint) the job was read through';
+COMMENT ON COLUMN ocp_backup.backup_history.cluster_id IS 'OCP''s id of the cluster backed up';
+COMMENT ON COLUMN ocp_backup.backup_history.job_id IS 'OceanBase''s backup job id (OCP''s taskId of the job, not an OCP task instance id)';
+COMMENT ON COLUMN ocp_backup.backup_history.tenant_id IS 'the tenant backed up, when OCP names one';
+COMMENT ON COLUMN ocp_backup.backup_history.backup_set_id IS 'the backup set the job wrote';
+COMMENT ON COLUMN ocp_backup.backup_history.backup_mode IS 'OCP''s backupMode of the job, e.g. PHYSICAL_BACKUP';
+COMMENT ON COLUMN ocp_backup.backup_history.backup_type IS 'FULL or INCREMENTAL';
+COMMENT ON COLUMN ocp_backup.backup_history.status IS 'BEGINNING, INITIALIZING, DOING, DONE, FAILED, CANCELING, CANCELED, OVERDUE or UNKNOWN';
+COMMENT ON COLUMN ocp_backup.backup_history.start_time IS 'when the job started';
+COMMENT ON COLUMN ocp_backup.backup_history.finish_time IS 'when the job ended; NULL while it runs';
+COMMENT ON COLUMN ocp_backup.backup_history.error IS 'OCP''s error message of a failed job';
+COMMENT ON COLUMN ocp_backup.backup_history.backup_uri IS 'where the backup was written';
+COMMENT ON COLUMN ocp_backup.backup_history.first_seen_at IS 'when a sync first read the job';
+COMMENT ON COLUMN ocp_backup.backup_history.updated_at IS 'when a sync last saw the job change';
+
+CREATE TYPE ocp_backup.sync_result AS (
+    server_name    text,
+    clusters       integer,
+    clusters_missing integer,
+    tenants        integer,
+    backup_jobs    integer,
+    error_code     text,
+    error          text
+);
+COMMENT ON TYPE ocp_backup.sync_result IS
+  'what ocp_backup_sync read from one server: counts, or why it failed';
+
+-- The sync's writes, as the journal's owner: granted to nobody and called
+-- from C through fmgr with what the C code itself read from OCP, so no role
+-- can write OCP's inventory with made-up rows.  Names resolve under the
+-- pinned search_path only.  Each takes one page of OCP's answer as it came.
+CREATE FUNCTION ocp_backup.record_cluster_page(server_name text, answer jsonb, last_page boolean)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing integer := 0;
+BEGIN
+    -- Sorted, so that overlapping syncs lock rows in one order.
+    INSERT INTO ocp_backup.cluster AS c
+           (server_name, cluster_id, cluster_name, ob_cluster_id, ob_version, cluster_type,
+            status, first_seen_at, last_seen_at)
+    SELECT $1, (e->>'id')::bigint, e->>'name', (e->>'obClusterId')::bigint, e->>'obVersion',
+           e->>'type', e->>'status', now(), now()
+      FROM jsonb_array_elements(answer->'data'->'contents') e
+     ORDER BY 2
+        ON CONFLICT ON CONSTRAINT cluster_pkey DO UPDATE
+       SET cluster_name = excluded.cluster_name, ob_cluster_id = excluded.ob_cluster_id,
+           ob_version = excluded.ob_version, cluster_type = excluded.cluster_type,
+           status = excluded.status, last_seen_at = excluded.last_seen_at, missing_since = NULL;
+    IF last_page THEN
+        UPDATE ocp_backup.cluster c SET missing_since = now()
+         WHERE c.server_name = $1 AND c.last_seen_at < now() AND c.missing_since IS NULL;
+        SELECT count(*) INTO missing FROM ocp_backup.cluster c
+         WHERE c.server_name = $1 AND c.missing_since IS NOT NULL;
+    END IF;
+    RETURN missing;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.record_cluster_page(text, jsonb, boolean) IS
+  'stores one page of OCP''s cluster list; after the last, marks the clusters it no longer lists and returns how many are so marked (internal: callable by nobody)';
+
+CREATE FUNCTION ocp_backup.listed_clusters(server_name text)
+RETURNS bigint[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(c.cluster_id ORDER BY c.cluster_id), '{}')
+      FROM ocp_backup.cluster c
+     WHERE c.server_name = $1 AND c.missing_since IS NULL
+$$;
+COMMENT ON FUNCTION ocp_backup.listed_clusters(text) IS
+  'the ids of the clusters OCP lists through a server (internal: callable by nobody)';
+
+CREATE FUNCTION ocp_backup.record_tenant_page(server_name text, cluster_id bigint,
+                                              answer jsonb, last_page boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO ocp_backup.tenant AS t
+           (server_name, cluster_id, tenant_id, tenant_name, mode, status, ob_version,
+            locked, read_only, create_time, first_seen_at, last_seen_at)
+    SELECT $1, $2, (e->>'id')::bigint, e->>'name', e->>'mode', e->>'status', e->>'obVersion',
+           (e->>'locked')::boolean, (e->>'readonly')::boolean, (e->>'createTime')::timestamptz,
+           now(), now()
+      FROM jsonb_array_elements(answer->'data'->'contents') e
+     ORDER BY 3
+        ON CONFLICT ON CONSTRAINT tenant_pkey DO UPDATE
+       SET tenant_name = excluded.tenant_name, mode = excluded.mode, status = excluded.status,
+           ob_version = excluded.ob_version, locked = excluded.locked,
+           read_only = excluded.read_only, create_time = excluded.create_time,
+           last_seen_at = excluded.last_seen_at, missing_since = NULL;
+    IF last_page THEN
+        UPDATE ocp_backup.tenant t SET missing_since = now()
+         WHERE t.server_name = $1 AND t.cluster_id = $2
+           AND t.last_seen_at < now() AND t.missing_since IS NULL;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.record_tenant_page(text, bigint, jsonb, boolean) IS
+  'stores one page of a cluster''s tenants; after the last, marks the tenants OCP no longer lists (internal: callable by nobody)';
+
+CREATE FUNCTION ocp_backup.record_backup_page(server_name text, cluster_id bigint, answer jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known_finished boolean;
+BEGIN
+    -- OCP lists the newest jobs first: once a page holds a job already
+    -- recorded as finished, the older pages hold nothing new.
+    SELECT EXISTS (
+        SELECT FROM jsonb_array_elements(answer->'data'->'contents') e
+          JOIN ocp_backup.backup_history h
+            ON h.server_name = $1 AND h.cluster_id = $2 AND h.job_id = (e->>'taskId')::bigint
+         WHERE h.status IN ('DONE', 'FAILED', 'CANCELED'))
+      INTO known_finished;
+    INSERT INTO ocp_backup.backup_history AS h
+           (server_name, cluster_id, job_id, tenant_id, backup_set_id, backup_mode, backup_type,
+            status, start_time, finish_time, error, backup_uri, first_seen_at, updated_at)
+    SELECT $1, $2, (e->>'taskId')::bigint, (e->>'tenantId')::bigint, (e->>'backupSetId')::bigint,
+           e->>'backupMode',
+           CASE WHEN e->>'dataBackupTaskType' LIKE 'FULL%' THEN 'FULL'
+                WHEN e->>'dataBackupTaskType' LIKE 'INC%' THEN 'INCREMENTAL'
+                ELSE e->>'dataBackupTaskType' END,
+           e->>'status', (e->>'startTime')::timestamptz, (e->>'finishTime')::timestamptz,
+           e->>'errorMsg', e->>'backupUri', now(), now()
+      FROM jsonb_array_elements(answer->'data'->'contents') e
+     ORDER BY 3
+        ON CONFLICT ON CONSTRAINT backup_history_pkey DO UPDATE
+       SET tenant_id = excluded.tenant_id, backup_set_id = excluded.backup_set_id,
+           backup_mode = excluded.backup_mode, backup_type = excluded.backup_type,
+           status = excluded.status, start_time = excluded.start_time,
+           finish_time = excluded.finish_time, error = excluded.error,
+           backup_uri = excluded.backup_uri, updated_at = excluded.updated_at
+     WHERE (h.tenant_id, h.backup_set_id, h.backup_mode, h.backup_type, h.status, h.start_time,
+            h.finish_time, h.error, h.backup_uri)
+           IS DISTINCT FROM
+           (excluded.tenant_id, excluded.backup_set_id, excluded.backup_mode, excluded.backup_type,
+            excluded.status, excluded.start_time, excluded.finish_time, excluded.error,
+            excluded.backup_uri);
+    RETURN NOT known_finished;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.record_backup_page(text, bigint, jsonb) IS
+  'stores one page of a cluster''s data-backup jobs; false once older pages hold nothing new (internal: callable by nobody)';
+
+REVOKE ALL ON FUNCTION ocp_backup.record_cluster_page(text, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.listed_clusters(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_tenant_page(text, bigint, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_backup_page(text, bigint, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION ocp_backup_sync(server text DEFAULT NULL)
+RETURNS SETOF ocp_backup.sync_result
+AS 'MODULE_PATHNAME', 'ocp_backup_sync'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ocp_backup_sync(text) IS
+  'reads OCP''s clusters, tenants and data-backup history from a server, or every server the caller may use, into ocp_backup.cluster, tenant and backup_history; one row per server';
+REVOKE ALL ON FUNCTION ocp_backup_sync(text) FROM PUBLIC;
+
+-- Settling the calls whose outcome is unknown, as the journal's owner.
+CREATE FUNCTION ocp_backup.unsettled_calls(server_name text, since interval)
+RETURNS bigint[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- One row [invocation id, cluster id, tenant id or 0] per call, oldest first.
+    SELECT coalesce(array_agg(ARRAY[i.id, i.cluster_id, coalesce(i.tenant_id, 0)] ORDER BY i.id),
+                    '{}')
+      FROM ocp_backup.invocation i
+     WHERE i.server_name = $1 AND i.outcome_unknown AND i.reconciled_at IS NULL
+       AND i.started_at >= now() - $2
+$$;
+COMMENT ON FUNCTION ocp_backup.unsettled_calls(text, interval) IS
+  'the journal rows of a server whose outcome is unknown and not yet reconciled, as [id, cluster id, tenant id or 0] rows (internal: callable by nobody)';
+
+CREATE FUNCTION ocp_backup.reconcile_page(server_name text, invocation_id bigint,
+                                          answer jsonb, last_page boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    call ocp_backup.invocation;
+    window_from timestamptz;
+    window_to timestamptz;
+    found record;
+    oldest timestamptz;
+BEGIN
+    SELECT * INTO call FROM ocp_backup.invocation i
+     WHERE i.id = $2 AND i.server_name = $1 AND i.outcome_unknown AND i.reconciled_at IS NULL
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN true;  -- settled meanwhile by an overlapping run
+    END IF;
+    -- OCP creates the task when the request arrives, between the call's
+    -- start and its end; two minutes either side allow for clock skew.
+    window_from := call.started_at - interval '2 minutes';
+    window_to := call.finished_at + interval '2 minutes';
+    -- A task OCP's own schedule started, or one already journaled, is
+    -- never taken for this call's.
+    SELECT (e->>'id')::bigint AS task_id, e->>'name' AS name, e->>'status' AS status,
+           (e->>'createTime')::timestamptz AS created
+      INTO found
+      FROM jsonb_array_elements(answer->'data'->'contents') e
+     WHERE (e->>'createTime')::timestamptz BETWEEN window_from AND window_to
+       AND coalesce(e->>'type', 'MANUAL') NOT IN ('SCHEDULED', 'SYS_SCHEDULED')
+       AND e->>'name' ILIKE '%backup%'
+       AND coalesce((e->'cluster'->>'id')::bigint, call.cluster_id) = call.cluster_id
+       AND (call.tenant_id IS NULL OR (e->'tenant'->>'id')::bigint = call.tenant_id)
+       AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.task_id = (e->>'id')::bigint)
+     ORDER BY abs(extract(epoch FROM (e->>'createTime')::timestamptz - call.started_at)),
+              (e->>'id')::bigint
+     LIMIT 1;
+    IF FOUND THEN
+        INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id, status)
+        VALUES (found.task_id, call.id, call.server_name, call.cluster_id, found.status);
+        UPDATE ocp_backup.invocation i
+           SET reconciled_at = now(),
+               reconciliation = format('OCP task %s (%s), created at %s, is taken to be this call''s',
+                                       found.task_id, found.name, found.created)
+         WHERE i.id = call.id;
+        RETURN true;
+    END IF;
+    SELECT min((e->>'createTime')::timestamptz) INTO oldest
+      FROM jsonb_array_elements(answer->'data'->'contents') e;
+    IF last_page OR oldest IS NULL OR oldest < window_from THEN
+        UPDATE ocp_backup.invocation i
+           SET reconciled_at = now(),
+               reconciliation = format('OCP lists no backup task of cluster %s created between %s and %s',
+                                       call.cluster_id, window_from, window_to)
+         WHERE i.id = call.id;
+        RETURN true;
+    END IF;
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.reconcile_page(text, bigint, jsonb, boolean) IS
+  'looks in one page of OCP''s task list for the task of a call whose outcome is unknown; true once the call is settled (internal: callable by nobody)';
+
+REVOKE ALL ON FUNCTION ocp_backup.unsettled_calls(text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.reconcile_page(text, bigint, jsonb, boolean) FROM PUBLIC;
+
+CREATE FUNCTION ocp_backup_reconcile(server text DEFAULT NULL, since interval DEFAULT '7 days')
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ocp_backup_reconcile'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ocp_backup_reconcile(text, interval) IS
+  'settles journal rows whose outcome is unknown by looking for their task in OCP''s task list; returns how many it settled';
+REVOKE ALL ON FUNCTION ocp_backup_reconcile(text, interval) FROM PUBLIC;
+
+-- One row per cluster OCP lists or the journal has seen: a cluster never
+-- backed up appears too, with NULLs, for it is the one a DBA looks for.
+-- Successes and failures come from both sources, OCP's own history (its
+-- schedule's backups included) and the tasks started from SQL.  The first
+-- eight columns are 1.0's, in 1.0's order.
+CREATE OR REPLACE VIEW ocp_backup.cluster_status AS
+WITH clusters AS (
+    SELECT c.server_name, c.cluster_id FROM ocp_backup.cluster c
+    UNION
+    SELECT i.server_name, i.cluster_id FROM ocp_backup.invocation i
+), outcomes AS (
+    -- Every backup that ended or runs, from either source.
+    SELECT h.server_name, h.cluster_id,
+           CASE WHEN h.status = 'DONE' THEN 'success'
+                WHEN h.status IN ('FAILED', 'CANCELED') THEN 'failure'
+                WHEN h.status IN ('BEGINNING', 'INITIALIZING', 'DOING', 'CANCELING') THEN 'running'
+           END AS outcome,
+           h.backup_type = 'FULL' AS full_backup,
+           coalesce(h.finish_time, h.start_time) AS at,
+           h.error
+      FROM ocp_backup.backup_history h
+    UNION ALL
+    SELECT t.server_name, t.cluster_id,
+           CASE WHEN t.status = 'SUCCESSFUL' THEN 'success'
+                WHEN t.status = 'FAILED' THEN 'failure'
+                WHEN t.status = 'RUNNING' THEN 'running'
+           END,
+           i.data_mode = 'FULL_BACKUP',
+           coalesce(t.finish_time, t.last_checked_at),
+           CASE WHEN t.status = 'FAILED'
+                THEN 'OCP task ' || t.task_id || ' failed' || coalesce(' in subtask ' || t.failed_subtask, '')
+           END
+      FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
+    UNION ALL
+    SELECT i.server_name, i.cluster_id, 'failure', i.data_mode = 'FULL_BACKUP', i.started_at, i.error
+      FROM ocp_backup.invocation i
+     WHERE NOT i.successful
+       AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)
+)
+SELECT k.server_name,
+       k.cluster_id,
+       calls.last_invocation_at,
+       calls.last_invocation_successful,
+       (SELECT t.status FROM ocp_backup.task t
+         WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+         ORDER BY t.invocation_id DESC, t.task_id DESC LIMIT 1) AS last_task_status,
+       (SELECT max(o.at) FROM outcomes o
+         WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
+           AND o.outcome = 'success') AS last_success_at,
+       (SELECT count(*) FROM outcomes o
+         WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
+           AND o.outcome = 'success' AND o.at > now() - interval '7 days') AS successes_7d,
+       (SELECT count(*) FROM outcomes o
+         WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
+           AND o.outcome = 'failure' AND o.at > now() - interval '7 days') AS failures_7d,
+       c.cluster_name,
+       c.status AS ocp_status,
+       c.missing_since,
+       (SELECT max(o.at) FROM outcomes o
+         WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
+           AND o.outcome = 'success' AND o.full_backup) AS last_full_backup_at,
+       last_failure.at AS last_failure_at,
+       last_failure.error AS last_failure_error,
+       EXISTS (SELECT FROM outcomes o
+                WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
+                  AND o.outcome = 'running') AS backup_running
+  FROM clusters k
+  LEFT JOIN ocp_backup.cluster c ON c.server_name = k.server_name AND c.cluster_id = k.cluster_id
+  LEFT JOIN LATERAL (
+        SELECT max(i.started_at) AS last_invocation_at,
+               (array_agg(i.successful ORDER BY i.started_at DESC, i.id DESC))[1] AS last_invocation_successful
+          FROM ocp_backup.invocation i
+         WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id) calls ON true
+  LEFT JOIN LATERAL (
+        SELECT o.at, o.error FROM outcomes o
+         WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
+           AND o.outcome = 'failure'
+         ORDER BY o.at DESC LIMIT 1) last_failure ON true;
+COMMENT ON VIEW ocp_backup.cluster_status IS
+  'per server and cluster that OCP lists or the journal has seen: the last call, the last success from OCP''s history or a task started from SQL, the last full backup, the last failure, whether a backup runs, and 7-day counts';

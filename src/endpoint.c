@@ -51,6 +51,12 @@ named_server(const char *name, const char *named_by)
 	return server;
 }
 
+static int
+compare_names(const ListCell *a, const ListCell *b)
+{
+	return strcmp(lfirst(a), lfirst(b));
+}
+
 /* The one server of this wrapper, when there is exactly one. */
 static ForeignServer *
 only_server(void)
@@ -89,6 +95,31 @@ only_server(void)
 				 errmsg("more than one ocp_backup server exists, and none was chosen"),
 				 errhint("Pass the server argument, or set ocp_backup.default_server.")));
 	return GetForeignServer(found);
+}
+
+List *
+ocpb_usable_servers(void)
+{
+	Oid			fdw_id = ocp_backup_fdw_id();
+	Relation	catalog;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *names = NIL;
+
+	catalog = table_open(ForeignServerRelationId, AccessShareLock);
+	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_foreign_server form = (Form_pg_foreign_server) GETSTRUCT(tuple);
+
+		if (form->srvfdw == fdw_id &&
+			pg_foreign_server_aclcheck(form->oid, GetUserId(), ACL_USAGE) == ACLCHECK_OK)
+			names = lappend(names, pstrdup(NameStr(form->srvname)));
+	}
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	list_sort(names, compare_names);
+	return names;
 }
 
 static ForeignServer *

@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
+
 typedef struct OcpbEndpoint
 {
 	Oid			server_id;
@@ -45,6 +47,9 @@ extern char *ocpb_default_server;
  */
 extern OcpbEndpoint *ocpb_resolve_endpoint(const char *server_name,
 										   bool mapping_required);
+
+/* The names of the ocp_backup servers the current user has USAGE on, sorted. */
+extern List *ocpb_usable_servers(void);
 
 extern bool ocpb_endpoint_has_credentials(const OcpbEndpoint *endpoint);
 

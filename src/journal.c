@@ -130,6 +130,12 @@ journal_function(const char *name, Oid namespace_id, int nargs, const Oid *arg_t
 	return function;
 }
 
+Oid
+ocpb_extension_function(const char *name, int nargs, const Oid *arg_types)
+{
+	return journal_function(name, get_namespace_oid("ocp_backup", false), nargs, arg_types);
+}
+
 static JournalCatalog *
 lookup_journal_catalog(void)
 {
@@ -272,6 +278,13 @@ row_json(const OcpbInvocation *invocation)
 	append_text_field(&row, "trace_id", invocation->trace_id);
 	append_text_field(&row, "error", invocation->error);
 	append_json_field(&row, "response", invocation->response_json);
+	if (invocation->tenant_id != 0)
+	{
+		append_key(&row, "tenant_id");
+		appendStringInfo(&row, INT64_FORMAT, invocation->tenant_id);
+	}
+	append_key(&row, "outcome_unknown");
+	appendStringInfoString(&row, invocation->outcome_unknown ? "true" : "false");
 	appendStringInfoChar(&row, '}');
 	return row.data;
 }
@@ -295,6 +308,7 @@ ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 	interrupted.n_task_ids = 0;
 	interrupted.trace_id = NULL;
 	interrupted.response_json = NULL;
+	interrupted.outcome_unknown = true;
 	interrupted.error = "the call was interrupted (cancel, statement_timeout or backend exit) "
 		"while it awaited OCP, before any answer was read; "
 		"the request may have reached OCP: look in OCP for a task it may have started";
@@ -385,6 +399,7 @@ ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 	if (masked == NULL)
 		return;
 	request.cluster_id = invocation->cluster_id;
+	request.tenant_id = invocation->tenant_id;
 	request.backup_mode = invocation->backup_mode;
 	request.data_mode = invocation->data_mode;
 	request.storage_json = JsonbToCString(NULL, &masked->root, VARSIZE(masked));

@@ -20,6 +20,7 @@ typedef struct OcpbInvocation
 	const char *invoked_by;		/* the calling role, not the journal's owner */
 	const char *server_name;
 	int64		cluster_id;
+	int64		tenant_id;		/* 0: the whole cluster */
 	const char *backup_mode;
 	const char *data_mode;
 	const char *request_json;	/* the body sent, secrets masked */
@@ -30,6 +31,8 @@ typedef struct OcpbInvocation
 	const char *trace_id;		/* NULL when none */
 	const char *error;			/* NULL on success */
 	const char *response_json;	/* the answer, NULL unless jsonb takes it */
+	bool		outcome_unknown;	/* the request may have reached OCP, but
+									 * no answer of OCP's was read */
 } OcpbInvocation;
 
 /*
@@ -68,6 +71,13 @@ extern void ocpb_journal_insert(const OcpbInvocation *invocation);
  * the journal's owner; false when a row of its id is there already.
  */
 extern bool ocpb_journal_record_row(const char *row_json);
+
+/*
+ * A function of the ocp_backup schema, by its exact argument types: no
+ * search_path takes part, and the caller needs no USAGE on the schema.  The
+ * privileged writers, granted to nobody, are called with it through fmgr.
+ */
+extern Oid	ocpb_extension_function(const char *name, int nargs, const Oid *arg_types);
 
 /* The role that owns the journal, which the journal writer runs as. */
 extern Oid	ocpb_journal_owner(void);

@@ -66,6 +66,7 @@ typedef struct BackupNowArgs
 	Jsonb	   *storage;
 	char	   *storage_json;
 	char	   *server;			/* NULL: the default server */
+	int64		tenant_id;		/* 0: the whole cluster */
 } BackupNowArgs;
 
 static void
@@ -168,11 +169,18 @@ read_backup_now_args(FunctionCallInfo fcinfo, BackupNowArgs *args)
 	args->data_mode = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	args->storage = PG_GETARG_JSONB_P(3);
 	args->server = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	/* A database not yet updated from 1.0 declares no tenant_id. */
+	args->tenant_id = PG_NARGS() > 5 && !PG_ARGISNULL(5) ? PG_GETARG_INT64(5) : 0;
 
 	if (args->cluster_id <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cluster_id must be positive, not " INT64_FORMAT, args->cluster_id)));
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5) && args->tenant_id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tenant_id must be positive, not " INT64_FORMAT, args->tenant_id),
+				 errhint("Pass NULL to back up the whole cluster.")));
 	check_mode("backup_mode", args->backup_mode,
 			   ocpb_is_backup_mode(args->backup_mode), OCPB_BACKUP_MODES);
 	check_mode("data_mode", args->data_mode,
@@ -192,6 +200,7 @@ backup_now_body(const BackupNowArgs *args, const char *storage_json, size_t *len
 	char	   *copy;
 
 	request.cluster_id = args->cluster_id;
+	request.tenant_id = args->tenant_id;
 	request.backup_mode = args->backup_mode;
 	request.data_mode = args->data_mode;
 	request.storage_json = storage_json;
@@ -261,7 +270,7 @@ back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *
 
 	endpoint = ocpb_resolve_endpoint(args->server, true);
 
-	ocpb_backup_now_path(args->cluster_id, path);
+	ocpb_backup_now_path(args->cluster_id, args->tenant_id, path);
 	memset(&request, 0, sizeof(request));
 	request.method = "POST";
 	request.path = path;
@@ -272,6 +281,7 @@ back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *
 	invocation.invoked_by = GetUserNameFromId(GetUserId(), false);
 	invocation.server_name = endpoint->server_name;
 	invocation.cluster_id = args->cluster_id;
+	invocation.tenant_id = args->tenant_id;
 	invocation.backup_mode = args->backup_mode;
 	invocation.data_mode = args->data_mode;
 	ocpb_journal_set_request(&invocation, args->storage, request.body, secrets);
@@ -284,11 +294,19 @@ back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
-		subject.action = psprintf("back up cluster " INT64_FORMAT, args->cluster_id);
-		subject.object = psprintf("cluster " INT64_FORMAT, args->cluster_id);
+		subject.action = args->tenant_id != 0 ?
+			psprintf("back up tenant " INT64_FORMAT " of cluster " INT64_FORMAT,
+					 args->tenant_id, args->cluster_id) :
+			psprintf("back up cluster " INT64_FORMAT, args->cluster_id);
+		subject.object = args->tenant_id != 0 ?
+			psprintf("tenant " INT64_FORMAT " of cluster " INT64_FORMAT,
+					 args->tenant_id, args->cluster_id) :
+			psprintf("cluster " INT64_FORMAT, args->cluster_id);
 		failed = ocpb_exchange_failed(endpoint, &subject, &http, &response.envelope, &failure);
 
 		invocation.http_status = (int) http.status;
+		/* Without OCP's own word, it may have started a backup or not. */
+		invocation.outcome_unknown = http.request_sent && !response.envelope.is_envelope;
 		invocation.trace_id = response.envelope.trace_id;
 		ocpb_journal_set_response(&invocation, http.body, http.body_len,
 								  response.envelope.is_json);

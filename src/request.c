@@ -13,10 +13,15 @@
 #include <string.h>
 
 void
-ocpb_backup_now_path(long long cluster_id, char *path)
+ocpb_backup_now_path(long long cluster_id, long long tenant_id, char *path)
 {
-	snprintf(path, OCPB_PATH_SIZE,
-			 "/api/v2/ob/clusters/%lld/backup/backupNow", cluster_id);
+	if (tenant_id != 0)
+		snprintf(path, OCPB_PATH_SIZE,
+				 "/api/v2/ob/clusters/%lld/tenants/%lld/backup/backupNow",
+				 cluster_id, tenant_id);
+	else
+		snprintf(path, OCPB_PATH_SIZE,
+				 "/api/v2/ob/clusters/%lld/backup/backupNow", cluster_id);
 }
 
 void
@@ -37,16 +42,21 @@ char *
 ocpb_backup_now_body(const OcpbBackupNowRequest *request, size_t *body_len)
 {
 	static const char object_head[] = "{\"obBackupObject\":{\"clusterId\":";
-	static const char backup_mode[] = ",\"backupDimension\":\"CLUSTER\"},\"backupMode\":\"";
+	static const char cluster_object[] = ",\"backupDimension\":\"CLUSTER\"";
+	static const char tenant_object[] = ",\"backupDimension\":\"TENANT\"";
+	static const char backup_mode[] = "},\"backupMode\":\"";
 	static const char data_mode[] = "\",\"dataBackupMode\":\"";
 	static const char storage[] = "\",\"obBackupServiceStorageConfig\":";
-	char		cluster_id[24];
-	size_t		cluster_id_len = (size_t) snprintf(cluster_id, sizeof(cluster_id), "%lld",
-												   request->cluster_id);
+	char		object[112];
+	size_t		object_len = request->tenant_id != 0 ?
+		(size_t) snprintf(object, sizeof(object), "%lld,\"tenantId\":%lld%s",
+						  request->cluster_id, request->tenant_id, tenant_object) :
+		(size_t) snprintf(object, sizeof(object), "%lld%s",
+						  request->cluster_id, cluster_object);
 	size_t		backup_mode_len = strlen(request->backup_mode);
 	size_t		data_mode_len = strlen(request->data_mode);
 	size_t		storage_len = strlen(request->storage_json);
-	size_t		len = sizeof(object_head) - 1 + cluster_id_len + sizeof(backup_mode) - 1 +
+	size_t		len = sizeof(object_head) - 1 + object_len + sizeof(backup_mode) - 1 +
 		backup_mode_len + sizeof(data_mode) - 1 + data_mode_len + sizeof(storage) - 1 +
 		storage_len + 1;
 	char	   *body = malloc(len + 1);
@@ -55,7 +65,7 @@ ocpb_backup_now_body(const OcpbBackupNowRequest *request, size_t *body_len)
 	if (body == NULL)
 		return NULL;
 	put(&out, object_head, sizeof(object_head) - 1);
-	put(&out, cluster_id, cluster_id_len);
+	put(&out, object, object_len);
 	put(&out, backup_mode, sizeof(backup_mode) - 1);
 	put(&out, request->backup_mode, backup_mode_len);
 	put(&out, data_mode, sizeof(data_mode) - 1);

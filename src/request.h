@@ -15,12 +15,14 @@
 typedef struct OcpbBackupNowRequest
 {
 	long long	cluster_id;
+	long long	tenant_id;		/* 0: back up the whole cluster */
 	const char *backup_mode;	/* checked by ocpb_is_backup_mode */
 	const char *data_mode;		/* checked by ocpb_is_data_mode */
 	const char *storage_json;	/* a JSON object, checked by ocpb_check_storage */
 } OcpbBackupNowRequest;
 
-extern void ocpb_backup_now_path(long long cluster_id, char *path);
+/* The cluster's backupNow path, or its tenant's when tenant_id is not 0. */
+extern void ocpb_backup_now_path(long long cluster_id, long long tenant_id, char *path);
 extern void ocpb_task_path(long long task_id, char *path);
 
 /*

@@ -787,3 +787,44 @@ ocpb_task_info_free(OcpbTaskInfo *task)
 	arena_free(task->arena);
 	memset(task, 0, sizeof(*task));
 }
+
+static void
+read_list_page(Parse *parse, const cJSON *data, void *target)
+{
+	OcpbListPage *page = target;
+	const cJSON *contents = cJSON_GetObjectItemCaseSensitive(data, "contents");
+	const cJSON *paging = cJSON_GetObjectItemCaseSensitive(data, "page");
+	const cJSON *total = cJSON_GetObjectItemCaseSensitive(paging, "totalPages");
+
+	if (!cJSON_IsObject(data) || !cJSON_IsArray(contents))
+	{
+		set_problem(parse, "the answer has no list (data.contents)");
+		return;
+	}
+	page->n_contents = cJSON_GetArraySize(contents);
+	page->total_pages = 1;
+	if (paging == NULL || cJSON_IsNull(paging) || total == NULL || cJSON_IsNull(total))
+		return;
+	if (!cJSON_IsNumber(total) || total->valuedouble < 0 || total->valuedouble > 1e9 ||
+		total->valuedouble != (double) (long long) total->valuedouble)
+	{
+		set_problem(parse, "data.page.totalPages is not a page count");
+		return;
+	}
+	page->total_pages = (long long) total->valuedouble;
+}
+
+bool
+ocpb_parse_list_page(const char *body, size_t body_len, OcpbListPage *page)
+{
+	memset(page, 0, sizeof(*page));
+	page->arena = parse_answer(body, body_len, &page->envelope, read_list_page, page);
+	return page->arena != NULL;
+}
+
+void
+ocpb_list_page_free(OcpbListPage *page)
+{
+	arena_free(page->arena);
+	memset(page, 0, sizeof(*page));
+}

@@ -115,6 +115,23 @@ extern bool ocpb_parse_task_response(const char *body, size_t body_len,
 extern void ocpb_task_info_free(OcpbTaskInfo *task);
 
 /*
+ * One page of an OCP list (clusters, tenants, backup jobs, tasks):
+ * data.contents[] and data.page.  What the rows hold is read by the SQL that
+ * stores them; this is what the client needs to go on paging.
+ */
+typedef struct OcpbListPage
+{
+	OcpbEnvelope envelope;
+	int			n_contents;		/* rows on this page */
+	long long	total_pages;	/* data.page.totalPages; 1 when absent */
+	OcpbArena  *arena;
+} OcpbListPage;
+
+/* Returns false only when memory ran out; else call ocpb_list_page_free. */
+extern bool ocpb_parse_list_page(const char *body, size_t body_len, OcpbListPage *page);
+extern void ocpb_list_page_free(OcpbListPage *page);
+
+/*
  * Reads an id that OCP may send as a JSON number or, beyond 2^53, as a
  * string of digits.  Exposed for the unit tests and the fuzzer.
  */

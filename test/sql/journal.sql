@@ -11,19 +11,6 @@ CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'a
 SELECT sim_reset();
 SELECT sim_config('{"task_seconds": 0.05}');
 
--- Waits up to 2 s for journal rows matching a condition; returns how many.
-CREATE FUNCTION journal_rows_eventually(condition text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-  found bigint;
-BEGIN
-  FOR i IN 1..40 LOOP
-    EXECUTE 'SELECT count(*) FROM ocp_backup.invocation WHERE ' || condition INTO found;
-    EXIT WHEN found > 0;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN found;
-END $$;
-
 -- COMMIT: the row is there, once.
 BEGIN;
 SELECT invocation_id AS committed_id FROM ocp_backup_now(20, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
@@ -169,7 +156,7 @@ SELECT srvname, usename, umoptions FROM pg_user_mappings;
 RESET ROLE;
 
 -- A least-privilege operator: EXECUTE, USAGE on the server, and a mapping.
-GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) TO ocp_operator;
+GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) TO ocp_operator;
 GRANT USAGE ON FOREIGN SERVER ocp TO ocp_operator;
 CREATE USER MAPPING FOR ocp_operator SERVER ocp OPTIONS (username 'admin', password 'admin');
 -- A reporting role: reads the journal, nothing else.
@@ -203,7 +190,7 @@ SELECT count(*) FROM ocp_backup.invocation WHERE id = :committed_id;
 \! pg_dump --data-only --table=ocp_backup.invocation contrib_regression | grep -c '^COPY ocp_backup.invocation'
 
 DROP SERVER ocp CASCADE;
-REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) FROM ocp_operator;
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) FROM ocp_operator;
 REVOKE ALL ON SCHEMA ocp_backup FROM ocp_reporter;
 REVOKE ALL ON ocp_backup.invocation FROM ocp_reporter;
 DROP ROLE ocp_nobody;

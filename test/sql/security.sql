@@ -14,7 +14,7 @@ DROP DATABASE IF EXISTS sec_owned;
 RESET client_min_messages;
 CREATE SERVER sec FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 CREATE ROLE sec_operator LOGIN;
-GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text),
+GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint),
                           ocp_backup_task(bigint, text),
                           ocp_backup_wait(bigint, interval, interval, text),
                           ocp_backup_check(text) TO sec_operator;
@@ -30,19 +30,6 @@ SELECT sim_config('{"task_seconds": 0.2}');
 -- makes the operator superuser when it runs as one.
 CREATE TABLE attack_trace (planted text, ran_as text);
 GRANT INSERT ON attack_trace TO PUBLIC;
-
--- Waits up to 5 s for journal rows matching a condition; returns how many.
-CREATE FUNCTION sec_rows_eventually(condition text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-  found bigint;
-BEGIN
-  FOR i IN 1..100 LOOP
-    EXECUTE 'SELECT count(*) FROM ocp_backup.invocation WHERE ' || condition INTO found;
-    EXIT WHEN found > 0;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN found;
-END $$;
 
 -- The operator, with its own objects first in search_path; and back to
 -- the suite's own rights, under which the simulator is driven.
@@ -111,8 +98,8 @@ ROLLBACK;
 SELECT * FROM ocp_backup_task(987654321, 'sec');
 :as_admin
 
-SELECT sec_rows_eventually('cluster_id = 42') AS rolled_back,
-       sec_rows_eventually('cluster_id = 44') AS failed_rolled_back;
+SELECT journal_rows_eventually('cluster_id = 42') AS rolled_back,
+       journal_rows_eventually('cluster_id = 44') AS failed_rolled_back;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_operator';
 SELECT * FROM attack_trace;
 -- The journal holds the four calls, by the operator, and nothing else.
@@ -127,7 +114,7 @@ CREATE DATABASE sec_owned OWNER sec_dbowner;
 \c sec_owned
 CREATE EXTENSION ocp_backup;
 CREATE SERVER sec FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
-GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text),
+GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint),
                           ocp_backup_task(bigint, text) TO sec_operator;
 GRANT USAGE ON FOREIGN SERVER sec TO sec_operator;
 CREATE USER MAPPING FOR sec_operator SERVER sec OPTIONS (username 'admin', password 'admin');
@@ -296,7 +283,6 @@ SELECT p.proname, p.prosecdef, p.proconfig, p.proacl
 DROP DATABASE sec_owned;
 DROP SERVER sec CASCADE;
 DROP TABLE attack_trace;
-DROP FUNCTION sec_rows_eventually(text);
 DROP OWNED BY sec_operator;
 DROP ROLE sec_operator;
 DROP ROLE sec_dbowner;

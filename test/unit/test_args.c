@@ -62,10 +62,15 @@ UNIT_TEST(backup_now_path)
 {
 	char		path[OCPB_PATH_SIZE];
 
-	ocpb_backup_now_path(8, path);
+	ocpb_backup_now_path(8, 0, path);
 	CHECK_STR(path, "/api/v2/ob/clusters/8/backup/backupNow");
-	ocpb_backup_now_path(9223372036854775807LL, path);
+	ocpb_backup_now_path(9223372036854775807LL, 0, path);
 	CHECK_STR(path, "/api/v2/ob/clusters/9223372036854775807/backup/backupNow");
+	ocpb_backup_now_path(8, 1002, path);
+	CHECK_STR(path, "/api/v2/ob/clusters/8/tenants/1002/backup/backupNow");
+	ocpb_backup_now_path(9223372036854775807LL, 9223372036854775807LL, path);
+	CHECK_STR(path, "/api/v2/ob/clusters/9223372036854775807/tenants/"
+			  "9223372036854775807/backup/backupNow");
 	ocpb_task_path(3000041, path);
 	CHECK_STR(path, "/api/v2/tasks/instances/3000041");
 }
@@ -79,6 +84,7 @@ UNIT_TEST(backup_now_body_keeps_storage_bytes)
 		"\"name\": \"\\u5907\\u4efd\"}";
 
 	request.cluster_id = 8;
+	request.tenant_id = 0;
 	request.backup_mode = "PHYSICAL_BACKUP";
 	request.data_mode = "FULL_BACKUP";
 	request.storage_json = storage;
@@ -92,6 +98,27 @@ UNIT_TEST(backup_now_body_keeps_storage_bytes)
 	free(body);
 }
 
+UNIT_TEST(backup_now_body_of_a_tenant)
+{
+	OcpbBackupNowRequest request;
+	size_t		len = 0;
+	char	   *body;
+
+	request.cluster_id = 9223372036854775807LL;
+	request.tenant_id = 9223372036854775807LL;
+	request.backup_mode = "LOGICAL_BACKUP";
+	request.data_mode = "INCREMENTAL_BACKUP";
+	request.storage_json = "{}";
+	body = ocpb_backup_now_body(&request, &len);
+	CHECK_STR(body,
+			  "{\"obBackupObject\":{\"clusterId\":9223372036854775807,"
+			  "\"tenantId\":9223372036854775807,\"backupDimension\":\"TENANT\"},"
+			  "\"backupMode\":\"LOGICAL_BACKUP\",\"dataBackupMode\":\"INCREMENTAL_BACKUP\","
+			  "\"obBackupServiceStorageConfig\":{}}");
+	CHECK_INT(len, strlen(body));
+	free(body);
+}
+
 int
 main(void)
 {
@@ -100,5 +127,6 @@ main(void)
 	UNIT_RUN(invalid_storage);
 	UNIT_RUN(backup_now_path);
 	UNIT_RUN(backup_now_body_keeps_storage_bytes);
+	UNIT_RUN(backup_now_body_of_a_tenant);
 	UNIT_EXIT();
 }

@@ -52,6 +52,11 @@ CREATE OR REPLACE FUNCTION sim_post_task_status(task_id bigint, status text) RET
   SELECT 'task ' || task_id || ' forced to ' || status
     FROM sim_call('POST', '/__sim/tasks/' || task_id, jsonb_build_object('status', status)::text) $$;
 
+-- Replaces the simulator's fleet (test/ocp_sim.py: clusters, tenants,
+-- history); returns its summary.
+CREATE OR REPLACE FUNCTION sim_fleet(fleet jsonb) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT s::jsonb FROM sim_call('POST', '/__sim/fleet', fleet::text) s $$;
+
 -- What the simulator received since its last reset, one row per request.
 CREATE OR REPLACE FUNCTION sim_requests() RETURNS SETOF jsonb LANGUAGE sql AS $$
   SELECT line::jsonb FROM sim_call('GET', '/__sim/requests') line $$;
@@ -76,6 +81,20 @@ RETURNS SETOF record LANGUAGE sql AS $$
          http_status, successful, task_ids, trace_id, error,
          finished_at >= started_at AND started_at <= now() + interval '1 hour'
     FROM ocp_backup.invocation ORDER BY id DESC LIMIT n $$;
+
+-- Waits up to 5 s for journal rows matching a condition (rows of rolled
+-- back or interrupted calls come from the journal writer); returns how many.
+CREATE OR REPLACE FUNCTION journal_rows_eventually(condition text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  found bigint;
+BEGIN
+  FOR i IN 1..100 LOOP
+    EXECUTE 'SELECT count(*) FROM ocp_backup.invocation WHERE ' || condition INTO found;
+    EXIT WHEN found > 0;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN found;
+END $$;
 
 -- Runs a statement and returns its error, with run-dependent numbers masked.
 CREATE OR REPLACE FUNCTION try(statement text) RETURNS text LANGUAGE plpgsql AS $$

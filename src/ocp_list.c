@@ -1,0 +1,76 @@
+/*
+ * ocp_list.c - reads OCP's paged lists one page at a time.
+ *
+ * What a page's rows hold is read by the SQL writer that stores them, from
+ * the page as OCP sent it; the C side needs only the envelope, to classify
+ * failures like every other call, and the paging, to go on.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "http.h"
+#include "journal.h"
+#include "ocp_list.h"
+#include "report.h"
+#include "response.h"
+
+void
+ocpb_read_list_page(const OcpbEndpoint *endpoint, const char *path,
+					const char *what, long page, int page_size, OcpbPageRead *read)
+{
+	OcpbHttpRequest request;
+	OcpbHttpResult http;
+	OcpbListPage list;
+	OcpbCallSubject subject;
+	OcpbFailure failure;
+
+	memset(&request, 0, sizeof(request));
+	request.method = "GET";
+	request.path = psprintf("%s%cpage=%ld&size=%d", path, strchr(path, '?') ? '&' : '?',
+							page, page_size);
+	ocpb_http_exchange(endpoint, &request, &http);
+	if (!ocpb_parse_list_page(http.body, http.body_len, &list))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	PG_TRY();
+	{
+		subject.action = psprintf("list %s", what);
+		subject.object = psprintf("the list of %s", what);
+		if (ocpb_exchange_failed(endpoint, &subject, &http, &list.envelope, &failure))
+			ocpb_raise_failure(&failure);
+		read->n_rows = list.n_contents;
+		read->last = page >= list.total_pages || list.n_contents == 0;
+	}
+	PG_FINALLY();
+	{
+		ocpb_list_page_free(&list);
+	}
+	PG_END_TRY();
+	read->answer = DirectFunctionCall1(jsonb_in, CStringGetDatum(http.body));
+	pfree(http.body);
+	pfree((char *) request.path);
+}
+
+Datum
+ocpb_call_writer(const char *name, int nargs, const Oid *arg_types,
+				 const Datum *args, const bool *nulls)
+{
+	LOCAL_FCINFO(fcinfo, FUNC_MAX_ARGS);
+	FmgrInfo	writer;
+	Datum		result;
+	int			i;
+
+	fmgr_info(ocpb_extension_function(name, nargs, arg_types), &writer);
+	InitFunctionCallInfoData(*fcinfo, &writer, nargs, InvalidOid, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+	{
+		fcinfo->args[i].value = args[i];
+		fcinfo->args[i].isnull = nulls[i];
+	}
+	result = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		return (Datum) 0;
+	return result;
+}

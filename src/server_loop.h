@@ -1,0 +1,45 @@
+/*
+ * server_loop.h - runs fleet-wide work (sync, reconcile) server by server,
+ * each in a subtransaction of its own, so that one failing server neither
+ * stops the others nor leaves half its rows.
+ */
+#ifndef OCPB_SERVER_LOOP_H
+#define OCPB_SERVER_LOOP_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+#include "endpoint.h"
+
+/* What a transaction-level advisory lock of a server serializes. */
+typedef enum OcpbServerLock
+{
+	OCPB_LOCK_SYNC = 1,
+	OCPB_LOCK_RECONCILE = 2
+} OcpbServerLock;
+
+/*
+ * The servers to visit: the one named, which must exist and be usable by
+ * the caller with a user mapping (else this raises), or, when named is
+ * NULL, every ocp_backup server the caller has USAGE on.
+ */
+extern List *ocpb_servers_to_visit(const char *named);
+
+typedef void (*OcpbServerVisit) (const OcpbEndpoint *endpoint, void *arg);
+
+/*
+ * Resolves the server's endpoint and runs visit in a subtransaction.
+ * Returns NULL when it succeeded; else the error, the subtransaction rolled
+ * back.  A cancel, statement_timeout, shutdown or lack of memory is raised
+ * again: those end the whole statement.
+ */
+extern ErrorData *ocpb_visit_server(const char *server_name, OcpbServerVisit visit, void *arg);
+
+/* Waits for a transaction-level lock of the server for that work. */
+extern void ocpb_lock_server(OcpbServerLock lock, Oid server_id);
+
+/* An error's message and detail, as one line for a result row. */
+extern char *ocpb_error_text(const ErrorData *error);
+
+#endif
