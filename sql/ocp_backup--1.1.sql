@@ -459,9 +459,10 @@ COMMENT ON FUNCTION ocp_backup.record_cluster_page(text, jsonb, boolean) IS
 
 CREATE FUNCTION ocp_backup.listed_clusters(server_name text)
 RETURNS bigint[]
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- VOLATILE: it must see what the sync wrote in this very statement.
     SELECT coalesce(array_agg(c.cluster_id ORDER BY c.cluster_id), '{}')
       FROM ocp_backup.cluster c
      WHERE c.server_name = $1 AND c.missing_since IS NULL
@@ -561,10 +562,11 @@ REVOKE ALL ON FUNCTION ocp_backup_sync(text) FROM PUBLIC;
 -- Settling the calls whose outcome is unknown, as the journal's owner.
 CREATE FUNCTION ocp_backup.unsettled_calls(server_name text, since interval)
 RETURNS bigint[]
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    -- One row [invocation id, cluster id, tenant id or 0] per call, oldest first.
+    -- VOLATILE: it must see what this very statement settled on other
+    -- servers.  One row [invocation id, cluster id, tenant id or 0] per call, oldest first.
     SELECT coalesce(array_agg(ARRAY[i.id, i.cluster_id, coalesce(i.tenant_id, 0)] ORDER BY i.id),
                     '{}')
       FROM ocp_backup.invocation i
@@ -584,7 +586,7 @@ DECLARE
     call ocp_backup.invocation;
     window_from timestamptz;
     window_to timestamptz;
-    found record;
+    match record;
     oldest timestamptz;
 BEGIN
     SELECT * INTO call FROM ocp_backup.invocation i
@@ -601,7 +603,7 @@ BEGIN
     -- never taken for this call's.
     SELECT (e->>'id')::bigint AS task_id, e->>'name' AS name, e->>'status' AS status,
            (e->>'createTime')::timestamptz AS created
-      INTO found
+      INTO match
       FROM jsonb_array_elements(answer->'data'->'contents') e
      WHERE (e->>'createTime')::timestamptz BETWEEN window_from AND window_to
        AND coalesce(e->>'type', 'MANUAL') NOT IN ('SCHEDULED', 'SYS_SCHEDULED')
@@ -614,11 +616,11 @@ BEGIN
      LIMIT 1;
     IF FOUND THEN
         INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id, status)
-        VALUES (found.task_id, call.id, call.server_name, call.cluster_id, found.status);
+        VALUES (match.task_id, call.id, call.server_name, call.cluster_id, match.status);
         UPDATE ocp_backup.invocation i
            SET reconciled_at = now(),
                reconciliation = format('OCP task %s (%s), created at %s, is taken to be this call''s',
-                                       found.task_id, found.name, found.created)
+                                       match.task_id, match.name, match.created)
          WHERE i.id = call.id;
         RETURN true;
     END IF;
