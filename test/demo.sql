@@ -40,7 +40,17 @@ SELECT id, started_at, finished_at - started_at AS took, invoked_by, server_name
   FROM ocp_backup.invocation ORDER BY id;
 \x off
 \echo
-\echo '-- Per-cluster health, and clusters with no good backup in 24 hours:'
-SELECT * FROM ocp_backup.cluster_status;
-SELECT server_name, cluster_id FROM ocp_backup.cluster_status
- WHERE last_success_at IS NULL OR last_success_at < now() - interval '24 hours';
+\echo '-- The fleet as OCP knows it: 12 clusters, most backed up by OCP''s own schedule.'
+\echo '-- ocp_backup_sync() mirrors its clusters, tenants and backup history:'
+\set ECHO queries
+SELECT * FROM ocp_backup_sync();
+\echo
+\echo '-- Per-cluster health, from OCP''s history and the tasks started from SQL:'
+SELECT cluster_id, cluster_name, last_success_at, last_full_backup_at, last_failure_error,
+       backup_running, successes_7d, failures_7d
+  FROM ocp_backup.cluster_status ORDER BY cluster_id;
+\echo
+\echo '-- Which cluster has no good backup in 24 hours?  (never backed up: NULL)'
+SELECT server_name, cluster_id, cluster_name, last_success_at FROM ocp_backup.cluster_status
+ WHERE last_success_at IS NULL OR last_success_at < now() - interval '24 hours'
+ ORDER BY cluster_id;
