@@ -566,15 +566,14 @@ LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     -- VOLATILE: it must see what this very statement settled on other
-    -- servers.  One row [invocation id, cluster id, tenant id or 0] per call, oldest first.
-    SELECT coalesce(array_agg(ARRAY[i.id, i.cluster_id, coalesce(i.tenant_id, 0)] ORDER BY i.id),
-                    '{}')
+    -- servers.  One row [invocation id, cluster id] per call, oldest first.
+    SELECT coalesce(array_agg(ARRAY[i.id, i.cluster_id] ORDER BY i.id), '{}')
       FROM ocp_backup.invocation i
      WHERE i.server_name = $1 AND i.outcome_unknown AND i.reconciled_at IS NULL
        AND i.started_at >= now() - $2
 $$;
 COMMENT ON FUNCTION ocp_backup.unsettled_calls(text, interval) IS
-  'the journal rows of a server whose outcome is unknown and not yet reconciled, as [id, cluster id, tenant id or 0] rows (internal: callable by nobody)';
+  'the journal rows of a server whose outcome is unknown and not yet reconciled, as [id, cluster id] rows (internal: callable by nobody)';
 
 CREATE FUNCTION ocp_backup.reconcile_page(server_name text, invocation_id bigint,
                                           answer jsonb, last_page boolean)

@@ -10,6 +10,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "http.h"
 #include "journal.h"
@@ -17,9 +18,9 @@
 #include "report.h"
 #include "response.h"
 
-void
-ocpb_read_list_page(const OcpbEndpoint *endpoint, const char *path,
-					const char *what, long page, int page_size, OcpbPageRead *read)
+static void
+read_page(const OcpbEndpoint *endpoint, const char *path, const char *what,
+		  long page, int page_size, OcpbPageRead *read)
 {
 	OcpbHttpRequest request;
 	OcpbHttpResult http;
@@ -51,6 +52,29 @@ ocpb_read_list_page(const OcpbEndpoint *endpoint, const char *path,
 	read->answer = DirectFunctionCall1(jsonb_in, CStringGetDatum(http.body));
 	pfree(http.body);
 	pfree((char *) request.path);
+}
+
+void
+ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path, const char *what,
+				int page_size, OcpbPageWriter write, void *arg)
+{
+	MemoryContext page_context = AllocSetContextCreate(CurrentMemoryContext,
+													   "ocp_backup list page",
+													   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext caller_context = MemoryContextSwitchTo(page_context);
+	OcpbPageRead read;
+	long		page;
+	bool		go_on = true;
+
+	/* OCP pages are 1-based; a page count is bounded by OCP's answer. */
+	for (page = 1; go_on; page++)
+	{
+		read_page(endpoint, path, what, page, page_size, &read);
+		go_on = write(&read, arg) && !read.last;
+		MemoryContextReset(page_context);
+	}
+	MemoryContextSwitchTo(caller_context);
+	MemoryContextDelete(page_context);
 }
 
 Datum

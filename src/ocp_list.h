@@ -20,14 +20,20 @@ typedef struct OcpbPageRead
 } OcpbPageRead;
 
 /*
- * GETs page number `page` (1-based) of the list at path (a path with a
- * query string of its own or none) through endpoint; `what` names the list
- * in error messages ("the clusters").  A failed exchange is raised,
- * classified like every call to OCP.
+ * Stores one page; returns whether to read the next one (when there is
+ * one).  It runs in a memory context reset after each page.
  */
-extern void ocpb_read_list_page(const OcpbEndpoint *endpoint, const char *path,
-								const char *what, long page, int page_size,
-								OcpbPageRead *read);
+typedef bool (*OcpbPageWriter) (const OcpbPageRead *read, void *arg);
+
+/*
+ * GETs the pages of the list at path (a path with or without a query
+ * string of its own) through endpoint, `page_size` rows each, from the
+ * first, handing each to write until it says stop or the last is read.
+ * `what` names the list in error messages ("the clusters").  A failed
+ * exchange is raised, classified like every call to OCP.
+ */
+extern void ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path, const char *what,
+							int page_size, OcpbPageWriter write, void *arg);
 
 /* Calls a privileged writer of the ocp_backup schema through fmgr. */
 extern Datum ocpb_call_writer(const char *name, int nargs, const Oid *arg_types,

@@ -17,7 +17,6 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "endpoint.h"
@@ -36,7 +35,7 @@ typedef struct ReconcileRun
 	int			settled;
 } ReconcileRun;
 
-/* [id, cluster id, tenant id or 0] per unsettled call of the server. */
+/* [id, cluster id] per unsettled call of the server, flattened. */
 static void
 unsettled_calls(const char *server_name, Interval *since, Datum **calls, int *n)
 {
@@ -51,40 +50,33 @@ unsettled_calls(const char *server_name, Interval *since, Datum **calls, int *n)
 	deconstruct_array(array, INT8OID, 8, true, TYPALIGN_DOUBLE, calls, NULL, n);
 }
 
-/* Pages through the cluster's tasks until the call is settled. */
-static void
-reconcile_call(const OcpbEndpoint *endpoint, int64 invocation_id, int64 cluster_id,
-			   MemoryContext page_context)
+typedef struct CallPages
+{
+	const OcpbEndpoint *endpoint;
+	int64		invocation_id;
+} CallPages;
+
+/* One page of the cluster's tasks; false once the call is settled. */
+static bool
+reconcile_page(const OcpbPageRead *read, void *arg)
 {
 	static const Oid arg_types[] = {TEXTOID, INT8OID, JSONBOID, BOOLOID};
+	CallPages  *call = arg;
 	Datum		args[4];
 	bool		nulls[4] = {false, false, false, false};
-	OcpbPageRead read;
-	long		page;
-	bool		settled = false;
-	MemoryContext caller_context = MemoryContextSwitchTo(page_context);
 
-	for (page = 1; !settled; page++)
-	{
-		ocpb_read_list_page(endpoint,
-							psprintf("/api/v2/tasks/instances?clusterId=" INT64_FORMAT, cluster_id),
-							psprintf("the tasks of cluster " INT64_FORMAT, cluster_id),
-							page, TASK_PAGE_SIZE, &read);
-		args[0] = CStringGetTextDatum(endpoint->server_name);
-		args[1] = Int64GetDatum(invocation_id);
-		args[2] = read.answer;
-		args[3] = BoolGetDatum(read.last);
-		settled = DatumGetBool(ocpb_call_writer("reconcile_page", 4, arg_types, args, nulls));
-		MemoryContextReset(page_context);
-	}
-	MemoryContextSwitchTo(caller_context);
+	args[0] = CStringGetTextDatum(call->endpoint->server_name);
+	args[1] = Int64GetDatum(call->invocation_id);
+	args[2] = read->answer;
+	args[3] = BoolGetDatum(read->last);
+	return !DatumGetBool(ocpb_call_writer("reconcile_page", 4, arg_types, args, nulls));
 }
 
 static void
 reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 {
 	ReconcileRun *run = arg;
-	MemoryContext page_context;
+	CallPages	call;
 	Datum	   *calls;
 	int			n;
 	int			i;
@@ -92,22 +84,26 @@ reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 	/* Overlapping runs would look for the same calls' tasks twice. */
 	ocpb_lock_server(OCPB_LOCK_RECONCILE, endpoint->server_id);
 	unsettled_calls(endpoint->server_name, run->since, &calls, &n);
-	page_context = AllocSetContextCreate(CurrentMemoryContext, "ocp_backup reconcile page",
-										 ALLOCSET_DEFAULT_SIZES);
+	call.endpoint = endpoint;
 	/* Oldest first: each call takes the task nearest to it not yet taken. */
-	for (i = 0; i + 2 < n; i += 3)
+	for (i = 0; i + 1 < n; i += 2)
 	{
-		reconcile_call(endpoint, DatumGetInt64(calls[i]), DatumGetInt64(calls[i + 1]),
-					   page_context);
+		int64		cluster_id = DatumGetInt64(calls[i + 1]);
+
+		call.invocation_id = DatumGetInt64(calls[i]);
+		ocpb_read_pages(endpoint,
+						psprintf("/api/v2/tasks/instances?clusterId=" INT64_FORMAT, cluster_id),
+						psprintf("the tasks of cluster " INT64_FORMAT, cluster_id),
+						TASK_PAGE_SIZE, reconcile_page, &call);
 		run->settled++;
 	}
-	MemoryContextDelete(page_context);
 }
 
 Datum
 ocp_backup_reconcile(PG_FUNCTION_ARGS)
 {
 	ReconcileRun run;
+	Interval	no_time = {0};
 	List	   *servers;
 	ListCell   *cell;
 	int			settled = 0;
@@ -117,9 +113,7 @@ ocp_backup_reconcile(PG_FUNCTION_ARGS)
 						errmsg("since must not be NULL")));
 	run.since = PG_GETARG_INTERVAL_P(1);
 	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(run.since),
-										 DirectFunctionCall3(interval_in, CStringGetDatum("0"),
-															 ObjectIdGetDatum(InvalidOid),
-															 Int32GetDatum(-1)))))
+										 IntervalPGetDatum(&no_time))))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("since must not be a negative interval")));
 	/* It records what it finds: refuse before asking OCP. */

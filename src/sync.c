@@ -11,15 +11,11 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/tuplestore.h"
 
 #include "endpoint.h"
@@ -55,94 +51,62 @@ typedef struct SyncCounts
 	int			backup_jobs;
 } SyncCounts;
 
-static void
-sync_cluster_list(const OcpbEndpoint *endpoint, MemoryContext page_context,
-				  SyncCounts *counts)
+typedef struct ClusterPages
+{
+	const OcpbEndpoint *endpoint;
+	int64		cluster_id;
+	SyncCounts *counts;
+} ClusterPages;
+
+static bool
+write_cluster_page(const OcpbPageRead *read, void *arg)
 {
 	static const Oid arg_types[] = {TEXTOID, JSONBOID, BOOLOID};
+	ClusterPages *pages = arg;
 	Datum		args[3];
 	bool		nulls[3] = {false, false, false};
-	OcpbPageRead read;
-	long		page;
-	MemoryContext caller_context = MemoryContextSwitchTo(page_context);
 
-	for (page = 1;; page++)
-	{
-		ocpb_read_list_page(endpoint, "/api/v2/ob/clusters", "the clusters", page,
-							OCPB_LIST_PAGE_SIZE, &read);
-		args[0] = CStringGetTextDatum(endpoint->server_name);
-		args[1] = read.answer;
-		args[2] = BoolGetDatum(read.last);
-		counts->clusters_missing =
-			DatumGetInt32(ocpb_call_writer("record_cluster_page", 3, arg_types, args, nulls));
-		counts->clusters += read.n_rows;
-		MemoryContextReset(page_context);
-		if (read.last)
-			break;
-	}
-	MemoryContextSwitchTo(caller_context);
+	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
+	args[1] = read->answer;
+	args[2] = BoolGetDatum(read->last);
+	/* After the last page: how many clusters OCP no longer lists. */
+	pages->counts->clusters_missing =
+		DatumGetInt32(ocpb_call_writer("record_cluster_page", 3, arg_types, args, nulls));
+	pages->counts->clusters += read->n_rows;
+	return true;
 }
 
-static void
-sync_tenants(const OcpbEndpoint *endpoint, int64 cluster_id, MemoryContext page_context,
-			 SyncCounts *counts)
+static bool
+write_tenant_page(const OcpbPageRead *read, void *arg)
 {
 	static const Oid arg_types[] = {TEXTOID, INT8OID, JSONBOID, BOOLOID};
+	ClusterPages *pages = arg;
 	Datum		args[4];
 	bool		nulls[4] = {false, false, false, false};
-	OcpbPageRead read;
-	long		page;
-	MemoryContext caller_context = MemoryContextSwitchTo(page_context);
 
-	for (page = 1;; page++)
-	{
-		ocpb_read_list_page(endpoint,
-							psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", cluster_id),
-							psprintf("the tenants of cluster " INT64_FORMAT, cluster_id),
-							page, OCPB_LIST_PAGE_SIZE, &read);
-		args[0] = CStringGetTextDatum(endpoint->server_name);
-		args[1] = Int64GetDatum(cluster_id);
-		args[2] = read.answer;
-		args[3] = BoolGetDatum(read.last);
-		(void) ocpb_call_writer("record_tenant_page", 4, arg_types, args, nulls);
-		counts->tenants += read.n_rows;
-		MemoryContextReset(page_context);
-		if (read.last)
-			break;
-	}
-	MemoryContextSwitchTo(caller_context);
+	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
+	args[1] = Int64GetDatum(pages->cluster_id);
+	args[2] = read->answer;
+	args[3] = BoolGetDatum(read->last);
+	(void) ocpb_call_writer("record_tenant_page", 4, arg_types, args, nulls);
+	pages->counts->tenants += read->n_rows;
+	return true;
 }
 
-static void
-sync_history(const OcpbEndpoint *endpoint, int64 cluster_id, MemoryContext page_context,
-			 SyncCounts *counts)
+static bool
+write_history_page(const OcpbPageRead *read, void *arg)
 {
 	static const Oid arg_types[] = {TEXTOID, INT8OID, JSONBOID};
+	ClusterPages *pages = arg;
 	Datum		args[3];
 	bool		nulls[3] = {false, false, false};
-	OcpbPageRead read;
-	long		page;
-	bool		go_on;
-	MemoryContext caller_context = MemoryContextSwitchTo(page_context);
 
-	for (page = 1;; page++)
-	{
-		ocpb_read_list_page(endpoint,
-							psprintf("/api/v2/ob/clusters/" INT64_FORMAT
-									 "/backup/task/dataBackupTasks", cluster_id),
-							psprintf("the data backups of cluster " INT64_FORMAT, cluster_id),
-							page, HISTORY_PAGE_SIZE, &read);
-		args[0] = CStringGetTextDatum(endpoint->server_name);
-		args[1] = Int64GetDatum(cluster_id);
-		args[2] = read.answer;
-		/* False once a page holds a job already recorded as finished. */
-		go_on = DatumGetBool(ocpb_call_writer("record_backup_page", 3, arg_types, args, nulls));
-		counts->backup_jobs += read.n_rows;
-		MemoryContextReset(page_context);
-		if (read.last || !go_on)
-			break;
-	}
-	MemoryContextSwitchTo(caller_context);
+	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
+	args[1] = Int64GetDatum(pages->cluster_id);
+	args[2] = read->answer;
+	pages->counts->backup_jobs += read->n_rows;
+	/* False once a page holds a job already recorded as finished. */
+	return DatumGetBool(ocpb_call_writer("record_backup_page", 3, arg_types, args, nulls));
 }
 
 /* The clusters the server lists now, as the sync just recorded them. */
@@ -160,27 +124,34 @@ listed_clusters(const char *server_name)
 static void
 sync_server(const OcpbEndpoint *endpoint, void *arg)
 {
-	SyncCounts *counts = arg;
-	MemoryContext page_context;
+	ClusterPages pages;
 	ArrayType  *clusters;
 	Datum	   *cluster_ids;
 	int			n_clusters;
 	int			i;
 
+	pages.endpoint = endpoint;
+	pages.counts = arg;
 	/* Overlapping syncs of a server wait for each other instead of racing. */
 	ocpb_lock_server(OCPB_LOCK_SYNC, endpoint->server_id);
-	page_context = AllocSetContextCreate(CurrentMemoryContext, "ocp_backup sync page",
-										 ALLOCSET_DEFAULT_SIZES);
-	sync_cluster_list(endpoint, page_context, counts);
+	ocpb_read_pages(endpoint, "/api/v2/ob/clusters", "the clusters", OCPB_LIST_PAGE_SIZE,
+					write_cluster_page, &pages);
 	clusters = listed_clusters(endpoint->server_name);
 	deconstruct_array(clusters, INT8OID, 8, true, TYPALIGN_DOUBLE,
 					  &cluster_ids, NULL, &n_clusters);
 	for (i = 0; i < n_clusters; i++)
 	{
-		sync_tenants(endpoint, DatumGetInt64(cluster_ids[i]), page_context, counts);
-		sync_history(endpoint, DatumGetInt64(cluster_ids[i]), page_context, counts);
+		pages.cluster_id = DatumGetInt64(cluster_ids[i]);
+		ocpb_read_pages(endpoint,
+						psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", pages.cluster_id),
+						psprintf("the tenants of cluster " INT64_FORMAT, pages.cluster_id),
+						OCPB_LIST_PAGE_SIZE, write_tenant_page, &pages);
+		ocpb_read_pages(endpoint,
+						psprintf("/api/v2/ob/clusters/" INT64_FORMAT
+								 "/backup/task/dataBackupTasks", pages.cluster_id),
+						psprintf("the data backups of cluster " INT64_FORMAT, pages.cluster_id),
+						HISTORY_PAGE_SIZE, write_history_page, &pages);
 	}
-	MemoryContextDelete(page_context);
 }
 
 static void
