@@ -195,6 +195,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	OcpbAnswer	answer;
 	OcpbBackupNowResponse backup_now;
 	OcpbTaskInfo task;
+	OcpbListPage list;
 
 	/*
 	 * The body parsers take an explicit length and promise to read any bytes:
@@ -214,6 +215,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_task(&task);
 	check_same_envelope(&answer.envelope, &task.envelope);
 	ocpb_task_info_free(&task);
+
+	REQUIRE(ocpb_parse_list_page(body, size, &list));
+	check_envelope(&list.envelope);
+	check_same_envelope(&answer.envelope, &list.envelope);
+	REQUIRE(list.n_contents >= 0 && list.total_pages >= 0);
+	/* A list the shell pages through is one OCP said succeeded. */
+	if (list.envelope.problem[0] == '\0' && list.n_contents > 0)
+		REQUIRE(list.envelope.successful);
+	ocpb_list_page_free(&list);
 
 	ocpb_answer_free(&answer);
 

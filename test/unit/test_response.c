@@ -329,6 +329,41 @@ UNIT_TEST(task_instance_problems)
 	ocpb_task_info_free(&t);
 }
 
+UNIT_TEST(list_pages)
+{
+	OcpbListPage page;
+	const char *second_of_three = "{\"successful\":true,\"data\":{\"contents\":[{\"id\":1},{\"id\":2}],"
+		"\"page\":{\"number\":2,\"size\":2,\"totalElements\":5,\"totalPages\":3}}}";
+	const char *unpaged = "{\"successful\":true,\"data\":{\"contents\":[]}}";
+	const char *no_list = "{\"successful\":true,\"data\":{\"items\":[]}}";
+	const char *bad_count = "{\"successful\":true,\"data\":{\"contents\":[],\"page\":{\"totalPages\":1.5}}}";
+	const char *refused = "{\"successful\":false,\"status\":404,\"error\":{\"code\":\"OBE11001\","
+		"\"message\":\"The specified cluster with the ID of 9 does not exist.\"}}";
+
+	CHECK(ocpb_parse_list_page(second_of_three, strlen(second_of_three), &page));
+	CHECK_STR(page.envelope.problem, "");
+	CHECK_INT(page.n_contents, 2);
+	CHECK_INT(page.total_pages, 3);
+	ocpb_list_page_free(&page);
+	CHECK(ocpb_parse_list_page(unpaged, strlen(unpaged), &page));
+	CHECK_STR(page.envelope.problem, "");
+	CHECK_INT(page.n_contents, 0);
+	CHECK_INT(page.total_pages, 1);
+	ocpb_list_page_free(&page);
+	CHECK(ocpb_parse_list_page(no_list, strlen(no_list), &page));
+	CHECK_STR(page.envelope.problem, "the answer has no list (data.contents)");
+	ocpb_list_page_free(&page);
+	CHECK(ocpb_parse_list_page(bad_count, strlen(bad_count), &page));
+	CHECK_STR(page.envelope.problem, "data.page.totalPages is not a page count");
+	ocpb_list_page_free(&page);
+	CHECK(ocpb_parse_list_page(refused, strlen(refused), &page));
+	CHECK_STR(page.envelope.problem, "");
+	CHECK(!page.envelope.successful);
+	CHECK_STR(page.envelope.error_code, "OBE11001");
+	CHECK_INT(page.n_contents, 0);
+	ocpb_list_page_free(&page);
+}
+
 int
 main(void)
 {
@@ -346,5 +381,6 @@ main(void)
 	UNIT_RUN(ocp_times);
 	UNIT_RUN(task_instance);
 	UNIT_RUN(task_instance_problems);
+	UNIT_RUN(list_pages);
 	UNIT_EXIT();
 }
