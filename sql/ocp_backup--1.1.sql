@@ -100,7 +100,7 @@ COMMENT ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) IS
 
 -- Tasks started by ocp_backup_now, followed until they end.
 CREATE TABLE ocp_backup.task (
-    task_id          bigint PRIMARY KEY,
+    task_id          bigint NOT NULL,
     invocation_id    bigint NOT NULL REFERENCES ocp_backup.invocation (id) ON DELETE CASCADE,
     server_name      text NOT NULL,
     cluster_id       bigint NOT NULL,
@@ -110,7 +110,9 @@ CREATE TABLE ocp_backup.task (
     failed_subtask   text,
     finish_time      timestamptz,
     last_checked_at  timestamptz,
-    last_error       text
+    last_error       text,
+    -- A task id is OCP's: two OCP servers may hand out the same one.
+    CONSTRAINT task_pkey PRIMARY KEY (server_name, task_id)
 );
 CREATE INDEX task_unfinished_idx ON ocp_backup.task (last_checked_at NULLS FIRST)
     WHERE status IS NULL OR status NOT IN ('SUCCESSFUL', 'FAILED');
@@ -159,7 +161,7 @@ BEGIN
     FOREACH task IN ARRAY r.task_ids LOOP
         INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id)
         VALUES (task, r.id, r.server_name, r.cluster_id)
-            ON CONFLICT (task_id) DO NOTHING;
+            ON CONFLICT (server_name, task_id) DO NOTHING;
     END LOOP;
     RETURN true;
 END
@@ -253,7 +255,7 @@ BEGIN
         EXCEPTION WHEN OTHERS THEN
             -- One unreachable server or unknown task must not stop the others.
             UPDATE ocp_backup.task SET last_checked_at = now(), last_error = SQLERRM
-             WHERE task_id = pending.task_id;
+             WHERE task_id = pending.task_id AND server_name = pending.server_name;
         END;
         checked := checked + 1;
     END LOOP;
@@ -322,6 +324,7 @@ CREATE TABLE ocp_backup.cluster (
     status         text,
     first_seen_at  timestamptz NOT NULL,
     last_seen_at   timestamptz NOT NULL,
+    last_seen_by   text NOT NULL,
     missing_since  timestamptz,
     PRIMARY KEY (server_name, cluster_id)
 );
@@ -337,6 +340,7 @@ COMMENT ON COLUMN ocp_backup.cluster.cluster_type IS 'PRIMARY or STANDBY';
 COMMENT ON COLUMN ocp_backup.cluster.status IS 'OCP''s status of the cluster: RUNNING, STOPPED, ...';
 COMMENT ON COLUMN ocp_backup.cluster.first_seen_at IS 'when a sync first read the cluster';
 COMMENT ON COLUMN ocp_backup.cluster.last_seen_at IS 'when a sync last read the cluster';
+COMMENT ON COLUMN ocp_backup.cluster.last_seen_by IS 'whose user mapping (a role, or PUBLIC) the sync that last read the cluster used: only a sync through that mapping can find it gone';
 COMMENT ON COLUMN ocp_backup.cluster.missing_since IS 'since when OCP no longer lists the cluster; NULL while it does';
 
 CREATE TABLE ocp_backup.tenant (
@@ -352,6 +356,7 @@ CREATE TABLE ocp_backup.tenant (
     create_time    timestamptz,
     first_seen_at  timestamptz NOT NULL,
     last_seen_at   timestamptz NOT NULL,
+    last_seen_by   text NOT NULL,
     missing_since  timestamptz,
     PRIMARY KEY (server_name, cluster_id, tenant_id)
 );
@@ -370,6 +375,7 @@ COMMENT ON COLUMN ocp_backup.tenant.read_only IS 'whether the tenant is read-onl
 COMMENT ON COLUMN ocp_backup.tenant.create_time IS 'when the tenant was created';
 COMMENT ON COLUMN ocp_backup.tenant.first_seen_at IS 'when a sync first read the tenant';
 COMMENT ON COLUMN ocp_backup.tenant.last_seen_at IS 'when a sync last read the tenant';
+COMMENT ON COLUMN ocp_backup.tenant.last_seen_by IS 'whose user mapping (a role, or PUBLIC) the sync that last read the tenant used';
 COMMENT ON COLUMN ocp_backup.tenant.missing_since IS 'since when OCP no longer lists the tenant; NULL while it does';
 
 CREATE TABLE ocp_backup.backup_history (
@@ -425,7 +431,13 @@ COMMENT ON TYPE ocp_backup.sync_result IS
 -- from C through fmgr with what the C code itself read from OCP, so no role
 -- can write OCP's inventory with made-up rows.  Names resolve under the
 -- pinned search_path only.  Each takes one page of OCP's answer as it came.
-CREATE FUNCTION ocp_backup.record_cluster_page(server_name text, answer jsonb, last_page boolean)
+-- A sync reads what the OCP account of its user mapping may see (seen_by:
+-- the mapping's role, or PUBLIC): only a sync through the same mapping
+-- concludes that a cluster or tenant it saw before is gone.  run_started
+-- tells this run's rows from older ones, whatever the transaction.
+CREATE FUNCTION ocp_backup.record_cluster_page(server_name text, seen_by text,
+                                               run_started timestamptz, answer jsonb,
+                                               last_page boolean)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -433,31 +445,41 @@ AS $$
 DECLARE
     missing integer := 0;
 BEGIN
-    -- Sorted, so that overlapping syncs lock rows in one order.
+    -- One row per id, sorted, so that overlapping syncs lock rows in one
+    -- order and a page listing a cluster twice cannot fail the upsert.
     INSERT INTO ocp_backup.cluster AS c
            (server_name, cluster_id, cluster_name, ob_cluster_id, ob_version, cluster_type,
-            status, first_seen_at, last_seen_at)
-    SELECT $1, (e->>'id')::bigint, e->>'name', (e->>'obClusterId')::bigint, e->>'obVersion',
-           e->>'type', e->>'status', now(), now()
+            status, first_seen_at, last_seen_at, last_seen_by)
+    SELECT DISTINCT ON ((e->>'id')::bigint)
+           $1, (e->>'id')::bigint, e->>'name', (e->>'obClusterId')::bigint, e->>'obVersion',
+           e->>'type', e->>'status', $3, $3, $2
       FROM jsonb_array_elements(answer->'data'->'contents') e
-     ORDER BY 2
+     ORDER BY (e->>'id')::bigint
         ON CONFLICT ON CONSTRAINT cluster_pkey DO UPDATE
        SET cluster_name = excluded.cluster_name, ob_cluster_id = excluded.ob_cluster_id,
            ob_version = excluded.ob_version, cluster_type = excluded.cluster_type,
-           status = excluded.status, last_seen_at = excluded.last_seen_at, missing_since = NULL;
+           status = excluded.status, last_seen_at = excluded.last_seen_at,
+           last_seen_by = excluded.last_seen_by, missing_since = NULL;
     IF last_page THEN
         UPDATE ocp_backup.cluster c SET missing_since = now()
-         WHERE c.server_name = $1 AND c.last_seen_at < now() AND c.missing_since IS NULL;
+         WHERE c.server_name = $1 AND c.last_seen_by = $2 AND c.last_seen_at < $3
+           AND c.missing_since IS NULL;
+        -- The tenants of a cluster OCP no longer lists are gone with it.
+        UPDATE ocp_backup.tenant t SET missing_since = c.missing_since
+          FROM ocp_backup.cluster c
+         WHERE c.server_name = $1 AND c.missing_since IS NOT NULL
+           AND t.server_name = c.server_name AND t.cluster_id = c.cluster_id
+           AND t.missing_since IS NULL;
         SELECT count(*) INTO missing FROM ocp_backup.cluster c
          WHERE c.server_name = $1 AND c.missing_since IS NOT NULL;
     END IF;
     RETURN missing;
 END
 $$;
-COMMENT ON FUNCTION ocp_backup.record_cluster_page(text, jsonb, boolean) IS
-  'stores one page of OCP''s cluster list; after the last, marks the clusters it no longer lists and returns how many are so marked (internal: callable by nobody)';
+COMMENT ON FUNCTION ocp_backup.record_cluster_page(text, text, timestamptz, jsonb, boolean) IS
+  'stores one page of OCP''s cluster list; after the last, marks the clusters it no longer lists, and their tenants, and returns how many clusters are so marked (internal: callable by nobody)';
 
-CREATE FUNCTION ocp_backup.listed_clusters(server_name text)
+CREATE FUNCTION ocp_backup.listed_clusters(server_name text, seen_by text)
 RETURNS bigint[]
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -465,12 +487,13 @@ AS $$
     -- VOLATILE: it must see what the sync wrote in this very statement.
     SELECT coalesce(array_agg(c.cluster_id ORDER BY c.cluster_id), '{}')
       FROM ocp_backup.cluster c
-     WHERE c.server_name = $1 AND c.missing_since IS NULL
+     WHERE c.server_name = $1 AND c.last_seen_by = $2 AND c.missing_since IS NULL
 $$;
-COMMENT ON FUNCTION ocp_backup.listed_clusters(text) IS
-  'the ids of the clusters OCP lists through a server (internal: callable by nobody)';
+COMMENT ON FUNCTION ocp_backup.listed_clusters(text, text) IS
+  'the ids of the clusters OCP lists through a server to a user mapping''s account, as the sync just read them (internal: callable by nobody)';
 
-CREATE FUNCTION ocp_backup.record_tenant_page(server_name text, cluster_id bigint,
+CREATE FUNCTION ocp_backup.record_tenant_page(server_name text, seen_by text,
+                                              run_started timestamptz, cluster_id bigint,
                                               answer jsonb, last_page boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -479,25 +502,27 @@ AS $$
 BEGIN
     INSERT INTO ocp_backup.tenant AS t
            (server_name, cluster_id, tenant_id, tenant_name, mode, status, ob_version,
-            locked, read_only, create_time, first_seen_at, last_seen_at)
-    SELECT $1, $2, (e->>'id')::bigint, e->>'name', e->>'mode', e->>'status', e->>'obVersion',
+            locked, read_only, create_time, first_seen_at, last_seen_at, last_seen_by)
+    SELECT DISTINCT ON ((e->>'id')::bigint)
+           $1, $4, (e->>'id')::bigint, e->>'name', e->>'mode', e->>'status', e->>'obVersion',
            (e->>'locked')::boolean, (e->>'readonly')::boolean, (e->>'createTime')::timestamptz,
-           now(), now()
+           $3, $3, $2
       FROM jsonb_array_elements(answer->'data'->'contents') e
-     ORDER BY 3
+     ORDER BY (e->>'id')::bigint
         ON CONFLICT ON CONSTRAINT tenant_pkey DO UPDATE
        SET tenant_name = excluded.tenant_name, mode = excluded.mode, status = excluded.status,
            ob_version = excluded.ob_version, locked = excluded.locked,
            read_only = excluded.read_only, create_time = excluded.create_time,
-           last_seen_at = excluded.last_seen_at, missing_since = NULL;
+           last_seen_at = excluded.last_seen_at, last_seen_by = excluded.last_seen_by,
+           missing_since = NULL;
     IF last_page THEN
         UPDATE ocp_backup.tenant t SET missing_since = now()
-         WHERE t.server_name = $1 AND t.cluster_id = $2
-           AND t.last_seen_at < now() AND t.missing_since IS NULL;
+         WHERE t.server_name = $1 AND t.cluster_id = $4 AND t.last_seen_by = $2
+           AND t.last_seen_at < $3 AND t.missing_since IS NULL;
     END IF;
 END
 $$;
-COMMENT ON FUNCTION ocp_backup.record_tenant_page(text, bigint, jsonb, boolean) IS
+COMMENT ON FUNCTION ocp_backup.record_tenant_page(text, text, timestamptz, bigint, jsonb, boolean) IS
   'stores one page of a cluster''s tenants; after the last, marks the tenants OCP no longer lists (internal: callable by nobody)';
 
 CREATE FUNCTION ocp_backup.record_backup_page(server_name text, cluster_id bigint, answer jsonb)
@@ -507,19 +532,38 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     known_finished boolean;
+    newest_first boolean;
+    oldest timestamptz;
+    older_unfinished boolean;
 BEGIN
-    -- OCP lists the newest jobs first: once a page holds a job already
-    -- recorded as finished, the older pages hold nothing new.
+    -- What the page says about the pages after it, read before the page is
+    -- stored: it holds a job already recorded as finished; it lists jobs
+    -- newest first (OCP's order, not documented: without it, every page is
+    -- read); and no job recorded unfinished is older than the page (that
+    -- one must be read again).  Only then do the later pages hold nothing
+    -- new.
     SELECT EXISTS (
-        SELECT FROM jsonb_array_elements(answer->'data'->'contents') e
-          JOIN ocp_backup.backup_history h
-            ON h.server_name = $1 AND h.cluster_id = $2 AND h.job_id = (e->>'taskId')::bigint
-         WHERE h.status IN ('DONE', 'FAILED', 'CANCELED'))
-      INTO known_finished;
+               SELECT FROM jsonb_array_elements(answer->'data'->'contents') e
+                 JOIN ocp_backup.backup_history h
+                   ON h.server_name = $1 AND h.cluster_id = $2
+                  AND h.job_id = (e->>'taskId')::bigint
+                WHERE h.status IN ('DONE', 'FAILED', 'CANCELED')),
+           coalesce(bool_and(j.started <= j.previous OR j.previous IS NULL), true),
+           min(j.started)
+      INTO known_finished, newest_first, oldest
+      FROM (SELECT (e->>'startTime')::timestamptz AS started,
+                   lag((e->>'startTime')::timestamptz) OVER (ORDER BY n) AS previous
+              FROM jsonb_array_elements(answer->'data'->'contents') WITH ORDINALITY AS l(e, n)) j;
+    SELECT EXISTS (SELECT FROM ocp_backup.backup_history h
+                    WHERE h.server_name = $1 AND h.cluster_id = $2
+                      AND h.status NOT IN ('DONE', 'FAILED', 'CANCELED')
+                      AND h.start_time < oldest)
+      INTO older_unfinished;
     INSERT INTO ocp_backup.backup_history AS h
            (server_name, cluster_id, job_id, tenant_id, backup_set_id, backup_mode, backup_type,
             status, start_time, finish_time, error, backup_uri, first_seen_at, updated_at)
-    SELECT $1, $2, (e->>'taskId')::bigint, (e->>'tenantId')::bigint, (e->>'backupSetId')::bigint,
+    SELECT DISTINCT ON ((e->>'taskId')::bigint)
+           $1, $2, (e->>'taskId')::bigint, (e->>'tenantId')::bigint, (e->>'backupSetId')::bigint,
            e->>'backupMode',
            CASE WHEN e->>'dataBackupTaskType' LIKE 'FULL%' THEN 'FULL'
                 WHEN e->>'dataBackupTaskType' LIKE 'INC%' THEN 'INCREMENTAL'
@@ -527,7 +571,7 @@ BEGIN
            e->>'status', (e->>'startTime')::timestamptz, (e->>'finishTime')::timestamptz,
            e->>'errorMsg', e->>'backupUri', now(), now()
       FROM jsonb_array_elements(answer->'data'->'contents') e
-     ORDER BY 3
+     ORDER BY (e->>'taskId')::bigint
         ON CONFLICT ON CONSTRAINT backup_history_pkey DO UPDATE
        SET tenant_id = excluded.tenant_id, backup_set_id = excluded.backup_set_id,
            backup_mode = excluded.backup_mode, backup_type = excluded.backup_type,
@@ -540,15 +584,15 @@ BEGIN
            (excluded.tenant_id, excluded.backup_set_id, excluded.backup_mode, excluded.backup_type,
             excluded.status, excluded.start_time, excluded.finish_time, excluded.error,
             excluded.backup_uri);
-    RETURN NOT known_finished;
+    RETURN NOT (known_finished AND newest_first AND NOT older_unfinished);
 END
 $$;
 COMMENT ON FUNCTION ocp_backup.record_backup_page(text, bigint, jsonb) IS
   'stores one page of a cluster''s data-backup jobs; false once older pages hold nothing new (internal: callable by nobody)';
 
-REVOKE ALL ON FUNCTION ocp_backup.record_cluster_page(text, jsonb, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ocp_backup.listed_clusters(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ocp_backup.record_tenant_page(text, bigint, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_cluster_page(text, text, timestamptz, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.listed_clusters(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_tenant_page(text, text, timestamptz, bigint, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.record_backup_page(text, bigint, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION ocp_backup_sync(server text DEFAULT NULL)
@@ -560,7 +604,13 @@ COMMENT ON FUNCTION ocp_backup_sync(text) IS
 REVOKE ALL ON FUNCTION ocp_backup_sync(text) FROM PUBLIC;
 
 -- Settling the calls whose outcome is unknown, as the journal's owner.
-CREATE FUNCTION ocp_backup.unsettled_calls(server_name text, since interval)
+-- OCP creates a backup task when the request arrives: between the call's
+-- start and the end of its timeout; margin allows for the clocks of
+-- PostgreSQL and OCP to differ.  A call is looked at only once that window
+-- has passed, and only through the user mapping that made it (its OCP
+-- account is the one whose tasks show the call's).
+CREATE FUNCTION ocp_backup.unsettled_calls(server_name text, mapping oid, since interval,
+                                           margin interval, timeout interval)
 RETURNS bigint[]
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -570,12 +620,17 @@ AS $$
     SELECT coalesce(array_agg(ARRAY[i.id, i.cluster_id] ORDER BY i.id), '{}')
       FROM ocp_backup.invocation i
      WHERE i.server_name = $1 AND i.outcome_unknown AND i.reconciled_at IS NULL
-       AND i.started_at >= now() - $2
+       AND i.started_at >= now() - $3
+       AND greatest(i.finished_at, i.started_at + $5) + $4 < now()
+       AND (SELECT um.umid FROM pg_user_mappings um
+             WHERE um.srvname = i.server_name AND um.usename IN (i.invoked_by, 'public')
+             ORDER BY um.usename = 'public' LIMIT 1) = $2
 $$;
-COMMENT ON FUNCTION ocp_backup.unsettled_calls(text, interval) IS
-  'the journal rows of a server whose outcome is unknown and not yet reconciled, as [id, cluster id] rows (internal: callable by nobody)';
+COMMENT ON FUNCTION ocp_backup.unsettled_calls(text, oid, interval, interval, interval) IS
+  'the journal rows of a server and user mapping whose outcome is unknown, not yet reconciled and past their window, as [id, cluster id] rows (internal: callable by nobody)';
 
 CREATE FUNCTION ocp_backup.reconcile_page(server_name text, invocation_id bigint,
+                                          margin interval, timeout interval, creator text,
                                           answer jsonb, last_page boolean)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -586,7 +641,6 @@ DECLARE
     window_from timestamptz;
     window_to timestamptz;
     match record;
-    oldest timestamptz;
 BEGIN
     SELECT * INTO call FROM ocp_backup.invocation i
      WHERE i.id = $2 AND i.server_name = $1 AND i.outcome_unknown AND i.reconciled_at IS NULL
@@ -594,12 +648,11 @@ BEGIN
     IF NOT FOUND THEN
         RETURN true;  -- settled meanwhile by an overlapping run
     END IF;
-    -- OCP creates the task when the request arrives, between the call's
-    -- start and its end; two minutes either side allow for clock skew.
-    window_from := call.started_at - interval '2 minutes';
-    window_to := call.finished_at + interval '2 minutes';
-    -- A task OCP's own schedule started, or one already journaled, is
-    -- never taken for this call's.
+    window_from := call.started_at - margin;
+    window_to := greatest(call.finished_at, call.started_at + timeout) + margin;
+    -- A backup task of this cluster (and tenant, or none), created in the
+    -- window by this account, manual, and not one a journal row has
+    -- already: OCP's schedule's tasks and other calls' are never taken.
     SELECT (e->>'id')::bigint AS task_id, e->>'name' AS name, e->>'status' AS status,
            (e->>'createTime')::timestamptz AS created
       INTO match
@@ -607,9 +660,12 @@ BEGIN
      WHERE (e->>'createTime')::timestamptz BETWEEN window_from AND window_to
        AND coalesce(e->>'type', 'MANUAL') NOT IN ('SCHEDULED', 'SYS_SCHEDULED')
        AND e->>'name' ILIKE '%backup%'
-       AND coalesce((e->'cluster'->>'id')::bigint, call.cluster_id) = call.cluster_id
-       AND (call.tenant_id IS NULL OR (e->'tenant'->>'id')::bigint = call.tenant_id)
-       AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.task_id = (e->>'id')::bigint)
+       AND (e->'cluster'->>'id')::bigint = call.cluster_id
+       AND (e->'tenant'->>'id')::bigint IS NOT DISTINCT FROM call.tenant_id
+       AND (creator IS NULL OR e->'creator'->>'name' IS NULL OR e->'creator'->>'name' = creator)
+       AND NOT EXISTS (SELECT FROM ocp_backup.task t
+                        WHERE t.server_name = call.server_name
+                          AND t.task_id = (e->>'id')::bigint)
      ORDER BY abs(extract(epoch FROM (e->>'createTime')::timestamptz - call.started_at)),
               (e->>'id')::bigint
      LIMIT 1;
@@ -623,9 +679,9 @@ BEGIN
          WHERE i.id = call.id;
         RETURN true;
     END IF;
-    SELECT min((e->>'createTime')::timestamptz) INTO oldest
-      FROM jsonb_array_elements(answer->'data'->'contents') e;
-    IF last_page OR oldest IS NULL OR oldest < window_from THEN
+    -- OCP documents neither the task list's order nor a filter on creation
+    -- time: only the last page proves that no page holds the task.
+    IF last_page THEN
         UPDATE ocp_backup.invocation i
            SET reconciled_at = now(),
                reconciliation = format('OCP lists no backup task of cluster %s created between %s and %s',
@@ -636,33 +692,35 @@ BEGIN
     RETURN false;
 END
 $$;
-COMMENT ON FUNCTION ocp_backup.reconcile_page(text, bigint, jsonb, boolean) IS
+COMMENT ON FUNCTION ocp_backup.reconcile_page(text, bigint, interval, interval, text, jsonb, boolean) IS
   'looks in one page of OCP''s task list for the task of a call whose outcome is unknown; true once the call is settled (internal: callable by nobody)';
 
-REVOKE ALL ON FUNCTION ocp_backup.unsettled_calls(text, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ocp_backup.reconcile_page(text, bigint, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.unsettled_calls(text, oid, interval, interval, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.reconcile_page(text, bigint, interval, interval, text, jsonb, boolean) FROM PUBLIC;
 
-CREATE FUNCTION ocp_backup_reconcile(server text DEFAULT NULL, since interval DEFAULT '7 days')
+CREATE FUNCTION ocp_backup_reconcile(server text DEFAULT NULL, since interval DEFAULT '7 days',
+                                     margin interval DEFAULT '2 minutes')
 RETURNS integer
 AS 'MODULE_PATHNAME', 'ocp_backup_reconcile'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION ocp_backup_reconcile(text, interval) IS
-  'settles journal rows whose outcome is unknown by looking for their task in OCP''s task list; returns how many it settled';
-REVOKE ALL ON FUNCTION ocp_backup_reconcile(text, interval) FROM PUBLIC;
+COMMENT ON FUNCTION ocp_backup_reconcile(text, interval, interval) IS
+  'settles journal rows whose outcome is unknown by looking for their task in OCP''s task list (margin: the clock difference allowed between PostgreSQL and OCP); returns how many it settled';
+REVOKE ALL ON FUNCTION ocp_backup_reconcile(text, interval, interval) FROM PUBLIC;
 
 -- One row per cluster OCP lists or the journal has seen: a cluster never
 -- backed up appears too, with NULLs, for it is the one a DBA looks for.
--- Successes and failures come from both sources, OCP's own history (its
--- schedule's backups included) and the tasks started from SQL.  The first
--- eight columns are 1.0's, in 1.0's order.
+-- Backups come from both sources, OCP's own history (its schedule's
+-- backups included) and the tasks started from SQL.  Once a cluster's
+-- history is synced it holds the backups started from SQL as well, so the
+-- 7-day counts take it alone; the latest success and failure take both.
+-- The first eight columns are 1.0's, in 1.0's order.
 CREATE VIEW ocp_backup.cluster_status AS
 WITH clusters AS (
     SELECT c.server_name, c.cluster_id FROM ocp_backup.cluster c
     UNION
     SELECT i.server_name, i.cluster_id FROM ocp_backup.invocation i
 ), outcomes AS (
-    -- Every backup that ended or runs, from either source.
-    SELECT h.server_name, h.cluster_id,
+    SELECT h.server_name, h.cluster_id, true AS from_ocp,
            CASE WHEN h.status = 'DONE' THEN 'success'
                 WHEN h.status IN ('FAILED', 'CANCELED') THEN 'failure'
                 WHEN h.status IN ('BEGINNING', 'INITIALIZING', 'DOING', 'CANCELING') THEN 'running'
@@ -672,22 +730,30 @@ WITH clusters AS (
            h.error
       FROM ocp_backup.backup_history h
     UNION ALL
-    SELECT t.server_name, t.cluster_id,
+    -- A task not read yet has not ended as far as anyone knows.
+    SELECT t.server_name, t.cluster_id, false,
            CASE WHEN t.status = 'SUCCESSFUL' THEN 'success'
                 WHEN t.status = 'FAILED' THEN 'failure'
-                WHEN t.status = 'RUNNING' THEN 'running'
+                WHEN t.status = 'RUNNING' OR t.status IS NULL THEN 'running'
            END,
            i.data_mode = 'FULL_BACKUP',
-           coalesce(t.finish_time, t.last_checked_at),
+           coalesce(t.finish_time, t.last_checked_at, i.finished_at),
            CASE WHEN t.status = 'FAILED'
                 THEN 'OCP task ' || t.task_id || ' failed' || coalesce(' in subtask ' || t.failed_subtask, '')
            END
       FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
     UNION ALL
-    SELECT i.server_name, i.cluster_id, 'failure', i.data_mode = 'FULL_BACKUP', i.started_at, i.error
+    SELECT i.server_name, i.cluster_id, false, 'failure', i.data_mode = 'FULL_BACKUP',
+           i.started_at, i.error
       FROM ocp_backup.invocation i
      WHERE NOT i.successful
        AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)
+), counted AS (
+    SELECT o.*
+      FROM outcomes o
+     WHERE o.from_ocp
+        OR NOT EXISTS (SELECT FROM ocp_backup.backup_history h
+                        WHERE h.server_name = o.server_name AND h.cluster_id = o.cluster_id)
 )
 SELECT k.server_name,
        k.cluster_id,
@@ -699,10 +765,10 @@ SELECT k.server_name,
        (SELECT max(o.at) FROM outcomes o
          WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
            AND o.outcome = 'success') AS last_success_at,
-       (SELECT count(*) FROM outcomes o
+       (SELECT count(*) FROM counted o
          WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
            AND o.outcome = 'success' AND o.at > now() - interval '7 days') AS successes_7d,
-       (SELECT count(*) FROM outcomes o
+       (SELECT count(*) FROM counted o
          WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
            AND o.outcome = 'failure' AND o.at > now() - interval '7 days') AS failures_7d,
        c.cluster_name,
@@ -727,7 +793,7 @@ SELECT k.server_name,
         SELECT o.at, o.error FROM outcomes o
          WHERE o.server_name = k.server_name AND o.cluster_id = k.cluster_id
            AND o.outcome = 'failure'
-         ORDER BY o.at DESC LIMIT 1) last_failure ON true;
+         ORDER BY o.at DESC NULLS LAST LIMIT 1) last_failure ON true;
 COMMENT ON VIEW ocp_backup.cluster_status IS
   'per server and cluster that OCP lists or the journal has seen: the last call, the last success from OCP''s history or a task started from SQL, the last full backup, the last failure, whether a backup runs, and 7-day counts';
 

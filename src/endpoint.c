@@ -182,6 +182,7 @@ read_user_mapping(ForeignServer *server, OcpbEndpoint *endpoint,
 						 "OPTIONS (username '...', password '...');",
 						 quote_identifier(server->servername))));
 	endpoint->user_mapping_id = ((Form_pg_user_mapping) GETSTRUCT(tuple))->oid;
+	endpoint->mapping_user = ((Form_pg_user_mapping) GETSTRUCT(tuple))->umuser;
 	options = SysCacheGetAttr(USERMAPPINGUSERSERVER, tuple,
 							  Anum_pg_user_mapping_umoptions, &isnull);
 	ocpb_read_mapping_options(isnull ? NIL : untransformRelOptions(options), &mapping);

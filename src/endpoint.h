@@ -13,6 +13,7 @@ typedef struct OcpbEndpoint
 {
 	Oid			server_id;
 	Oid			user_mapping_id;
+	Oid			mapping_user;	/* the mapping's role; InvalidOid for PUBLIC */
 	char	   *server_name;
 	char	   *base_url;		/* scheme://host[:port] and the path prefix,
 								 * no trailing slash */

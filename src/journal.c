@@ -358,8 +358,8 @@ check_answer_scalar(void *arg, char *token, JsonTokenType type)
 	return OCPB_JSON_ACTION_DONE;
 }
 
-static bool
-jsonb_takes(const char *body, size_t body_len)
+bool
+ocpb_jsonb_takes(const char *body, size_t body_len)
 {
 	JsonSemAction actions;
 	JsonLexContext *lex;
@@ -379,7 +379,7 @@ void
 ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 						  size_t body_len, bool is_json)
 {
-	invocation->response_json = is_json && jsonb_takes(body, body_len) ? body : NULL;
+	invocation->response_json = is_json && ocpb_jsonb_takes(body, body_len) ? body : NULL;
 }
 
 /*

@@ -63,6 +63,13 @@ extern void ocpb_journal_call_in_flight(OcpbInvocation *invocation);
 extern void ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 									  size_t body_len, bool is_json);
 
+/*
+ * Whether jsonb takes a JSON text that cJSON read, checked without raising:
+ * numeric refuses some numbers, and PostgreSQL some texts cJSON accepts
+ * ("01", "1.", \u0000).
+ */
+extern bool ocpb_jsonb_takes(const char *body, size_t body_len);
+
 /* Writes the row and its task rows. */
 extern void ocpb_journal_insert(const OcpbInvocation *invocation);
 

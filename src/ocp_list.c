@@ -17,15 +17,44 @@
 #include "ocp_list.h"
 #include "report.h"
 #include "response.h"
+#include "scrub.h"
+
+/*
+ * The page without the credentials of the URLs it holds (a backup job's
+ * backupUri may carry an object store's access key): the mirror tables
+ * must not keep them.
+ */
+static char *
+without_url_credentials(char *body, size_t len)
+{
+	OcpbSecretList found;
+	char	   *scrubbed;
+	char	   *copy;
+
+	memset(&found, 0, sizeof(found));
+	if (!ocpb_find_url_credentials(body, len, &found))
+	{
+		ocpb_secret_list_free(&found);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	if (found.n == 0)
+		return body;
+	scrubbed = ocpb_scrub_answer(body, len, &found, NULL);
+	ocpb_secret_list_free(&found);
+	if (scrubbed == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	copy = pstrdup(scrubbed);
+	free(scrubbed);
+	return copy;
+}
 
 static void
-read_page(const OcpbEndpoint *endpoint, const char *path, const char *what,
+read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject *subject,
 		  long page, int page_size, OcpbPageRead *read)
 {
 	OcpbHttpRequest request;
 	OcpbHttpResult http;
 	OcpbListPage list;
-	OcpbCallSubject subject;
 	OcpbFailure failure;
 
 	memset(&request, 0, sizeof(request));
@@ -37,9 +66,7 @@ read_page(const OcpbEndpoint *endpoint, const char *path, const char *what,
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
-		subject.action = psprintf("list %s", what);
-		subject.object = psprintf("the list of %s", what);
-		if (ocpb_exchange_failed(endpoint, &subject, &http, &list.envelope, &failure))
+		if (ocpb_exchange_failed(endpoint, subject, &http, &list.envelope, &failure))
 			ocpb_raise_failure(&failure);
 		read->n_rows = list.n_contents;
 		read->last = page >= list.total_pages || list.n_contents == 0;
@@ -49,14 +76,21 @@ read_page(const OcpbEndpoint *endpoint, const char *path, const char *what,
 		ocpb_list_page_free(&list);
 	}
 	PG_END_TRY();
-	read->answer = DirectFunctionCall1(jsonb_in, CStringGetDatum(http.body));
-	pfree(http.body);
-	pfree((char *) request.path);
+	if (!ocpb_jsonb_takes(http.body, http.body_len))
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("OCP server \"%s\" sent a page ocp_backup cannot store", endpoint->server_name),
+				 errdetail("The answer to %s holds a number PostgreSQL's numeric cannot hold, or text jsonb refuses.",
+						   request.path)));
+	read->answer = DirectFunctionCall1(jsonb_in,
+									   CStringGetDatum(without_url_credentials(http.body,
+																			   http.body_len)));
 }
 
 void
-ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path, const char *what,
-				int page_size, OcpbPageWriter write, void *arg)
+ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
+				const OcpbCallSubject *subject, int page_size,
+				OcpbPageWriter write, void *arg)
 {
 	MemoryContext page_context = AllocSetContextCreate(CurrentMemoryContext,
 													   "ocp_backup list page",
@@ -67,14 +101,21 @@ ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path, const char *what
 	bool		go_on = true;
 
 	/* OCP pages are 1-based; a page count is bounded by OCP's answer. */
-	for (page = 1; go_on; page++)
+	PG_TRY();
 	{
-		read_page(endpoint, path, what, page, page_size, &read);
-		go_on = write(&read, arg) && !read.last;
-		MemoryContextReset(page_context);
+		for (page = 1; go_on; page++)
+		{
+			read_page(endpoint, path, subject, page, page_size, &read);
+			go_on = write(&read, arg) && !read.last;
+			MemoryContextReset(page_context);
+		}
 	}
-	MemoryContextSwitchTo(caller_context);
-	MemoryContextDelete(page_context);
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(caller_context);
+		MemoryContextDelete(page_context);
+	}
+	PG_END_TRY();
 }
 
 Datum

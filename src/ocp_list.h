@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "endpoint.h"
+#include "report.h"
 
 /* OCP's largest page; the fewer round trips, the shorter a sync. */
 #define OCPB_LIST_PAGE_SIZE 2000
@@ -29,11 +30,12 @@ typedef bool (*OcpbPageWriter) (const OcpbPageRead *read, void *arg);
  * GETs the pages of the list at path (a path with or without a query
  * string of its own) through endpoint, `page_size` rows each, from the
  * first, handing each to write until it says stop or the last is read.
- * `what` names the list in error messages ("the clusters").  A failed
- * exchange is raised, classified like every call to OCP.
+ * A failed exchange is raised, classified like every call to OCP, in the
+ * words of subject.
  */
-extern void ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path, const char *what,
-							int page_size, OcpbPageWriter write, void *arg);
+extern void ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
+							const OcpbCallSubject *subject, int page_size,
+							OcpbPageWriter write, void *arg);
 
 /* Calls a privileged writer of the ocp_backup schema through fmgr. */
 extern Datum ocpb_call_writer(const char *name, int nargs, const Oid *arg_types,

@@ -678,3 +678,60 @@ ocpb_utf8_repair(const char *s, size_t len, size_t *out_len, bool *changed)
 	}
 	return buf_finish(&out, out_len);
 }
+
+/* Whether key, lower-cased and without '_' and '-', ends in suffix. */
+static bool
+key_ends_with(const char *key, size_t len, const char *suffix)
+{
+	size_t		n = strlen(suffix);
+	size_t		at = len;
+
+	while (n > 0 && at > 0)
+	{
+		at--;
+		if (key[at] == '_' || key[at] == '-')
+			continue;
+		if (ascii_lower(key[at]) != suffix[n - 1])
+			return false;
+		n--;
+	}
+	return n == 0;
+}
+
+static bool
+find_url_credentials(const cJSON *item, OcpbSecretList *found)
+{
+	const cJSON *child;
+
+	cJSON_ArrayForEach(child, item)
+	{
+		if (cJSON_IsString(child) && child->string != NULL &&
+			(key_ends_with(child->string, strlen(child->string), "uri") ||
+			 key_ends_with(child->string, strlen(child->string), "url")))
+		{
+			bool		masked;
+			char	   *copy = ocpb_mask_url_credentials(child->valuestring, found, &masked);
+
+			if (copy == NULL)
+				return false;
+			free(copy);
+		}
+		else if ((cJSON_IsObject(child) || cJSON_IsArray(child)) &&
+				 !find_url_credentials(child, found))
+			return false;
+	}
+	return true;
+}
+
+bool
+ocpb_find_url_credentials(const char *body, size_t len, OcpbSecretList *found)
+{
+	cJSON	   *root = cJSON_ParseWithLength(body, len);
+	bool		ok;
+
+	if (root == NULL)
+		return true;
+	ok = find_url_credentials(root, found);
+	cJSON_Delete(root);
+	return ok;
+}

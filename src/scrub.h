@@ -56,6 +56,16 @@ extern char *ocpb_mask_url_credentials(const char *url, OcpbSecretList *found,
 									   bool *masked);
 
 /*
+ * Adds to found the credentials of every URL an answer holds: the string
+ * values, at any depth, of keys whose name (normalized as above) ends in
+ * "uri" or "url", such as a backup job's backupUri, masked as
+ * ocpb_mask_url_credentials does.  An answer cJSON does not parse (not
+ * JSON, or no memory to parse it) adds nothing.  Returns false when memory
+ * ran out while masking.
+ */
+extern bool ocpb_find_url_credentials(const char *body, size_t len, OcpbSecretList *found);
+
+/*
  * A copy of an answer body, of any bytes, in which no secret of the list
  * occurs any more.  Every JSON string token, key or value, is decoded; one
  * whose text holds a secret is re-encoded with each occurrence masked, and

@@ -15,7 +15,9 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "endpoint.h"
@@ -54,6 +56,8 @@ typedef struct SyncCounts
 typedef struct ClusterPages
 {
 	const OcpbEndpoint *endpoint;
+	Datum		seen_by;		/* text: the mapping's role, or PUBLIC */
+	Datum		run_started;	/* timestamptz: this server's sync began */
 	int64		cluster_id;
 	SyncCounts *counts;
 } ClusterPages;
@@ -61,17 +65,19 @@ typedef struct ClusterPages
 static bool
 write_cluster_page(const OcpbPageRead *read, void *arg)
 {
-	static const Oid arg_types[] = {TEXTOID, JSONBOID, BOOLOID};
+	static const Oid arg_types[] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID, BOOLOID};
 	ClusterPages *pages = arg;
-	Datum		args[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		args[5];
+	bool		nulls[5] = {false, false, false, false, false};
 
 	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
-	args[1] = read->answer;
-	args[2] = BoolGetDatum(read->last);
+	args[1] = pages->seen_by;
+	args[2] = pages->run_started;
+	args[3] = read->answer;
+	args[4] = BoolGetDatum(read->last);
 	/* After the last page: how many clusters OCP no longer lists. */
 	pages->counts->clusters_missing =
-		DatumGetInt32(ocpb_call_writer("record_cluster_page", 3, arg_types, args, nulls));
+		DatumGetInt32(ocpb_call_writer("record_cluster_page", 5, arg_types, args, nulls));
 	pages->counts->clusters += read->n_rows;
 	return true;
 }
@@ -79,16 +85,18 @@ write_cluster_page(const OcpbPageRead *read, void *arg)
 static bool
 write_tenant_page(const OcpbPageRead *read, void *arg)
 {
-	static const Oid arg_types[] = {TEXTOID, INT8OID, JSONBOID, BOOLOID};
+	static const Oid arg_types[] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, BOOLOID};
 	ClusterPages *pages = arg;
-	Datum		args[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		args[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 
 	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
-	args[1] = Int64GetDatum(pages->cluster_id);
-	args[2] = read->answer;
-	args[3] = BoolGetDatum(read->last);
-	(void) ocpb_call_writer("record_tenant_page", 4, arg_types, args, nulls);
+	args[1] = pages->seen_by;
+	args[2] = pages->run_started;
+	args[3] = Int64GetDatum(pages->cluster_id);
+	args[4] = read->answer;
+	args[5] = BoolGetDatum(read->last);
+	(void) ocpb_call_writer("record_tenant_page", 6, arg_types, args, nulls);
 	pages->counts->tenants += read->n_rows;
 	return true;
 }
@@ -109,22 +117,24 @@ write_history_page(const OcpbPageRead *read, void *arg)
 	return DatumGetBool(ocpb_call_writer("record_backup_page", 3, arg_types, args, nulls));
 }
 
-/* The clusters the server lists now, as the sync just recorded them. */
+/* The clusters the server lists to this account, as the sync just recorded them. */
 static ArrayType *
-listed_clusters(const char *server_name)
+listed_clusters(const ClusterPages *pages)
 {
-	static const Oid arg_types[] = {TEXTOID};
-	Datum		args[1];
-	bool		nulls[1] = {false};
+	static const Oid arg_types[] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	bool		nulls[2] = {false, false};
 
-	args[0] = CStringGetTextDatum(server_name);
-	return DatumGetArrayTypeP(ocpb_call_writer("listed_clusters", 1, arg_types, args, nulls));
+	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
+	args[1] = pages->seen_by;
+	return DatumGetArrayTypeP(ocpb_call_writer("listed_clusters", 2, arg_types, args, nulls));
 }
 
 static void
 sync_server(const OcpbEndpoint *endpoint, void *arg)
 {
 	ClusterPages pages;
+	OcpbCallSubject subject;
 	ArrayType  *clusters;
 	Datum	   *cluster_ids;
 	int			n_clusters;
@@ -132,25 +142,32 @@ sync_server(const OcpbEndpoint *endpoint, void *arg)
 
 	pages.endpoint = endpoint;
 	pages.counts = arg;
+	pages.seen_by = CStringGetTextDatum(OidIsValid(endpoint->mapping_user) ?
+										GetUserNameFromId(endpoint->mapping_user, false) :
+										"PUBLIC");
 	/* Overlapping syncs of a server wait for each other instead of racing. */
 	ocpb_lock_server(OCPB_LOCK_SYNC, endpoint->server_id);
-	ocpb_read_pages(endpoint, "/api/v2/ob/clusters", "the clusters", OCPB_LIST_PAGE_SIZE,
+	pages.run_started = TimestampTzGetDatum(GetCurrentTimestamp());
+	subject.action = "list its clusters";
+	subject.object = "the cluster list";
+	ocpb_read_pages(endpoint, "/api/v2/ob/clusters", &subject, OCPB_LIST_PAGE_SIZE,
 					write_cluster_page, &pages);
-	clusters = listed_clusters(endpoint->server_name);
+	clusters = listed_clusters(&pages);
 	deconstruct_array(clusters, INT8OID, 8, true, TYPALIGN_DOUBLE,
 					  &cluster_ids, NULL, &n_clusters);
 	for (i = 0; i < n_clusters; i++)
 	{
 		pages.cluster_id = DatumGetInt64(cluster_ids[i]);
+		subject.object = psprintf("cluster " INT64_FORMAT, pages.cluster_id);
+		subject.action = psprintf("list the tenants of %s", subject.object);
 		ocpb_read_pages(endpoint,
 						psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", pages.cluster_id),
-						psprintf("the tenants of cluster " INT64_FORMAT, pages.cluster_id),
-						OCPB_LIST_PAGE_SIZE, write_tenant_page, &pages);
+						&subject, OCPB_LIST_PAGE_SIZE, write_tenant_page, &pages);
+		subject.action = psprintf("list the data backups of %s", subject.object);
 		ocpb_read_pages(endpoint,
 						psprintf("/api/v2/ob/clusters/" INT64_FORMAT
 								 "/backup/task/dataBackupTasks", pages.cluster_id),
-						psprintf("the data backups of cluster " INT64_FORMAT, pages.cluster_id),
-						HISTORY_PAGE_SIZE, write_history_page, &pages);
+						&subject, HISTORY_PAGE_SIZE, write_history_page, &pages);
 	}
 }
 

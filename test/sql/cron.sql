@@ -9,7 +9,9 @@ CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'admin');
 SELECT sim_reset();
 SELECT sim_config('{"task_seconds": 0.5}');
-TRUNCATE ocp_backup.invocation CASCADE;
+TRUNCATE ocp_backup.invocation, ocp_backup.cluster, ocp_backup.tenant, ocp_backup.backup_history CASCADE;
+-- OCP's inventory, for a scheduled sync: one cluster its schedule backs up.
+SELECT sim_fleet('{"clusters": [{"id": 41, "name": "nightly", "tenants": [{"id": 411, "name": "sys"}], "history": [{"taskId": 1, "status": "DONE", "started_ago": 7200, "finished_ago": 3600}]}]}') ->> 'clusters' AS clusters;
 
 \c postgres
 CREATE EXTENSION pg_cron;
@@ -24,6 +26,8 @@ SELECT cron.schedule_in_database('backup-42-then-fail', '* * * * *',
       PERFORM 1 / 0;
     END $job$$cmd$,
   'contrib_regression') > 0 AS scheduled;
+SELECT cron.schedule_in_database('sync', '* * * * *',
+  'SELECT * FROM ocp_backup_sync()', 'contrib_regression') > 0 AS scheduled;
 SELECT cron.schedule_in_database('refresh', '* * * * *',
   $cmd$DO $job$ BEGIN PERFORM pg_sleep(4); PERFORM ocp_backup_refresh(); END $job$$cmd$,
   'contrib_regression') > 0 AS scheduled;
@@ -33,7 +37,7 @@ DO $$
 BEGIN
   FOR i IN 1..500 LOOP
     EXIT WHEN (SELECT count(DISTINCT jobid) FROM cron.job_run_details
-                WHERE status IN ('succeeded', 'failed')) >= 3;
+                WHERE status IN ('succeeded', 'failed')) >= 4;
     PERFORM pg_sleep(0.2);
   END LOOP;
 END $$;
@@ -50,7 +54,12 @@ DROP EXTENSION pg_cron;
 SELECT cluster_id, invoked_by, successful, cardinality(task_ids) AS tasks
   FROM ocp_backup.invocation ORDER BY cluster_id, id LIMIT 2;
 SELECT cluster_id, status, subtasks_done, last_error FROM ocp_backup.task ORDER BY cluster_id, task_id LIMIT 2;
-SELECT server_name, cluster_id, last_invocation_successful, last_task_status, successes_7d
+-- The scheduled sync mirrored OCP's inventory and history.
+SELECT server_name, cluster_id, cluster_name FROM ocp_backup.cluster;
+-- (Job 1 is the schedule's; the simulator adds one for the SQL call's task.)
+SELECT cluster_id, job_id, status FROM ocp_backup.backup_history WHERE job_id = 1;
+SELECT server_name, cluster_id, cluster_name, last_invocation_successful, last_task_status,
+       last_success_at IS NOT NULL AS backed_up
   FROM ocp_backup.cluster_status ORDER BY cluster_id;
 
 DROP SERVER ocp CASCADE;

@@ -105,7 +105,7 @@ SELECT * FROM attack_trace;
 -- The journal holds the four calls, by the operator, and nothing else.
 SELECT cluster_id, invoked_by, successful, http_status
   FROM ocp_backup.invocation WHERE server_name = 'sec' ORDER BY cluster_id;
-SELECT status FROM ocp_backup.task WHERE task_id = :sec_task;
+SELECT status FROM ocp_backup.task WHERE task_id = :sec_task AND server_name = 'sec';
 
 -- A database owner plants through public and the database's search_path;
 -- the journal writer replays rolled-back rows in that database.
@@ -269,7 +269,8 @@ UPDATE ocp_backup.task SET status = 'FAILED' WHERE task_id = :prod_task AND serv
 SET ROLE sec_operator;
 SELECT status IN ('RUNNING', 'SUCCESSFUL') AS lab_answered FROM ocp_backup_task(:prod_task, 'sec_lab');
 RESET ROLE;
-SELECT server_name, status FROM ocp_backup.task WHERE task_id = :prod_task ORDER BY 1;
+SELECT server_name, status FROM ocp_backup.task
+ WHERE task_id = :prod_task AND server_name IN ('sec', 'sec_lab') ORDER BY 1;
 DROP SERVER sec_lab CASCADE;
 
 -- The journal's writers are nobody's to call.

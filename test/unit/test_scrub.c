@@ -326,6 +326,29 @@ UNIT_TEST(utf8_repair)
 					 "\xc3\xa9\xe2\x82\xac\xed\x9f\xbf\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"));
 }
 
+UNIT_TEST(url_credentials_of_an_answer)
+{
+	OcpbSecretList found = {0};
+	const char *page = "{\"data\":{\"contents\":[{\"taskId\":1,\"backupUri\":"
+		"\"oss://b/p?host=h&access_id=AK-h&access_key=SK-h\",\"status\":\"DONE\"},"
+		"{\"taskId\":2,\"backup_url\":\"ftp://u:pw-h@host/x\",\"note\":\"access_key=not-a-url-key\"}]}}";
+	char	   *scrubbed;
+
+	CHECK(ocpb_find_url_credentials(page, strlen(page), &found));
+	CHECK_INT(found.n, 3);
+	scrubbed = ocpb_scrub_answer(page, strlen(page), &found, NULL);
+	CHECK(strstr(scrubbed, "SK-h") == NULL && strstr(scrubbed, "AK-h") == NULL &&
+		  strstr(scrubbed, "pw-h") == NULL);
+	CHECK(strstr(scrubbed, "oss://b/p?host=h&access_id=********&access_key=********") != NULL);
+	/* Only URL-named keys are read as URLs. */
+	CHECK(strstr(scrubbed, "not-a-url-key") != NULL);
+	free(scrubbed);
+	ocpb_secret_list_free(&found);
+	/* Not JSON: nothing found, nothing refused. */
+	CHECK(ocpb_find_url_credentials("<html>", 6, &found));
+	CHECK_INT(found.n, 0);
+}
+
 int
 main(void)
 {
@@ -342,5 +365,6 @@ main(void)
 	UNIT_RUN(malformed_and_truncated);
 	UNIT_RUN(empty_list_and_nul_bytes);
 	UNIT_RUN(utf8_repair);
+	UNIT_RUN(url_credentials_of_an_answer);
 	UNIT_EXIT();
 }

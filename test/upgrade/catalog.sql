@@ -1,7 +1,8 @@
 -- Describes every object of the extension, one line each, so that two
 -- databases can be compared with diff: an updated one and a fresh install.
 -- Grants (a NULL ACL read as its default) are included, but for those to
--- the test's own role, upgrade_operator, checked apart.
+-- the test's own role, upgrade_operator, checked apart; so are the initial
+-- privileges pg_dump compares grants with (pg_init_privs).
 \pset tuples_only on
 \pset format unaligned
 WITH members AS (
@@ -17,6 +18,8 @@ WITH members AS (
                      coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(coalesce(p.proacl, acldefault('f', p.proowner))) a
                                                      WHERE a::text NOT LIKE 'upgrade_operator=%'
                                                      ORDER BY 1), ','), 'default')
+                     || ' init=' || coalesce((SELECT ip.initprivs::text FROM pg_init_privs ip
+                                               WHERE ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass), 'none')
                 FROM pg_proc p WHERE p.oid = m.objid)
            WHEN 'pg_class'::regclass THEN
              (SELECT c.relkind::text || ' ' ||
@@ -33,6 +36,9 @@ WITH members AS (
                      || ' acl=' || coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) a
                                                                    WHERE a::text NOT LIKE 'upgrade_operator=%'
                                                                    ORDER BY 1), ','), 'default')
+                     || ' init=' || coalesce((SELECT ip.initprivs::text FROM pg_init_privs ip
+                                               WHERE ip.objoid = c.oid AND ip.classoid = 'pg_class'::regclass
+                                                 AND ip.objsubid = 0), 'none')
                 FROM pg_class c WHERE c.oid = m.objid)
            ELSE ''
          END AS definition,
