@@ -40,7 +40,8 @@ CREATE TABLE ocp_backup.invocation (
     tenant_id     bigint,
     outcome_unknown boolean NOT NULL DEFAULT false,
     reconciled_at timestamptz,
-    reconciliation text
+    reconciliation text,
+    ocp_account   text
 );
 CREATE INDEX invocation_cluster_started_idx
     ON ocp_backup.invocation (server_name, cluster_id, started_at);
@@ -71,6 +72,7 @@ COMMENT ON COLUMN ocp_backup.invocation.tenant_id IS 'the tenant the backup was 
 COMMENT ON COLUMN ocp_backup.invocation.outcome_unknown IS 'true when the request may have reached OCP but no answer of OCP was read (a timeout after sending, a dropped connection, a cancel, a crash)';
 COMMENT ON COLUMN ocp_backup.invocation.reconciled_at IS 'when ocp_backup_reconcile settled a call whose outcome was unknown';
 COMMENT ON COLUMN ocp_backup.invocation.reconciliation IS 'what ocp_backup_reconcile found in OCP: the task taken to be the call''s, or that OCP lists none';
+COMMENT ON COLUMN ocp_backup.invocation.ocp_account IS 'the OCP account the call authenticated as: its user mapping''s username or access key id (not a secret)';
 
 CREATE TYPE ocp_backup.backup_result AS (
     invocation_id    bigint,
@@ -340,7 +342,7 @@ COMMENT ON COLUMN ocp_backup.cluster.cluster_type IS 'PRIMARY or STANDBY';
 COMMENT ON COLUMN ocp_backup.cluster.status IS 'OCP''s status of the cluster: RUNNING, STOPPED, ...';
 COMMENT ON COLUMN ocp_backup.cluster.first_seen_at IS 'when a sync first read the cluster';
 COMMENT ON COLUMN ocp_backup.cluster.last_seen_at IS 'when a sync last read the cluster';
-COMMENT ON COLUMN ocp_backup.cluster.last_seen_by IS 'whose user mapping (a role, or PUBLIC) the sync that last read the cluster used: only a sync through that mapping can find it gone';
+COMMENT ON COLUMN ocp_backup.cluster.last_seen_by IS 'the OCP account (username or access key id) of the sync that last read the cluster: only a sync as that account can find it gone';
 COMMENT ON COLUMN ocp_backup.cluster.missing_since IS 'since when OCP no longer lists the cluster; NULL while it does';
 
 CREATE TABLE ocp_backup.tenant (
@@ -375,7 +377,7 @@ COMMENT ON COLUMN ocp_backup.tenant.read_only IS 'whether the tenant is read-onl
 COMMENT ON COLUMN ocp_backup.tenant.create_time IS 'when the tenant was created';
 COMMENT ON COLUMN ocp_backup.tenant.first_seen_at IS 'when a sync first read the tenant';
 COMMENT ON COLUMN ocp_backup.tenant.last_seen_at IS 'when a sync last read the tenant';
-COMMENT ON COLUMN ocp_backup.tenant.last_seen_by IS 'whose user mapping (a role, or PUBLIC) the sync that last read the tenant used';
+COMMENT ON COLUMN ocp_backup.tenant.last_seen_by IS 'the OCP account (username or access key id) of the sync that last read the tenant';
 COMMENT ON COLUMN ocp_backup.tenant.missing_since IS 'since when OCP no longer lists the tenant; NULL while it does';
 
 CREATE TABLE ocp_backup.backup_history (
@@ -393,7 +395,9 @@ CREATE TABLE ocp_backup.backup_history (
     backup_uri     text,
     first_seen_at  timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL,
-    PRIMARY KEY (server_name, cluster_id, job_id)
+    -- OceanBase numbers a tenant's backup jobs on its own.
+    CONSTRAINT backup_history_job_key
+        UNIQUE NULLS NOT DISTINCT (server_name, cluster_id, tenant_id, job_id)
 );
 CREATE INDEX backup_history_finished_idx
     ON ocp_backup.backup_history (server_name, cluster_id, status, finish_time);
@@ -402,7 +406,7 @@ COMMENT ON TABLE ocp_backup.backup_history IS
   'OCP''s data-backup jobs of each cluster, those of OCP''s own schedule included, as ocp_backup_sync last read them';
 COMMENT ON COLUMN ocp_backup.backup_history.server_name IS 'the foreign server (OCP endpoint) the job was read through';
 COMMENT ON COLUMN ocp_backup.backup_history.cluster_id IS 'OCP''s id of the cluster backed up';
-COMMENT ON COLUMN ocp_backup.backup_history.job_id IS 'OceanBase''s backup job id (OCP''s taskId of the job, not an OCP task instance id)';
+COMMENT ON COLUMN ocp_backup.backup_history.job_id IS 'OceanBase''s backup job id (OCP''s taskId of the job, not an OCP task instance id), unique per cluster and tenant';
 COMMENT ON COLUMN ocp_backup.backup_history.tenant_id IS 'the tenant backed up, when OCP names one';
 COMMENT ON COLUMN ocp_backup.backup_history.backup_set_id IS 'the backup set the job wrote';
 COMMENT ON COLUMN ocp_backup.backup_history.backup_mode IS 'OCP''s backupMode of the job, e.g. PHYSICAL_BACKUP';
@@ -419,20 +423,21 @@ CREATE TYPE ocp_backup.sync_result AS (
     server_name    text,
     clusters       integer,
     clusters_missing integer,
+    clusters_failed integer,
     tenants        integer,
     backup_jobs    integer,
     error_code     text,
     error          text
 );
 COMMENT ON TYPE ocp_backup.sync_result IS
-  'what ocp_backup_sync read from one server: counts, or why it failed';
+  'what ocp_backup_sync read from one server: counts (clusters_failed: clusters whose tenants or backups could not be read), and why the server, or its first failing cluster, failed';
 
 -- The sync's writes, as the journal's owner: granted to nobody and called
 -- from C through fmgr with what the C code itself read from OCP, so no role
 -- can write OCP's inventory with made-up rows.  Names resolve under the
 -- pinned search_path only.  Each takes one page of OCP's answer as it came.
 -- A sync reads what the OCP account of its user mapping may see (seen_by:
--- the mapping's role, or PUBLIC): only a sync through the same mapping
+-- its username or access key id): only a sync as the same account
 -- concludes that a cluster or tenant it saw before is gone.  run_started
 -- tells this run's rows from older ones, whatever the transaction.
 CREATE FUNCTION ocp_backup.record_cluster_page(server_name text, seen_by text,
@@ -490,7 +495,7 @@ AS $$
      WHERE c.server_name = $1 AND c.last_seen_by = $2 AND c.missing_since IS NULL
 $$;
 COMMENT ON FUNCTION ocp_backup.listed_clusters(text, text) IS
-  'the ids of the clusters OCP lists through a server to a user mapping''s account, as the sync just read them (internal: callable by nobody)';
+  'the ids of the clusters OCP lists through a server to an OCP account, as the sync just read them (internal: callable by nobody)';
 
 CREATE FUNCTION ocp_backup.record_tenant_page(server_name text, seen_by text,
                                               run_started timestamptz, cluster_id bigint,
@@ -531,6 +536,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- A job in one of these has not ended; every other status is final.
+    running constant text[] := '{BEGINNING,INITIALIZING,DOING,CANCELING}';
     known_finished boolean;
     newest_first boolean;
     oldest timestamptz;
@@ -546,8 +553,9 @@ BEGIN
                SELECT FROM jsonb_array_elements(answer->'data'->'contents') e
                  JOIN ocp_backup.backup_history h
                    ON h.server_name = $1 AND h.cluster_id = $2
+                  AND h.tenant_id IS NOT DISTINCT FROM (e->>'tenantId')::bigint
                   AND h.job_id = (e->>'taskId')::bigint
-                WHERE h.status IN ('DONE', 'FAILED', 'CANCELED')),
+                WHERE h.status <> ALL (running)),
            coalesce(bool_and(j.started <= j.previous OR j.previous IS NULL), true),
            min(j.started)
       INTO known_finished, newest_first, oldest
@@ -556,13 +564,12 @@ BEGIN
               FROM jsonb_array_elements(answer->'data'->'contents') WITH ORDINALITY AS l(e, n)) j;
     SELECT EXISTS (SELECT FROM ocp_backup.backup_history h
                     WHERE h.server_name = $1 AND h.cluster_id = $2
-                      AND h.status NOT IN ('DONE', 'FAILED', 'CANCELED')
-                      AND h.start_time < oldest)
+                      AND h.status = ANY (running) AND h.start_time < oldest)
       INTO older_unfinished;
     INSERT INTO ocp_backup.backup_history AS h
            (server_name, cluster_id, job_id, tenant_id, backup_set_id, backup_mode, backup_type,
             status, start_time, finish_time, error, backup_uri, first_seen_at, updated_at)
-    SELECT DISTINCT ON ((e->>'taskId')::bigint)
+    SELECT DISTINCT ON ((e->>'tenantId')::bigint, (e->>'taskId')::bigint)
            $1, $2, (e->>'taskId')::bigint, (e->>'tenantId')::bigint, (e->>'backupSetId')::bigint,
            e->>'backupMode',
            CASE WHEN e->>'dataBackupTaskType' LIKE 'FULL%' THEN 'FULL'
@@ -571,17 +578,17 @@ BEGIN
            e->>'status', (e->>'startTime')::timestamptz, (e->>'finishTime')::timestamptz,
            e->>'errorMsg', e->>'backupUri', now(), now()
       FROM jsonb_array_elements(answer->'data'->'contents') e
-     ORDER BY (e->>'taskId')::bigint
-        ON CONFLICT ON CONSTRAINT backup_history_pkey DO UPDATE
-       SET tenant_id = excluded.tenant_id, backup_set_id = excluded.backup_set_id,
+     ORDER BY (e->>'tenantId')::bigint, (e->>'taskId')::bigint
+        ON CONFLICT ON CONSTRAINT backup_history_job_key DO UPDATE
+       SET backup_set_id = excluded.backup_set_id,
            backup_mode = excluded.backup_mode, backup_type = excluded.backup_type,
            status = excluded.status, start_time = excluded.start_time,
            finish_time = excluded.finish_time, error = excluded.error,
            backup_uri = excluded.backup_uri, updated_at = excluded.updated_at
-     WHERE (h.tenant_id, h.backup_set_id, h.backup_mode, h.backup_type, h.status, h.start_time,
+     WHERE (h.backup_set_id, h.backup_mode, h.backup_type, h.status, h.start_time,
             h.finish_time, h.error, h.backup_uri)
            IS DISTINCT FROM
-           (excluded.tenant_id, excluded.backup_set_id, excluded.backup_mode, excluded.backup_type,
+           (excluded.backup_set_id, excluded.backup_mode, excluded.backup_type,
             excluded.status, excluded.start_time, excluded.finish_time, excluded.error,
             excluded.backup_uri);
     RETURN NOT (known_finished AND newest_first AND NOT older_unfinished);
@@ -605,12 +612,13 @@ REVOKE ALL ON FUNCTION ocp_backup_sync(text) FROM PUBLIC;
 
 -- Settling the calls whose outcome is unknown, as the journal's owner.
 -- OCP creates a backup task when the request arrives: between the call's
--- start and the end of its timeout; margin allows for the clocks of
--- PostgreSQL and OCP to differ.  A call is looked at only once that window
--- has passed, and only through the user mapping that made it (its OCP
--- account is the one whose tasks show the call's).
-CREATE FUNCTION ocp_backup.unsettled_calls(server_name text, mapping oid, since interval,
-                                           margin interval, timeout interval)
+-- start and its deadline (its timeout, and the connection attempts and
+-- waits of its retries); margin allows for the clocks of PostgreSQL and
+-- OCP to differ.  A call is looked at only once that window has passed,
+-- and only as the OCP account that made it (whose tasks show the call's);
+-- 1.0 journaled no account, so its rows are looked at as any account.
+CREATE FUNCTION ocp_backup.unsettled_calls(server_name text, account text, since interval,
+                                           margin interval, deadline interval)
 RETURNS bigint[]
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -620,18 +628,16 @@ AS $$
     SELECT coalesce(array_agg(ARRAY[i.id, i.cluster_id] ORDER BY i.id), '{}')
       FROM ocp_backup.invocation i
      WHERE i.server_name = $1 AND i.outcome_unknown AND i.reconciled_at IS NULL
+       AND (i.ocp_account = $2 OR i.ocp_account IS NULL)
        AND i.started_at >= now() - $3
        AND greatest(i.finished_at, i.started_at + $5) + $4 < now()
-       AND (SELECT um.umid FROM pg_user_mappings um
-             WHERE um.srvname = i.server_name AND um.usename IN (i.invoked_by, 'public')
-             ORDER BY um.usename = 'public' LIMIT 1) = $2
 $$;
-COMMENT ON FUNCTION ocp_backup.unsettled_calls(text, oid, interval, interval, interval) IS
-  'the journal rows of a server and user mapping whose outcome is unknown, not yet reconciled and past their window, as [id, cluster id] rows (internal: callable by nobody)';
+COMMENT ON FUNCTION ocp_backup.unsettled_calls(text, text, interval, interval, interval) IS
+  'the journal rows of a server and OCP account whose outcome is unknown, not yet reconciled and past their window, as [id, cluster id] rows (internal: callable by nobody)';
 
-CREATE FUNCTION ocp_backup.reconcile_page(server_name text, invocation_id bigint,
-                                          margin interval, timeout interval, creator text,
-                                          answer jsonb, last_page boolean)
+CREATE FUNCTION ocp_backup.reconcile_call(server_name text, invocation_id bigint,
+                                          margin interval, deadline interval, creator text,
+                                          pages jsonb[])
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -640,48 +646,61 @@ DECLARE
     call ocp_backup.invocation;
     window_from timestamptz;
     window_to timestamptz;
-    match record;
+    candidates bigint[];
+    exact_count integer;
+    exact_id bigint;
+    exact_name text;
+    exact_status text;
+    exact_created timestamptz;
 BEGIN
     SELECT * INTO call FROM ocp_backup.invocation i
      WHERE i.id = $2 AND i.server_name = $1 AND i.outcome_unknown AND i.reconciled_at IS NULL
        FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN true;  -- settled meanwhile by an overlapping run
+        RETURN false;  -- settled meanwhile by an overlapping run
     END IF;
     window_from := call.started_at - margin;
-    window_to := greatest(call.finished_at, call.started_at + timeout) + margin;
-    -- A backup task of this cluster (and tenant, or none), created in the
-    -- window by this account, manual, and not one a journal row has
-    -- already: OCP's schedule's tasks and other calls' are never taken.
-    SELECT (e->>'id')::bigint AS task_id, e->>'name' AS name, e->>'status' AS status,
-           (e->>'createTime')::timestamptz AS created
-      INTO match
-      FROM jsonb_array_elements(answer->'data'->'contents') e
-     WHERE (e->>'createTime')::timestamptz BETWEEN window_from AND window_to
-       AND coalesce(e->>'type', 'MANUAL') NOT IN ('SCHEDULED', 'SYS_SCHEDULED')
-       AND e->>'name' ILIKE '%backup%'
-       AND (e->'cluster'->>'id')::bigint = call.cluster_id
-       AND (e->'tenant'->>'id')::bigint IS NOT DISTINCT FROM call.tenant_id
-       AND (creator IS NULL OR e->'creator'->>'name' IS NULL OR e->'creator'->>'name' = creator)
-       AND NOT EXISTS (SELECT FROM ocp_backup.task t
-                        WHERE t.server_name = call.server_name
-                          AND t.task_id = (e->>'id')::bigint)
-     ORDER BY abs(extract(epoch FROM (e->>'createTime')::timestamptz - call.started_at)),
-              (e->>'id')::bigint
-     LIMIT 1;
-    IF FOUND THEN
+    window_to := greatest(call.finished_at, call.started_at + deadline) + margin;
+    -- Every page read: OCP documents neither the task list's order nor a
+    -- filter on creation time.  The candidates are the tasks of the
+    -- cluster created in the window, but for those OCP's schedule started
+    -- and those a journal row already has: they are certainly not this
+    -- call's.  The call's is the one candidate that is also a manual backup
+    -- of its cluster (and tenant, or none) by its account.
+    WITH found AS (
+        SELECT DISTINCT ON ((e->>'id')::bigint)
+               (e->>'id')::bigint AS task_id, e->>'name' AS name, e->>'status' AS status,
+               (e->>'createTime')::timestamptz AS created,
+               e->>'name' ILIKE '%backup%'
+               AND (e->'cluster'->>'id')::bigint IS NOT DISTINCT FROM call.cluster_id
+               AND (e->'tenant'->>'id')::bigint IS NOT DISTINCT FROM call.tenant_id
+               AND (creator IS NULL OR lower(e->'creator'->>'name') = lower(creator)) AS exact
+          FROM unnest(pages) p, jsonb_array_elements(p->'data'->'contents') e
+         WHERE (e->>'createTime')::timestamptz BETWEEN window_from AND window_to
+           AND coalesce((e->'cluster'->>'id')::bigint, call.cluster_id) = call.cluster_id
+           AND coalesce(e->>'type', 'MANUAL') NOT IN ('SCHEDULED', 'SYS_SCHEDULED')
+           AND NOT EXISTS (SELECT FROM ocp_backup.task t
+                            WHERE t.server_name = call.server_name
+                              AND t.task_id = (e->>'id')::bigint)
+    )
+    SELECT array_agg(f.task_id ORDER BY f.task_id), count(*) FILTER (WHERE f.exact),
+           (array_agg(f.task_id) FILTER (WHERE f.exact))[1],
+           (array_agg(f.name) FILTER (WHERE f.exact))[1],
+           (array_agg(f.status) FILTER (WHERE f.exact))[1],
+           (array_agg(f.created) FILTER (WHERE f.exact))[1]
+      INTO candidates, exact_count, exact_id, exact_name, exact_status, exact_created
+      FROM found f;
+    IF exact_count = 1 THEN
         INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id, status)
-        VALUES (match.task_id, call.id, call.server_name, call.cluster_id, match.status);
+        VALUES (exact_id, call.id, call.server_name, call.cluster_id, exact_status);
         UPDATE ocp_backup.invocation i
            SET reconciled_at = now(),
                reconciliation = format('OCP task %s (%s), created at %s, is taken to be this call''s',
-                                       match.task_id, match.name, match.created)
+                                       exact_id, exact_name, exact_created)
          WHERE i.id = call.id;
         RETURN true;
     END IF;
-    -- OCP documents neither the task list's order nor a filter on creation
-    -- time: only the last page proves that no page holds the task.
-    IF last_page THEN
+    IF candidates IS NULL THEN
         UPDATE ocp_backup.invocation i
            SET reconciled_at = now(),
                reconciliation = format('OCP lists no backup task of cluster %s created between %s and %s',
@@ -689,14 +708,20 @@ BEGIN
          WHERE i.id = call.id;
         RETURN true;
     END IF;
+    -- Not settled: which task is the call's is for a DBA to tell.
+    UPDATE ocp_backup.invocation i
+       SET reconciliation = format('not settled: OCP task(s) %s of cluster %s, created between %s and %s, may be this call''s; %s match its account, cluster and tenant: look in OCP',
+                                   array_to_string(candidates, ', '), call.cluster_id,
+                                   window_from, window_to, exact_count)
+     WHERE i.id = call.id;
     RETURN false;
 END
 $$;
-COMMENT ON FUNCTION ocp_backup.reconcile_page(text, bigint, interval, interval, text, jsonb, boolean) IS
-  'looks in one page of OCP''s task list for the task of a call whose outcome is unknown; true once the call is settled (internal: callable by nobody)';
+COMMENT ON FUNCTION ocp_backup.reconcile_call(text, bigint, interval, interval, text, jsonb[]) IS
+  'settles a call whose outcome is unknown from every page of OCP''s task list of its cluster; true once settled, false when it is left for a DBA, with a note (internal: callable by nobody)';
 
-REVOKE ALL ON FUNCTION ocp_backup.unsettled_calls(text, oid, interval, interval, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ocp_backup.reconcile_page(text, bigint, interval, interval, text, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.unsettled_calls(text, text, interval, interval, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.reconcile_call(text, bigint, interval, interval, text, jsonb[]) FROM PUBLIC;
 
 CREATE FUNCTION ocp_backup_reconcile(server text DEFAULT NULL, since interval DEFAULT '7 days',
                                      margin interval DEFAULT '2 minutes')
@@ -712,7 +737,9 @@ REVOKE ALL ON FUNCTION ocp_backup_reconcile(text, interval, interval) FROM PUBLI
 -- Backups come from both sources, OCP's own history (its schedule's
 -- backups included) and the tasks started from SQL.  Once a cluster's
 -- history is synced it holds the backups started from SQL as well, so the
--- 7-day counts take it alone; the latest success and failure take both.
+-- 7-day counts take it instead of the tasks; calls that started no task
+-- count as failures either way.  The latest success and failure take
+-- every source.
 -- The first eight columns are 1.0's, in 1.0's order.
 CREATE VIEW ocp_backup.cluster_status AS
 WITH clusters AS (
@@ -720,7 +747,7 @@ WITH clusters AS (
     UNION
     SELECT i.server_name, i.cluster_id FROM ocp_backup.invocation i
 ), outcomes AS (
-    SELECT h.server_name, h.cluster_id, true AS from_ocp,
+    SELECT h.server_name, h.cluster_id, 'history' AS source,
            CASE WHEN h.status = 'DONE' THEN 'success'
                 WHEN h.status IN ('FAILED', 'CANCELED') THEN 'failure'
                 WHEN h.status IN ('BEGINNING', 'INITIALIZING', 'DOING', 'CANCELING') THEN 'running'
@@ -731,7 +758,7 @@ WITH clusters AS (
       FROM ocp_backup.backup_history h
     UNION ALL
     -- A task not read yet has not ended as far as anyone knows.
-    SELECT t.server_name, t.cluster_id, false,
+    SELECT t.server_name, t.cluster_id, 'task',
            CASE WHEN t.status = 'SUCCESSFUL' THEN 'success'
                 WHEN t.status = 'FAILED' THEN 'failure'
                 WHEN t.status = 'RUNNING' OR t.status IS NULL THEN 'running'
@@ -743,7 +770,7 @@ WITH clusters AS (
            END
       FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
     UNION ALL
-    SELECT i.server_name, i.cluster_id, false, 'failure', i.data_mode = 'FULL_BACKUP',
+    SELECT i.server_name, i.cluster_id, 'call', 'failure', i.data_mode = 'FULL_BACKUP',
            i.started_at, i.error
       FROM ocp_backup.invocation i
      WHERE NOT i.successful
@@ -751,7 +778,7 @@ WITH clusters AS (
 ), counted AS (
     SELECT o.*
       FROM outcomes o
-     WHERE o.from_ocp
+     WHERE o.source <> 'task'
         OR NOT EXISTS (SELECT FROM ocp_backup.backup_history h
                         WHERE h.server_name = o.server_name AND h.cluster_id = o.cluster_id)
 )

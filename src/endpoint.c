@@ -182,7 +182,6 @@ read_user_mapping(ForeignServer *server, OcpbEndpoint *endpoint,
 						 "OPTIONS (username '...', password '...');",
 						 quote_identifier(server->servername))));
 	endpoint->user_mapping_id = ((Form_pg_user_mapping) GETSTRUCT(tuple))->oid;
-	endpoint->mapping_user = ((Form_pg_user_mapping) GETSTRUCT(tuple))->umuser;
 	options = SysCacheGetAttr(USERMAPPINGUSERSERVER, tuple,
 							  Anum_pg_user_mapping_umoptions, &isnull);
 	ocpb_read_mapping_options(isnull ? NIL : untransformRelOptions(options), &mapping);
@@ -197,6 +196,12 @@ bool
 ocpb_endpoint_has_credentials(const OcpbEndpoint *endpoint)
 {
 	return OidIsValid(endpoint->user_mapping_id);
+}
+
+const char *
+ocpb_endpoint_account(const OcpbEndpoint *endpoint)
+{
+	return endpoint->username ? endpoint->username : endpoint->access_key_id;
 }
 
 static OcpbEndpoint *

@@ -13,7 +13,6 @@ typedef struct OcpbEndpoint
 {
 	Oid			server_id;
 	Oid			user_mapping_id;
-	Oid			mapping_user;	/* the mapping's role; InvalidOid for PUBLIC */
 	char	   *server_name;
 	char	   *base_url;		/* scheme://host[:port] and the path prefix,
 								 * no trailing slash */
@@ -53,5 +52,11 @@ extern OcpbEndpoint *ocpb_resolve_endpoint(const char *server_name,
 extern List *ocpb_usable_servers(void);
 
 extern bool ocpb_endpoint_has_credentials(const OcpbEndpoint *endpoint);
+
+/*
+ * The OCP account the endpoint authenticates as: its username or access
+ * key id (not a secret); NULL without credentials.
+ */
+extern const char *ocpb_endpoint_account(const OcpbEndpoint *endpoint);
 
 #endif

@@ -285,6 +285,7 @@ row_json(const OcpbInvocation *invocation)
 	}
 	append_key(&row, "outcome_unknown");
 	appendStringInfoString(&row, invocation->outcome_unknown ? "true" : "false");
+	append_text_field(&row, "ocp_account", invocation->ocp_account);
 	appendStringInfoChar(&row, '}');
 	return row.data;
 }

@@ -33,6 +33,7 @@ typedef struct OcpbInvocation
 	const char *response_json;	/* the answer, NULL unless jsonb takes it */
 	bool		outcome_unknown;	/* the request may have reached OCP, but
 									 * no answer of OCP's was read */
+	const char *ocp_account;	/* the username or access key id sent */
 } OcpbInvocation;
 
 /*

@@ -262,6 +262,7 @@ back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *
 	OcpbHttpRequest request;
 	OcpbHttpResult http;
 	OcpbBackupNowResponse response;
+	OcpbBackupObject asked;
 	OcpbInvocation invocation;
 	OcpbCallSubject subject;
 	OcpbFailure failure;
@@ -280,6 +281,7 @@ back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *
 	memset(&invocation, 0, sizeof(invocation));
 	invocation.invoked_by = GetUserNameFromId(GetUserId(), false);
 	invocation.server_name = endpoint->server_name;
+	invocation.ocp_account = ocpb_endpoint_account(endpoint);
 	invocation.cluster_id = args->cluster_id;
 	invocation.tenant_id = args->tenant_id;
 	invocation.backup_mode = args->backup_mode;
@@ -290,7 +292,12 @@ back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *
 	ocpb_http_exchange(endpoint, &request, &http);
 	invocation.finished_at = GetCurrentTimestamp();
 
-	if (!ocpb_parse_backup_now_response(http.body, http.body_len, &response))
+	memset(&asked, 0, sizeof(asked));
+	asked.has_cluster_id = true;
+	asked.cluster_id = args->cluster_id;
+	asked.has_tenant_id = args->tenant_id != 0;
+	asked.tenant_id = args->tenant_id;
+	if (!ocpb_parse_backup_now_response(http.body, http.body_len, &asked, &response))
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{

@@ -31,7 +31,10 @@ without_url_credentials(char *body, size_t len)
 	char	   *scrubbed;
 	char	   *copy;
 
+	size_t		scrubbed_len;
+
 	memset(&found, 0, sizeof(found));
+	/* The page parsed as a list already: failing to read it is memory. */
 	if (!ocpb_find_url_credentials(body, len, &found))
 	{
 		ocpb_secret_list_free(&found);
@@ -39,12 +42,14 @@ without_url_credentials(char *body, size_t len)
 	}
 	if (found.n == 0)
 		return body;
-	scrubbed = ocpb_scrub_answer(body, len, &found, NULL);
+	scrubbed = ocpb_scrub_answer(body, len, &found, &scrubbed_len);
 	ocpb_secret_list_free(&found);
-	if (scrubbed == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	copy = pstrdup(scrubbed);
+	copy = scrubbed ? palloc_extended(scrubbed_len + 1, MCXT_ALLOC_NO_OOM) : NULL;
+	if (copy != NULL)
+		memcpy(copy, scrubbed, scrubbed_len + 1);
 	free(scrubbed);
+	if (copy == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	return copy;
 }
 
@@ -105,6 +110,12 @@ ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
 	{
 		for (page = 1; go_on; page++)
 		{
+			if (page > OCPB_MAX_PAGES)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("OCP server \"%s\" lists more than %d pages", endpoint->server_name,
+								OCPB_MAX_PAGES),
+						 errdetail("The list is the answer to %s.", path)));
 			read_page(endpoint, path, subject, page, page_size, &read);
 			go_on = write(&read, arg) && !read.last;
 			MemoryContextReset(page_context);

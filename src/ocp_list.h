@@ -13,6 +13,9 @@
 /* OCP's largest page; the fewer round trips, the shorter a sync. */
 #define OCPB_LIST_PAGE_SIZE 2000
 
+/* More pages than this is no list OCP keeps: a broken or hostile answer. */
+#define OCPB_MAX_PAGES 1000
+
 typedef struct OcpbPageRead
 {
 	Datum		answer;			/* the page as OCP sent it, as jsonb */

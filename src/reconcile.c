@@ -18,6 +18,7 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/timestamp.h"
 
 #include "endpoint.h"
@@ -27,7 +28,6 @@
 
 PG_FUNCTION_INFO_V1(ocp_backup_reconcile);
 
-
 typedef struct ReconcileRun
 {
 	Interval   *since;
@@ -36,37 +36,47 @@ typedef struct ReconcileRun
 } ReconcileRun;
 
 /*
- * How long the call may have waited for OCP, during which OCP may have
- * created its task: the server's timeout_ms.
+ * How long after its start a call's request may have reached OCP, which
+ * then creates its task: the server's timeout_ms, after the connection
+ * attempts and waits of its retries (a retry is made only when nothing was
+ * sent).
  */
 static Datum
-call_timeout(const OcpbEndpoint *endpoint)
+call_deadline(const OcpbEndpoint *endpoint)
 {
-	Interval   *timeout = palloc0(sizeof(Interval));
+	Interval   *deadline = palloc0(sizeof(Interval));
+	int64		ms = endpoint->timeout_ms;
+	int64		backoff = endpoint->retry_backoff_ms;
+	int			attempt;
 
-	timeout->time = (TimeOffset) endpoint->timeout_ms * 1000;
-	return IntervalPGetDatum(timeout);
+	for (attempt = 0; attempt < endpoint->retries; attempt++)
+	{
+		ms += endpoint->connect_timeout_ms + backoff;
+		backoff *= 2;
+	}
+	deadline->time = (TimeOffset) ms * 1000;
+	return IntervalPGetDatum(deadline);
 }
 
 /*
- * [id, cluster id] per unsettled call of the server made through this user
- * mapping and past its window, flattened.
+ * [id, cluster id] per unsettled call of the server made as this OCP
+ * account and past its window, flattened.
  */
 static void
 unsettled_calls(const OcpbEndpoint *endpoint, const ReconcileRun *run, Datum **calls, int *n)
 {
-	static const Oid arg_types[] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID, INTERVALOID};
+	static const Oid arg_types[] = {TEXTOID, TEXTOID, INTERVALOID, INTERVALOID, INTERVALOID};
 	Datum		args[5];
 	bool		nulls[5] = {false, false, false, false, false};
 	ArrayType  *array;
 
 	args[0] = CStringGetTextDatum(endpoint->server_name);
-	args[1] = ObjectIdGetDatum(endpoint->user_mapping_id);
+	args[1] = CStringGetTextDatum(ocpb_endpoint_account(endpoint));
 	args[2] = IntervalPGetDatum(run->since);
 	args[3] = IntervalPGetDatum(run->margin);
-	args[4] = call_timeout(endpoint);
+	args[4] = call_deadline(endpoint);
 	array = DatumGetArrayTypeP(ocpb_call_writer("unsettled_calls", 5, arg_types, args, nulls));
-	deconstruct_array(array, INT8OID, 8, true, TYPALIGN_DOUBLE, calls, NULL, n);
+	deconstruct_array(array, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, calls, NULL, n);
 }
 
 typedef struct CallPages
@@ -74,29 +84,58 @@ typedef struct CallPages
 	const OcpbEndpoint *endpoint;
 	const ReconcileRun *run;
 	int64		invocation_id;
+	int64		cluster_id;
+	MemoryContext keep;			/* where the pages read are kept */
+	List	   *pages;			/* of jsonb Datums */
+	bool		settled;		/* by what the pages showed */
 } CallPages;
 
-/* One page of the cluster's tasks; false once the call is settled. */
+/* Every page is kept: which task is the call's is decided on all of them. */
 static bool
-reconcile_page(const OcpbPageRead *read, void *arg)
+keep_page(const OcpbPageRead *read, void *arg)
+{
+	CallPages  *call = arg;
+	MemoryContext page_context = MemoryContextSwitchTo(call->keep);
+
+	call->pages = lappend(call->pages, DatumGetPointer(datumCopy(read->answer, false, -1)));
+	MemoryContextSwitchTo(page_context);
+	return true;
+}
+
+/* Reads the cluster's tasks and settles the call, or notes why not. */
+static void
+reconcile_call(void *arg)
 {
 	static const Oid arg_types[] = {
-		TEXTOID, INT8OID, INTERVALOID, INTERVALOID, TEXTOID, JSONBOID, BOOLOID
+		TEXTOID, INT8OID, INTERVALOID, INTERVALOID, TEXTOID, JSONBARRAYOID
 	};
 	CallPages  *call = arg;
-	Datum		args[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	OcpbCallSubject subject;
+	Datum		args[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum	   *pages;
+	ListCell   *cell;
+	int			n = 0;
 
+	subject.object = psprintf("cluster " INT64_FORMAT, call->cluster_id);
+	subject.action = psprintf("list the tasks of %s", subject.object);
+	call->keep = CurrentMemoryContext;
+	call->pages = NIL;
+	ocpb_read_pages(call->endpoint,
+					psprintf("/api/v2/tasks/instances?clusterId=" INT64_FORMAT, call->cluster_id),
+					&subject, OCPB_LIST_PAGE_SIZE, keep_page, call);
+	pages = palloc(sizeof(Datum) * Max(list_length(call->pages), 1));
+	foreach(cell, call->pages)
+		pages[n++] = PointerGetDatum(lfirst(cell));
 	args[0] = CStringGetTextDatum(call->endpoint->server_name);
 	args[1] = Int64GetDatum(call->invocation_id);
 	args[2] = IntervalPGetDatum(call->run->margin);
-	args[3] = call_timeout(call->endpoint);
+	args[3] = call_deadline(call->endpoint);
 	/* With AK/SK, OCP's name of the account is not known here. */
 	nulls[4] = call->endpoint->username == NULL;
 	args[4] = nulls[4] ? (Datum) 0 : CStringGetTextDatum(call->endpoint->username);
-	args[5] = read->answer;
-	args[6] = BoolGetDatum(read->last);
-	return !DatumGetBool(ocpb_call_writer("reconcile_page", 7, arg_types, args, nulls));
+	args[5] = PointerGetDatum(construct_array(pages, n, JSONBOID, -1, false, TYPALIGN_INT));
+	call->settled = DatumGetBool(ocpb_call_writer("reconcile_call", 6, arg_types, args, nulls));
 }
 
 static void
@@ -113,19 +152,29 @@ reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 	unsettled_calls(endpoint, run, &calls, &n);
 	call.endpoint = endpoint;
 	call.run = run;
-	/* Oldest first: each call takes the task nearest to it not yet taken. */
+	/*
+	 * Oldest first: each call takes the task nearest to it not yet taken.  A
+	 * call whose tasks cannot be read stays unsettled; the others go on.
+	 */
 	for (i = 0; i + 1 < n; i += 2)
 	{
-		int64		cluster_id = DatumGetInt64(calls[i + 1]);
-		OcpbCallSubject subject;
+		ErrorData  *failure;
 
 		call.invocation_id = DatumGetInt64(calls[i]);
-		subject.object = psprintf("cluster " INT64_FORMAT, cluster_id);
-		subject.action = psprintf("list the tasks of %s", subject.object);
-		ocpb_read_pages(endpoint,
-						psprintf("/api/v2/tasks/instances?clusterId=" INT64_FORMAT, cluster_id),
-						&subject, OCPB_LIST_PAGE_SIZE, reconcile_page, &call);
-		run->settled++;
+		call.cluster_id = DatumGetInt64(calls[i + 1]);
+		call.settled = false;
+		failure = ocpb_try_in_subtransaction(reconcile_call, &call);
+		if (failure == NULL)
+		{
+			run->settled += call.settled;
+			continue;
+		}
+		ereport(WARNING,
+				(errcode(failure->sqlerrcode),
+				 errmsg("could not reconcile journal row " INT64_FORMAT " of OCP server \"%s\"",
+						call.invocation_id, endpoint->server_name),
+				 errdetail("%s", ocpb_error_text(failure)),
+				 errhint("It stays unsettled until a later ocp_backup_reconcile() reads its cluster's tasks.")));
 	}
 }
 

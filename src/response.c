@@ -375,8 +375,25 @@ read_envelope(Parse *parse, const cJSON *root, OcpbEnvelope *envelope)
 	return cJSON_GetObjectItemCaseSensitive(root, "data");
 }
 
+/*
+ * An id OCP echoes from the request: beyond 2^53 a JSON number is rounded
+ * (9223372036854775807 reads as 2^63), so one that is the id asked for,
+ * rounded the same way, is taken to be that id; any other is refused.
+ */
 static bool
-read_backup_object(Parse *parse, const cJSON *item, OcpbBackupObject *object)
+read_echoed_id(const cJSON *item, bool asked, long long asked_id, long long *id)
+{
+	if (read_id(item, id))
+		return true;
+	if (!asked || !cJSON_IsNumber(item) || item->valuedouble != (double) asked_id)
+		return false;
+	*id = asked_id;
+	return true;
+}
+
+static bool
+read_backup_object(Parse *parse, const cJSON *item, const OcpbBackupObject *asked,
+				   OcpbBackupObject *object)
 {
 	const cJSON *cluster_id;
 	const cJSON *tenant_id;
@@ -387,13 +404,15 @@ read_backup_object(Parse *parse, const cJSON *item, OcpbBackupObject *object)
 	tenant_id = cJSON_GetObjectItemCaseSensitive(item, "tenantId");
 	if (cluster_id != NULL && !cJSON_IsNull(cluster_id))
 	{
-		if (!read_id(cluster_id, &object->cluster_id))
+		if (!read_echoed_id(cluster_id, asked && asked->has_cluster_id,
+							asked ? asked->cluster_id : 0, &object->cluster_id))
 			return set_problem(parse, "an obBackupObjectList entry has an invalid clusterId");
 		object->has_cluster_id = true;
 	}
 	if (tenant_id != NULL && !cJSON_IsNull(tenant_id))
 	{
-		if (!read_id(tenant_id, &object->tenant_id))
+		if (!read_echoed_id(tenant_id, asked && asked->has_tenant_id,
+							asked ? asked->tenant_id : 0, &object->tenant_id))
 			return set_problem(parse, "an obBackupObjectList entry has an invalid tenantId");
 		object->has_tenant_id = true;
 	}
@@ -418,7 +437,8 @@ optional_array(Parse *parse, const cJSON *object, const char *key,
 }
 
 static bool
-read_backup_objects(Parse *parse, const cJSON *entry, OcpbBackupResult *result)
+read_backup_objects(Parse *parse, const cJSON *entry, const OcpbBackupObject *asked,
+					OcpbBackupResult *result)
 {
 	const cJSON *list;
 	const cJSON *item;
@@ -434,7 +454,7 @@ read_backup_objects(Parse *parse, const cJSON *entry, OcpbBackupResult *result)
 	memset(objects, 0, result->n_objects * sizeof(OcpbBackupObject));
 	cJSON_ArrayForEach(item, list)
 	{
-		if (!read_backup_object(parse, item, &objects[i++]))
+		if (!read_backup_object(parse, item, asked, &objects[i++]))
 			return false;
 	}
 	result->objects = objects;
@@ -465,7 +485,8 @@ read_task_ids(Parse *parse, const cJSON *entry, OcpbBackupResult *result)
 }
 
 static bool
-read_backup_result(Parse *parse, const cJSON *entry, OcpbBackupResult *result)
+read_backup_result(Parse *parse, const cJSON *entry, const OcpbBackupObject *asked,
+				   OcpbBackupResult *result)
 {
 	const cJSON *successful;
 
@@ -478,7 +499,7 @@ read_backup_result(Parse *parse, const cJSON *entry, OcpbBackupResult *result)
 	result->error_code =
 		read_code(parse, cJSON_GetObjectItemCaseSensitive(entry, "errorCode"));
 	result->hint = optional_string(parse, entry, "hint");
-	return read_backup_objects(parse, entry, result) &&
+	return read_backup_objects(parse, entry, asked, result) &&
 		read_task_ids(parse, entry, result);
 }
 
@@ -515,7 +536,7 @@ read_backup_now_data(Parse *parse, const cJSON *data,
 	memset(results, 0, response->n_results * sizeof(OcpbBackupResult));
 	cJSON_ArrayForEach(entry, list)
 	{
-		if (!read_backup_result(parse, entry, &results[i++]))
+		if (!read_backup_result(parse, entry, response->asked, &results[i++]))
 			return;
 	}
 	response->results = results;
@@ -644,9 +665,11 @@ read_backup_now_answer(Parse *parse, const cJSON *data, void *target)
 
 bool
 ocpb_parse_backup_now_response(const char *body, size_t body_len,
+							   const OcpbBackupObject *asked,
 							   OcpbBackupNowResponse *response)
 {
 	memset(response, 0, sizeof(*response));
+	response->asked = asked;
 	response->arena = parse_answer(body, body_len, &response->envelope,
 								   read_backup_now_answer, response);
 	if (response->arena == NULL)

@@ -67,6 +67,12 @@ typedef struct OcpbBackupResult
 typedef struct OcpbBackupNowResponse
 {
 	OcpbEnvelope envelope;
+	/*
+	 * The backup object asked for: an echoed id that a JSON number cannot
+	 * hold exactly (beyond 2^53) reads as the id asked for when it is that
+	 * id, rounded.  NULL: none.
+	 */
+	const OcpbBackupObject *asked;
 	const char *task_type;		/* obBackupTaskType; NULL when absent */
 	const OcpbBackupResult *results;
 	size_t		n_results;
@@ -79,6 +85,7 @@ typedef struct OcpbBackupNowResponse
  * ocpb_backup_now_response_free.
  */
 extern bool ocpb_parse_backup_now_response(const char *body, size_t body_len,
+										   const OcpbBackupObject *asked,
 										   OcpbBackupNowResponse *response);
 extern void ocpb_backup_now_response_free(OcpbBackupNowResponse *response);
 

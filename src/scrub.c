@@ -730,7 +730,7 @@ ocpb_find_url_credentials(const char *body, size_t len, OcpbSecretList *found)
 	bool		ok;
 
 	if (root == NULL)
-		return true;
+		return false;
 	ok = find_url_credentials(root, found);
 	cJSON_Delete(root);
 	return ok;

@@ -59,9 +59,9 @@ extern char *ocpb_mask_url_credentials(const char *url, OcpbSecretList *found,
  * Adds to found the credentials of every URL an answer holds: the string
  * values, at any depth, of keys whose name (normalized as above) ends in
  * "uri" or "url", such as a backup job's backupUri, masked as
- * ocpb_mask_url_credentials does.  An answer cJSON does not parse (not
- * JSON, or no memory to parse it) adds nothing.  Returns false when memory
- * ran out while masking.
+ * ocpb_mask_url_credentials does.  Returns false when the answer cannot be
+ * read (it is not JSON, or memory ran out): then nothing can be said to be
+ * free of credentials.
  */
 extern bool ocpb_find_url_credentials(const char *body, size_t len, OcpbSecretList *found);
 

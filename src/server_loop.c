@@ -3,11 +3,8 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "server_loop.h"
 
@@ -24,42 +21,30 @@ ocpb_servers_to_visit(const char *named)
 	return list_make1(pstrdup(named));
 }
 
-static bool
-ends_the_statement(const ErrorData *error)
+typedef struct ServerVisit
 {
-	return ERRCODE_TO_CATEGORY(error->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION ||
-		error->sqlerrcode == ERRCODE_OUT_OF_MEMORY;
+	const char *server_name;
+	OcpbServerVisit visit;
+	void	   *arg;
+} ServerVisit;
+
+static void
+visit_server(void *arg)
+{
+	ServerVisit *server = arg;
+
+	server->visit(ocpb_resolve_endpoint(server->server_name, true), server->arg);
 }
 
 ErrorData *
 ocpb_visit_server(const char *server_name, OcpbServerVisit visit, void *arg)
 {
-	MemoryContext caller_context = CurrentMemoryContext;
-	ResourceOwner caller_owner = CurrentResourceOwner;
-	ErrorData  *volatile error = NULL;
+	ServerVisit server;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(caller_context);
-	PG_TRY();
-	{
-		visit(ocpb_resolve_endpoint(server_name, true), arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(caller_context);
-		error = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-		if (ends_the_statement(error))
-			ReThrowError(error);
-	}
-	PG_END_TRY();
-	return error;
+	server.server_name = server_name;
+	server.visit = visit;
+	server.arg = arg;
+	return ocpb_try_in_subtransaction(visit_server, &server);
 }
 
 void
@@ -68,12 +53,4 @@ ocpb_lock_server(OcpbServerLock lock, Oid server_id)
 	(void) DirectFunctionCall2(pg_advisory_xact_lock_int4,
 							   Int32GetDatum(OCPB_LOCK_SPACE + (int32) lock),
 							   Int32GetDatum((int32) server_id));
-}
-
-char *
-ocpb_error_text(const ErrorData *error)
-{
-	if (error->detail == NULL)
-		return pstrdup(error->message);
-	return psprintf("%s: %s", error->message, error->detail);
 }

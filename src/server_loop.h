@@ -11,6 +11,7 @@
 #include "nodes/pg_list.h"
 
 #include "endpoint.h"
+#include "subxact.h"
 
 /* What a transaction-level advisory lock of a server serializes. */
 typedef enum OcpbServerLock
@@ -38,8 +39,5 @@ extern ErrorData *ocpb_visit_server(const char *server_name, OcpbServerVisit vis
 
 /* Waits for a transaction-level lock of the server for that work. */
 extern void ocpb_lock_server(OcpbServerLock lock, Oid server_id);
-
-/* An error's message and detail, as one line for a result row. */
-extern char *ocpb_error_text(const ErrorData *error);
 
 #endif

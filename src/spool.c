@@ -21,6 +21,12 @@
  *
  * Abort callbacks must not fail, so the spool is written with plain system
  * calls into stack buffers, and trouble is reported as a WARNING.
+ *
+ * The writer writes each row in a subtransaction of its own: a row the
+ * journal refuses goes to a file set aside (*.aside), with a WARNING, and
+ * so does a file that cannot be read, so that neither keeps the other rows
+ * or files out of the journal.  It flushes its commit to disk before
+ * removing a file, whatever synchronous_commit says.
  */
 #include "spool.h"
 
@@ -30,6 +36,7 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/string.h"
 #include "lib/ilist.h"
@@ -46,9 +53,12 @@
 #include "utils/timestamp.h"
 
 #include "journal.h"
+#include "subxact.h"
 
 #define SPOOL_DIRECTORY "pg_ocp_backup"
 #define SPOOL_SUFFIX ".jsonl"
+/* Rows or files the writer cannot take: kept, out of its way, for the DBA. */
+#define SPOOL_ASIDE_SUFFIX ".aside"
 
 typedef struct PendingRow
 {
@@ -457,9 +467,59 @@ read_spool_file(const char *path)
 	return contents.data;
 }
 
+static void
+record_row(void *row)
+{
+	(void) ocpb_journal_record_row(row);
+}
+
 /*
- * Writes every row of one spool file in one transaction; returns how many,
- * or -1 when another writer took the file first.
+ * Writes one row in a subtransaction of its own; false, with the error
+ * logged, when it cannot be written, so that one bad row does not keep the
+ * others of its file out of the journal.
+ */
+static bool
+replay_row(char *row, const char *path)
+{
+	ErrorData  *error = ocpb_try_in_subtransaction(record_row, row);
+
+	if (error == NULL)
+		return true;
+	ereport(LOG,
+			(errmsg("ocp_backup journal writer could not write a row of \"%s\"", path),
+			 errdetail("%s", ocpb_error_text(error))));
+	FreeErrorData(error);
+	return false;
+}
+
+/* A file's rows that could not be written, kept apart for the DBA. */
+static void
+set_aside(const char *path, const StringInfo rows)
+{
+	char		aside[MAXPGPATH];
+	int			fd;
+
+	snprintf(aside, sizeof(aside), "%s" SPOOL_ASIDE_SUFFIX, path);
+	fd = OpenTransientFile(aside, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0 || !write_all(fd, rows->data, rows->len) || pg_fsync(fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write \"%s\": %m", aside)));
+	CloseTransientFile(fd);
+	ereport(WARNING,
+			(errmsg("ocp_backup journal rows that cannot be written were moved to \"%s\"", aside),
+			 errdetail("They came from \"%s\"; the server log says why each was refused.", path),
+			 errhint("Fix what refused them (the journal's constraints, triggers or privileges), then move the file back to its name without \"%s\".",
+					 SPOOL_ASIDE_SUFFIX)));
+}
+
+/*
+ * Writes every row of one spool file in one transaction, each in a
+ * subtransaction; rows that cannot be written go to a file set aside.
+ * Returns how many rows were written, or -1 when another writer took the
+ * file first.  The commit is flushed to disk before the caller removes the
+ * file, whatever synchronous_commit says: the file is the rows' only other
+ * copy.
  */
 static int
 replay_file(const char *path)
@@ -468,10 +528,12 @@ replay_file(const char *path)
 	char	   *line;
 	char	   *next;
 	int			rows = 0;
+	StringInfoData refused;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "writing spooled ocp_backup journal rows");
+	initStringInfo(&refused);
 	contents = read_spool_file(path);
 	if (contents == NULL)
 		rows = -1;
@@ -484,12 +546,65 @@ replay_file(const char *path)
 			*next++ = '\0';
 		if (*line == '\0')
 			continue;
-		(void) ocpb_journal_record_row(line);
-		rows++;
+		if (replay_row(line, path))
+			rows++;
+		else
+			appendStringInfo(&refused, "%s\n", line);
 	}
+	if (refused.len > 0)
+		set_aside(path, &refused);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	XLogFlush(XactLastCommitEnd);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return rows;
+}
+
+/*
+ * A file that cannot be read is renamed out of the writer's way, so that
+ * the files after it are still written.
+ */
+static void
+move_aside(const char *path, const char *why)
+{
+	char		aside[MAXPGPATH];
+
+	snprintf(aside, sizeof(aside), "%s" SPOOL_ASIDE_SUFFIX, path);
+	if (rename(path, aside) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rename spool file \"%s\" to \"%s\": %m", path, aside)));
+	ereport(WARNING,
+			(errmsg("ocp_backup spool file \"%s\" cannot be read and was moved to \"%s\"", path, aside),
+			 errdetail("%s", why),
+			 errhint("Restore its permissions or contents, then move it back to its name without \"%s\".",
+					 SPOOL_ASIDE_SUFFIX)));
+}
+
+/* Replays one file; a file that cannot be read is moved aside. */
+static int
+replay_or_move_aside(const char *path)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	volatile int rows = 0;
+
+	PG_TRY();
+	{
+		rows = replay_file(path);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		MemoryContextSwitchTo(caller_context);
+		error = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		move_aside(path, error->message);
+		FreeErrorData(error);
+		rows = -1;
+	}
+	PG_END_TRY();
 	return rows;
 }
 
@@ -511,7 +626,7 @@ ocp_backup_journal_writer(Datum main_arg)
 	foreach(cell, spool_files(directory))
 	{
 		const char *path = lfirst(cell);
-		int			rows = replay_file(path);
+		int			rows = replay_or_move_aside(path);
 
 		if (rows < 0)
 			continue;

@@ -15,7 +15,6 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
-#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -38,6 +37,7 @@ typedef enum SyncColumn
 	COL_SERVER_NAME,
 	COL_CLUSTERS,
 	COL_CLUSTERS_MISSING,
+	COL_CLUSTERS_FAILED,
 	COL_TENANTS,
 	COL_BACKUP_JOBS,
 	COL_ERROR_CODE,
@@ -49,14 +49,16 @@ typedef struct SyncCounts
 {
 	int			clusters;
 	int			clusters_missing;
+	int			clusters_failed;
 	int			tenants;
 	int			backup_jobs;
+	ErrorData  *first_failure;	/* of a cluster; NULL when none failed */
 } SyncCounts;
 
 typedef struct ClusterPages
 {
 	const OcpbEndpoint *endpoint;
-	Datum		seen_by;		/* text: the mapping's role, or PUBLIC */
+	Datum		seen_by;		/* text: the OCP account of the mapping */
 	Datum		run_started;	/* timestamptz: this server's sync began */
 	int64		cluster_id;
 	SyncCounts *counts;
@@ -130,6 +132,25 @@ listed_clusters(const ClusterPages *pages)
 	return DatumGetArrayTypeP(ocpb_call_writer("listed_clusters", 2, arg_types, args, nulls));
 }
 
+/* One cluster's tenants and new backup jobs. */
+static void
+sync_cluster(void *arg)
+{
+	ClusterPages *pages = arg;
+	OcpbCallSubject subject;
+
+	subject.object = psprintf("cluster " INT64_FORMAT, pages->cluster_id);
+	subject.action = psprintf("list the tenants of %s", subject.object);
+	ocpb_read_pages(pages->endpoint,
+					psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", pages->cluster_id),
+					&subject, OCPB_LIST_PAGE_SIZE, write_tenant_page, pages);
+	subject.action = psprintf("list the data backups of %s", subject.object);
+	ocpb_read_pages(pages->endpoint,
+					psprintf("/api/v2/ob/clusters/" INT64_FORMAT
+							 "/backup/task/dataBackupTasks", pages->cluster_id),
+					&subject, HISTORY_PAGE_SIZE, write_history_page, pages);
+}
+
 static void
 sync_server(const OcpbEndpoint *endpoint, void *arg)
 {
@@ -142,9 +163,8 @@ sync_server(const OcpbEndpoint *endpoint, void *arg)
 
 	pages.endpoint = endpoint;
 	pages.counts = arg;
-	pages.seen_by = CStringGetTextDatum(OidIsValid(endpoint->mapping_user) ?
-										GetUserNameFromId(endpoint->mapping_user, false) :
-										"PUBLIC");
+	/* Whose view of the fleet this is: the OCP account, not the role. */
+	pages.seen_by = CStringGetTextDatum(ocpb_endpoint_account(endpoint));
 	/* Overlapping syncs of a server wait for each other instead of racing. */
 	ocpb_lock_server(OCPB_LOCK_SYNC, endpoint->server_id);
 	pages.run_started = TimestampTzGetDatum(GetCurrentTimestamp());
@@ -153,21 +173,26 @@ sync_server(const OcpbEndpoint *endpoint, void *arg)
 	ocpb_read_pages(endpoint, "/api/v2/ob/clusters", &subject, OCPB_LIST_PAGE_SIZE,
 					write_cluster_page, &pages);
 	clusters = listed_clusters(&pages);
-	deconstruct_array(clusters, INT8OID, 8, true, TYPALIGN_DOUBLE,
+	deconstruct_array(clusters, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &cluster_ids, NULL, &n_clusters);
+	/* A cluster OCP fails to describe leaves the others' rows. */
 	for (i = 0; i < n_clusters; i++)
 	{
+		ErrorData  *failure;
+
 		pages.cluster_id = DatumGetInt64(cluster_ids[i]);
-		subject.object = psprintf("cluster " INT64_FORMAT, pages.cluster_id);
-		subject.action = psprintf("list the tenants of %s", subject.object);
-		ocpb_read_pages(endpoint,
-						psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", pages.cluster_id),
-						&subject, OCPB_LIST_PAGE_SIZE, write_tenant_page, &pages);
-		subject.action = psprintf("list the data backups of %s", subject.object);
-		ocpb_read_pages(endpoint,
-						psprintf("/api/v2/ob/clusters/" INT64_FORMAT
-								 "/backup/task/dataBackupTasks", pages.cluster_id),
-						&subject, HISTORY_PAGE_SIZE, write_history_page, &pages);
+		failure = ocpb_try_in_subtransaction(sync_cluster, &pages);
+		if (failure == NULL)
+			continue;
+		ereport(WARNING,
+				(errcode(failure->sqlerrcode),
+				 errmsg("could not sync cluster " INT64_FORMAT " of OCP server \"%s\"",
+						pages.cluster_id, endpoint->server_name),
+				 errdetail("%s", ocpb_error_text(failure)),
+				 errhint("Its tenants and backups keep the rows of its last sync.")));
+		pages.counts->clusters_failed++;
+		if (pages.counts->first_failure == NULL)
+			pages.counts->first_failure = failure;
 	}
 }
 
@@ -182,6 +207,7 @@ put_result(ReturnSetInfo *rsinfo, const char *server_name, const SyncCounts *cou
 	values[COL_SERVER_NAME] = CStringGetTextDatum(server_name);
 	values[COL_CLUSTERS] = Int32GetDatum(counts->clusters);
 	values[COL_CLUSTERS_MISSING] = Int32GetDatum(counts->clusters_missing);
+	values[COL_CLUSTERS_FAILED] = Int32GetDatum(counts->clusters_failed);
 	values[COL_TENANTS] = Int32GetDatum(counts->tenants);
 	values[COL_BACKUP_JOBS] = Int32GetDatum(counts->backup_jobs);
 	nulls[COL_ERROR_CODE] = nulls[COL_ERROR] = error == NULL;
@@ -212,7 +238,9 @@ ocp_backup_sync(PG_FUNCTION_ARGS)
 
 		memset(&counts, 0, sizeof(counts));
 		error = ocpb_visit_server(server_name, sync_server, &counts);
-		if (error != NULL)
+		if (error == NULL)
+			error = counts.first_failure;
+		else
 		{
 			/* Rolled back: nothing of this server was recorded. */
 			memset(&counts, 0, sizeof(counts));

@@ -21,6 +21,12 @@
 
 extern int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Ids beyond 2^53, which JSON numbers echo rounded. */
+static const OcpbBackupObject largest_ids = {
+	.has_cluster_id = true, .cluster_id = 9223372036854775807LL,
+	.has_tenant_id = true, .tenant_id = 9223372036854775807LL
+};
+
 /*
  * Says which promise broke before aborting: the sanitizer report that follows
  * only shows the abort() itself.
@@ -206,7 +212,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(ocpb_parse_answer(body, size, &answer));
 	check_envelope(&answer.envelope);
 
-	REQUIRE(ocpb_parse_backup_now_response(body, size, &backup_now));
+	REQUIRE(ocpb_parse_backup_now_response(body, size, NULL, &backup_now));
+	check_backup_now(&backup_now);
+	check_same_envelope(&answer.envelope, &backup_now.envelope);
+	ocpb_backup_now_response_free(&backup_now);
+	/* As the shell parses it: with the largest ids asked for. */
+	REQUIRE(ocpb_parse_backup_now_response(body, size, &largest_ids, &backup_now));
 	check_backup_now(&backup_now);
 	check_same_envelope(&answer.envelope, &backup_now.envelope);
 	ocpb_backup_now_response_free(&backup_now);

@@ -81,4 +81,18 @@ SELECT successful FROM ocp_backup_now(13, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'st
 SELECT cluster_id, successful FROM journal();
 COMMIT;
 
+-- The largest ids round-trip exactly: the request, OCP's echo (a JSON
+-- number beyond 2^53), the rows and the journal.  (Task ids of their own:
+-- the journal knows those the simulator gave out above.)
+SELECT sim_reset();
+SELECT sim_config('{"task_id_base": 7000001}');
+SELECT cluster_id, tenant_id, backup_dimension, successful, task_id IS NOT NULL AS has_task
+  FROM ocp_backup_now(9223372036854775807, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage',
+                      tenant_id => 9223372036854775807);
+SELECT path, body::jsonb -> 'obBackupObject' AS sent FROM sim_wire();
+SELECT i.cluster_id, i.tenant_id, cardinality(i.task_ids) AS tasks,
+       i.response #> '{data,backupObjectOpsResultList,0,obBackupObjectList,0}' AS answered,
+       (SELECT count(*) FROM ocp_backup.task t WHERE t.invocation_id = i.id) AS task_rows
+  FROM ocp_backup.invocation i ORDER BY i.id DESC LIMIT 1;
+
 DROP SERVER ocp CASCADE;

@@ -178,6 +178,34 @@ SELECT ocp_backup.purge_journal('0');
 SELECT srvname, usename, umoptions FROM pg_user_mappings ORDER BY usename;
 RESET ROLE;
 
+-- A spool file the writer cannot read, and a row the journal refuses, are
+-- set aside (*.aside, with a WARNING in the server log): the other rows
+-- and files are still written.  Planted here ahead of a rolled-back call's
+-- own file (the writer takes files in name order).
+SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid AS spool_dir
+  FROM pg_database WHERE datname = current_database() \gset
+SELECT :'spool_dir' || '/0-poisoned.jsonl' AS poisoned, :'spool_dir' || '/1-unreadable.jsonl' AS unreadable,
+       nextval('ocp_backup.invocation_id_seq') AS planted_id \gset
+COPY (VALUES ('not a journal row'),
+             (format('{"id": %s, "started_at": %s, "finished_at": %s, '
+                     '"invoked_by": "planted", "server_name": "ocp", "cluster_id": 77, "backup_mode": "PHYSICAL_BACKUP", '
+                     '"data_mode": "FULL_BACKUP", "request": {}, "successful": false, "task_ids": [], '
+                     '"outcome_unknown": false}', :planted_id, to_json(now()), to_json(now()))))
+  TO :'poisoned';
+COPY (SELECT 'x') TO :'unreadable';
+SELECT format('cat >/dev/null; chmod 000 %s', :'unreadable') AS make_unreadable,
+       format('cat >/dev/null; rm -f %s/*.aside', :'spool_dir') AS remove_aside \gset
+COPY (SELECT 1) TO PROGRAM :'make_unreadable';
+BEGIN;
+SELECT successful FROM ocp_backup_now(34, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+ROLLBACK;
+SELECT journal_rows_eventually('cluster_id = 34') AS rolled_back_call,
+       journal_rows_eventually('id = ' || :planted_id) AS planted_row;
+SELECT invoked_by, cluster_id FROM ocp_backup.invocation WHERE id = :planted_id;
+SELECT f AS spool_files FROM pg_ls_dir(:'spool_dir') f ORDER BY 1;
+SELECT pg_read_file(:'poisoned' || '.aside') AS set_aside;
+COPY (SELECT 1) TO PROGRAM :'remove_aside';
+
 -- Purging old rows.
 SELECT ocp_backup.purge_journal('-1 day');
 SELECT ocp_backup.purge_journal(NULL);

@@ -9,7 +9,7 @@
 static bool
 parse(const char *body, OcpbBackupNowResponse *response)
 {
-	return ocpb_parse_backup_now_response(body, strlen(body), response);
+	return ocpb_parse_backup_now_response(body, strlen(body), NULL, response);
 }
 
 /* The sample answer of OCP's documentation. */
@@ -52,6 +52,34 @@ UNIT_TEST(ids_as_strings_beyond_2_pow_53)
 	CHECK_INT(r.results[0].n_task_ids, 2);
 	CHECK_INT(r.results[0].task_ids[0], 9223372036854775807LL);
 	CHECK_INT(r.results[0].task_ids[1], 42);
+	ocpb_backup_now_response_free(&r);
+}
+
+UNIT_TEST(echoed_ids_beyond_2_pow_53_as_numbers)
+{
+	OcpbBackupNowResponse r;
+	OcpbBackupObject asked = {0};
+	const char *body = "{\"successful\":true,\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,"
+		"\"obBackupObjectList\":[{\"clusterId\":9223372036854775807,\"tenantId\":9007199254740993,"
+		"\"backupDimension\":\"TENANT\"}],\"taskIdList\":[3000041]}]}}";
+
+	/* Asked for: the rounded echo is the id asked for, exactly. */
+	asked.has_cluster_id = true;
+	asked.cluster_id = 9223372036854775807LL;
+	asked.has_tenant_id = true;
+	asked.tenant_id = 9007199254740993LL;
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, &r));
+	CHECK_STR(r.envelope.problem, "");
+	CHECK_INT(r.results[0].objects[0].cluster_id, 9223372036854775807LL);
+	CHECK_INT(r.results[0].objects[0].tenant_id, 9007199254740993LL);
+	ocpb_backup_now_response_free(&r);
+	/* Another id, or none asked: a rounded number is no id. */
+	asked.cluster_id = 42;
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, &r));
+	CHECK_STR(r.envelope.problem, "an obBackupObjectList entry has an invalid clusterId");
+	ocpb_backup_now_response_free(&r);
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), NULL, &r));
+	CHECK_STR(r.envelope.problem, "an obBackupObjectList entry has an invalid clusterId");
 	ocpb_backup_now_response_free(&r);
 }
 
@@ -173,7 +201,7 @@ UNIT_TEST(body_with_embedded_nul_is_not_json)
 	OcpbBackupNowResponse r;
 	const char	body[] = "{\"successful\":true}\0garbage";
 
-	CHECK(ocpb_parse_backup_now_response(body, sizeof(body) - 1, &r));
+	CHECK(ocpb_parse_backup_now_response(body, sizeof(body) - 1, NULL, &r));
 	CHECK_STR(r.envelope.problem, "the body is not JSON");
 	ocpb_backup_now_response_free(&r);
 }
@@ -369,6 +397,7 @@ main(void)
 {
 	UNIT_RUN(documented_sample);
 	UNIT_RUN(ids_as_strings_beyond_2_pow_53);
+	UNIT_RUN(echoed_ids_beyond_2_pow_53_as_numbers);
 	UNIT_RUN(refused_object);
 	UNIT_RUN(error_envelope_with_numeric_code);
 	UNIT_RUN(error_object_wins_over_successful_true);

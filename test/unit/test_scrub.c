@@ -344,8 +344,8 @@ UNIT_TEST(url_credentials_of_an_answer)
 	CHECK(strstr(scrubbed, "not-a-url-key") != NULL);
 	free(scrubbed);
 	ocpb_secret_list_free(&found);
-	/* Not JSON: nothing found, nothing refused. */
-	CHECK(ocpb_find_url_credentials("<html>", 6, &found));
+	/* Not JSON: refused, nothing found. */
+	CHECK(!ocpb_find_url_credentials("<html>", 6, &found));
 	CHECK_INT(found.n, 0);
 }
 

@@ -20,6 +20,13 @@ WITH members AS (
                                                      ORDER BY 1), ','), 'default')
                      || ' init=' || coalesce((SELECT ip.initprivs::text FROM pg_init_privs ip
                                                WHERE ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass), 'none')
+                     -- PostgreSQL 17's shared dependencies of initial privileges.
+                     || ' initdeps=' || coalesce((SELECT string_agg(pg_get_userbyid(d.refobjid), ',' ORDER BY 1)
+                                                   FROM pg_shdepend d
+                                                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                                    AND d.deptype = 'i'
+                                                    AND d.dbid = (SELECT oid FROM pg_database
+                                                                   WHERE datname = current_database())), 'none')
                 FROM pg_proc p WHERE p.oid = m.objid)
            WHEN 'pg_class'::regclass THEN
              (SELECT c.relkind::text || ' ' ||
