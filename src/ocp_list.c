@@ -30,7 +30,6 @@ without_url_credentials(char *body, size_t len)
 	OcpbSecretList found;
 	char	   *scrubbed;
 	char	   *copy;
-
 	size_t		scrubbed_len;
 
 	memset(&found, 0, sizeof(found));
@@ -53,6 +52,7 @@ without_url_credentials(char *body, size_t len)
 	return copy;
 }
 
+/* GETs one page: its rows as jsonb, for the SQL that stores them. */
 static void
 read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject *subject,
 		  long page, int page_size, OcpbPageRead *read)
@@ -130,16 +130,16 @@ ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
 }
 
 Datum
-ocpb_call_writer(const char *name, int nargs, const Oid *arg_types,
-				 const Datum *args, const bool *nulls)
+ocpb_call_privileged(const char *name, int nargs, const Oid *arg_types,
+					 const Datum *args, const bool *nulls)
 {
 	LOCAL_FCINFO(fcinfo, FUNC_MAX_ARGS);
-	FmgrInfo	writer;
+	FmgrInfo	function;
 	Datum		result;
 	int			i;
 
-	fmgr_info(ocpb_extension_function(name, nargs, arg_types), &writer);
-	InitFunctionCallInfoData(*fcinfo, &writer, nargs, InvalidOid, NULL, NULL);
+	fmgr_info(ocpb_extension_function(name, nargs, arg_types), &function);
+	InitFunctionCallInfoData(*fcinfo, &function, nargs, InvalidOid, NULL, NULL);
 	for (i = 0; i < nargs; i++)
 	{
 		fcinfo->args[i].value = args[i];

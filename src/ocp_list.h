@@ -40,8 +40,11 @@ extern void ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
 							const OcpbCallSubject *subject, int page_size,
 							OcpbPageWriter write, void *arg);
 
-/* Calls a privileged writer of the ocp_backup schema through fmgr. */
-extern Datum ocpb_call_writer(const char *name, int nargs, const Oid *arg_types,
-							  const Datum *args, const bool *nulls);
+/*
+ * Calls one of the ocp_backup schema's privileged functions (SECURITY
+ * DEFINER, granted to nobody) through fmgr, which checks no EXECUTE right.
+ */
+extern Datum ocpb_call_privileged(const char *name, int nargs, const Oid *arg_types,
+								  const Datum *args, const bool *nulls);
 
 #endif

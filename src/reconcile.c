@@ -75,7 +75,7 @@ unsettled_calls(const OcpbEndpoint *endpoint, const ReconcileRun *run, Datum **c
 	args[2] = IntervalPGetDatum(run->since);
 	args[3] = IntervalPGetDatum(run->margin);
 	args[4] = call_deadline(endpoint);
-	array = DatumGetArrayTypeP(ocpb_call_writer("unsettled_calls", 5, arg_types, args, nulls));
+	array = DatumGetArrayTypeP(ocpb_call_privileged("unsettled_calls", 5, arg_types, args, nulls));
 	deconstruct_array(array, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, calls, NULL, n);
 }
 
@@ -135,7 +135,7 @@ reconcile_call(void *arg)
 	nulls[4] = call->endpoint->username == NULL;
 	args[4] = nulls[4] ? (Datum) 0 : CStringGetTextDatum(call->endpoint->username);
 	args[5] = PointerGetDatum(construct_array(pages, n, JSONBOID, -1, false, TYPALIGN_INT));
-	call->settled = DatumGetBool(ocpb_call_writer("reconcile_call", 6, arg_types, args, nulls));
+	call->settled = DatumGetBool(ocpb_call_privileged("reconcile_call", 6, arg_types, args, nulls));
 }
 
 static void

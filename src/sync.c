@@ -5,9 +5,9 @@
  * OCP lists, every page of its tenants and the new pages of its data-backup
  * history.  The GETs go out as the caller, with the caller's user mapping;
  * the rows are written by the SQL writers of the install script, as the
- * journal's owner, from what was read here.  Each server runs in a
- * subtransaction of its own, so that one that fails leaves the others'
- * rows and says why in its result row.
+ * journal's owner, from what was read here.  Each server, and within it
+ * each cluster, runs in a subtransaction of its own, so that one that
+ * fails leaves the others' rows and says why in its result row.
  */
 #include "postgres.h"
 
@@ -79,7 +79,7 @@ write_cluster_page(const OcpbPageRead *read, void *arg)
 	args[4] = BoolGetDatum(read->last);
 	/* After the last page: how many clusters OCP no longer lists. */
 	pages->counts->clusters_missing =
-		DatumGetInt32(ocpb_call_writer("record_cluster_page", 5, arg_types, args, nulls));
+		DatumGetInt32(ocpb_call_privileged("record_cluster_page", 5, arg_types, args, nulls));
 	pages->counts->clusters += read->n_rows;
 	return true;
 }
@@ -98,7 +98,7 @@ write_tenant_page(const OcpbPageRead *read, void *arg)
 	args[3] = Int64GetDatum(pages->cluster_id);
 	args[4] = read->answer;
 	args[5] = BoolGetDatum(read->last);
-	(void) ocpb_call_writer("record_tenant_page", 6, arg_types, args, nulls);
+	(void) ocpb_call_privileged("record_tenant_page", 6, arg_types, args, nulls);
 	pages->counts->tenants += read->n_rows;
 	return true;
 }
@@ -116,7 +116,7 @@ write_history_page(const OcpbPageRead *read, void *arg)
 	args[2] = read->answer;
 	pages->counts->backup_jobs += read->n_rows;
 	/* False once a page holds a job already recorded as finished. */
-	return DatumGetBool(ocpb_call_writer("record_backup_page", 3, arg_types, args, nulls));
+	return DatumGetBool(ocpb_call_privileged("record_backup_page", 3, arg_types, args, nulls));
 }
 
 /* The clusters the server lists to this account, as the sync just recorded them. */
@@ -129,7 +129,7 @@ listed_clusters(const ClusterPages *pages)
 
 	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
 	args[1] = pages->seen_by;
-	return DatumGetArrayTypeP(ocpb_call_writer("listed_clusters", 2, arg_types, args, nulls));
+	return DatumGetArrayTypeP(ocpb_call_privileged("listed_clusters", 2, arg_types, args, nulls));
 }
 
 /* One cluster's tenants and new backup jobs. */
