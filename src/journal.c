@@ -3,7 +3,7 @@
  * ocp_backup.invocation.
  *
  * A call's row is one JSON object keyed by column name, built once in C:
- * the same text is the row spool.c keeps for a rollback and the argument of
+ * the same text is the row spool.c logs on disk and the argument of
  * ocp_backup.record_invocation, the SQL function that writes it.  The
  * journal's writes run in the install script's SECURITY DEFINER functions,
  * whose search_path is pinned to pg_catalog, pg_temp: they run with the
@@ -13,15 +13,17 @@
  * or the database's owner controls.  They are granted to nobody and called
  * through fmgr, which checks no EXECUTE privilege.
  *
- * The row's id is drawn before sending and the row handed to spool.c as the
- * in-flight row: if anything fails from there on, even the write, the abort
- * spools it.
+ * The row's id is drawn, and made durable with the sequence's WAL, before
+ * the row is logged and the request sent: a crash cannot hand it out again.
+ * The complete row is logged as soon as the answer is read, before anything
+ * else can fail.
  */
 #include "journal.h"
 
 #include "spool.h"
 
 #include "access/htup_details.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
@@ -38,6 +40,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "storage/lmgr.h"
 #include "utils/syscache.h"
 
 #include "pg_compat.h"
@@ -181,12 +184,56 @@ ocpb_journal_owner(void)
 	return lookup_journal_catalog()->owner;
 }
 
-bool
-ocpb_journal_record_row(const char *row_json)
+Oid
+ocpb_journal_oid(void)
 {
-	Datum		row = DirectFunctionCall1(jsonb_in, CStringGetDatum(row_json));
+	return lookup_journal_catalog()->journal;
+}
 
-	return DatumGetBool(OidFunctionCall1(lookup_journal_catalog()->record_invocation, row));
+bool
+ocpb_journal_record_jsonb(Jsonb *row)
+{
+	return DatumGetBool(OidFunctionCall1(lookup_journal_catalog()->record_invocation,
+										 JsonbPGetDatum(row)));
+}
+
+/* The sequence's last value; false when it has handed out none. */
+static bool
+sequence_last_value(Oid sequence, int64 *last)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		value;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(sequence);
+	fcinfo->args[0].isnull = false;
+	value = pg_sequence_last_value(fcinfo);
+	if (fcinfo->isnull)
+		return false;
+	*last = DatumGetInt64(value);
+	return true;
+}
+
+void
+ocpb_journal_adopt_row(Jsonb *row, int64 id)
+{
+	JournalCatalog *catalog = lookup_journal_catalog();
+	int64		last;
+
+	/*
+	 * nextval takes RowExclusiveLock, which this conflicts with: no id is
+	 * handed out between the look and the move.
+	 */
+	LockRelationOid(catalog->id_sequence, ShareLock);
+	if (sequence_last_value(catalog->id_sequence, &last) && id <= last)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("the row's journal was dropped, and its id " INT64_FORMAT " may belong to a call of the new journal",
+						id),
+				 errdetail("The new journal has handed out ids up to " INT64_FORMAT ".", last)));
+	(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(catalog->id_sequence),
+							   Int64GetDatum(id));
+	(void) ocpb_journal_record_jsonb(row);
 }
 
 static void
@@ -254,6 +301,9 @@ row_json(const OcpbInvocation *invocation)
 	appendStringInfoChar(&row, '{');
 	append_key(&row, "id");
 	appendStringInfo(&row, INT64_FORMAT, invocation->id);
+	/* Which journal the id is of: the extension may be created again. */
+	append_key(&row, "journal");
+	appendStringInfo(&row, "%u", lookup_journal_catalog()->journal);
 	append_timestamp_field(&row, "started_at", invocation->started_at);
 	append_timestamp_field(&row, "finished_at", invocation->finished_at);
 	append_text_field(&row, "invoked_by", invocation->invoked_by);
@@ -295,12 +345,9 @@ ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 {
 	OcpbInvocation interrupted;
 
-	/*
-	 * The id is drawn now, so that every row this call may leave in the
-	 * spool carries it: writers that replay the same file at once then
-	 * write the row once.
-	 */
 	invocation->id = nextval_internal(lookup_journal_catalog()->id_sequence, false);
+	/* An id handed out must survive a crash, or another call gets it. */
+	XLogFlush(XactLastRecEnd);
 	interrupted = *invocation;
 
 	interrupted.finished_at = invocation->started_at;
@@ -310,21 +357,24 @@ ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 	interrupted.trace_id = NULL;
 	interrupted.response_json = NULL;
 	interrupted.outcome_unknown = true;
-	interrupted.error = "the call was interrupted (cancel, statement_timeout or backend exit) "
-		"while it awaited OCP, before any answer was read; "
+	interrupted.error = "the call ended before OCP's answer was read "
+		"(a cancel, statement_timeout, the backend's exit or a crash); "
 		"the request may have reached OCP: look in OCP for a task it may have started";
-	ocpb_spool_set_in_flight(row_json(&interrupted), ocpb_journal_owner());
+	ocpb_spool_call_leaving(row_json(&interrupted));
 }
 
 void
-ocpb_journal_insert(const OcpbInvocation *invocation)
+ocpb_journal_record_call(const OcpbInvocation *invocation, bool insert)
 {
 	char	   *row = row_json(invocation);
 
-	/* From here on an abort spools the complete row. */
-	ocpb_spool_set_in_flight(row, ocpb_journal_owner());
-	(void) ocpb_journal_record_row(row);
-	ocpb_spool_in_flight_inserted();
+	ocpb_spool_call_answered(row);
+	if (insert)
+	{
+		(void) ocpb_journal_record_jsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																			CStringGetDatum(row))));
+		ocpb_spool_call_inserted();
+	}
 	pfree(row);
 }
 

@@ -51,9 +51,9 @@ extern void ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 									 const char *body_sent, OcpbSecretList *secrets);
 
 /*
- * Draws the row's id and arms the row that is spooled if the call never
- * comes back from OCP (a cancel, statement_timeout, or the backend's exit
- * while OCP is awaited).  Called just before sending.
+ * Draws the row's id, durably, and logs the row the journal gets if the
+ * call never comes back from OCP (a cancel, statement_timeout, the
+ * backend's exit, a crash).  Called just before sending.
  */
 extern void ocpb_journal_call_in_flight(OcpbInvocation *invocation);
 
@@ -71,14 +71,29 @@ extern void ocpb_journal_set_response(OcpbInvocation *invocation, const char *bo
  */
 extern bool ocpb_jsonb_takes(const char *body, size_t body_len);
 
-/* Writes the row and its task rows. */
-extern void ocpb_journal_insert(const OcpbInvocation *invocation);
+/*
+ * Logs the call's complete row, which supersedes the one logged before
+ * sending, and, when insert is set, writes it and its task rows.  A call
+ * that is about to raise is not inserted: its abort hands the log to the
+ * journal writer.
+ */
+extern void ocpb_journal_record_call(const OcpbInvocation *invocation, bool insert);
 
 /*
- * Writes a row given as the JSON that spool.c keeps, and its task rows, as
+ * Writes a row given as the JSON that spool.c logs, and its task rows, as
  * the journal's owner; false when a row of its id is there already.
  */
-extern bool ocpb_journal_record_row(const char *row_json);
+extern bool ocpb_journal_record_jsonb(Jsonb *row);
+
+/*
+ * Writes a row logged for a journal since dropped, if its id is beyond
+ * what the journal's sequence has handed out, and moves the sequence past
+ * it; raises otherwise.
+ */
+extern void ocpb_journal_adopt_row(Jsonb *row, int64 id);
+
+/* ocp_backup.invocation: what each logged row names as its journal. */
+extern Oid	ocpb_journal_oid(void);
 
 /*
  * A function of the ocp_backup schema, by its exact argument types: no

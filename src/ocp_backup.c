@@ -320,7 +320,7 @@ back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *
 		invocation.task_ids = all_task_ids(&response, &invocation.n_task_ids);
 		invocation.error = failed ? ocpb_failure_text(&failure) : refusals_text(&response);
 		invocation.successful = !failed && invocation.error == NULL;
-		ocpb_journal_insert(&invocation);
+		ocpb_journal_record_call(&invocation, !failed);
 
 		if (failed)
 			ocpb_raise_failure(&failure);

@@ -23,6 +23,7 @@
 
 #include "endpoint.h"
 #include "journal.h"
+#include "spool.h"
 #include "ocp_list.h"
 #include "server_loop.h"
 
@@ -207,6 +208,7 @@ ocp_backup_reconcile(PG_FUNCTION_ARGS)
 	run.margin = interval_argument(fcinfo, 2, "margin");
 	/* It records what it finds: refuse before asking OCP. */
 	ocpb_journal_check_writable("ocp_backup_reconcile()");
+	ocpb_spool_flush_leftovers();
 	servers = ocpb_servers_to_visit(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	foreach(cell, servers)
 	{

@@ -1,55 +1,80 @@
 /*
- * spool.c - keeps journal rows that their transaction rolled back, and the
- * background worker that writes them again.
+ * spool.c - the call log: each call's journal row on disk before its
+ * request leaves, and the background workers that write the rows the
+ * journal did not get.
  *
  * A call of ocp_backup_now acts on the outside world, so its journal row
- * must outlive the caller's transaction.  The common (committed) path pays
- * only the INSERT: the row's JSON is remembered in backend memory.  When the
- * transaction or subtransaction that inserted it aborts, the row is written
- * to a spool file under the data directory, fsync'd, and a dynamic
- * background worker writes it in a transaction of its own, through the
- * same ocp_backup.record_invocation as the call itself, which skips a row
- * whose id is there already: a row is never written twice, however often a
- * spool file is replayed.  The worker connects as the journal's owner, not
- * as a superuser, with search_path pinned to pg_catalog, pg_temp, so that
+ * must outlive the caller's transaction and any crash.  Each backend keeps
+ * a call log, a file under the data directory (pg_ocp_backup/<database
+ * oid>/), locked with flock for as long as the backend may still write the
+ * rows in it.  Before a request leaves, the call's row (outcome unknown) is
+ * appended and the file flushed to disk; once the answer is read, the
+ * complete row is appended after it, and supersedes it.  The journal's own
+ * INSERT follows, for calls that succeeded (a failed call raises, and its
+ * INSERT would only be rolled back).
+ *
+ * When the transaction commits and every row in the log was inserted by it
+ * (none rolled back with a subtransaction), the log is emptied once the
+ * commit is on disk, whatever synchronous_commit says.  Otherwise (an
+ * abort, a PREPARE, a row rolled back) the backend closes the log, which
+ * releases its lock, and makes sure a journal writer runs in the database.
+ * A backend that dies (kill -9, a crash restart, an immediate shutdown)
+ * releases its lock too: the kernel does it.
+ *
+ * The journal writer is a background worker, one per database at a time
+ * (it holds pg_ocp_backup/<database oid>/writer.lock).  It writes the last
+ * row of each call of every log no backend holds, through the same
+ * ocp_backup.record_invocation as the calls themselves, which skips a row
+ * whose id is there already: a committed row is never written twice,
+ * however often a log is replayed.  A row the journal refuses goes to a
+ * file set aside (*.aside), with a WARNING, and so does a log that cannot
+ * be read; a row that waits on a lock (a locked journal, a prepared
+ * transaction that inserted it) is tried again every second until it goes
+ * in, and nothing else waits for it.  Rows of a journal that was dropped
+ * since are written into the new one only if their ids are beyond what its
+ * sequence handed out (which is then moved past them); else they are set
+ * aside.  The writer connects without a role of its own and works as the
+ * journal's owner, with search_path pinned to pg_catalog, pg_temp, so that
  * nothing a database owner set or planted runs in it.
  *
- * A call interrupted while it awaits OCP (cancel, statement_timeout, or
- * pg_terminate_backend, whose exit aborts the transaction too) never reaches
- * its INSERT; the row prepared for that case before sending is spooled by
- * the same callbacks.
+ * With ocp_backup in shared_preload_libraries, a launcher looks for logs no
+ * backend holds every few seconds, and at startup, after a crash restart
+ * too, and starts the writers; without it, the first use of an ocp_backup
+ * function in the database does.
  *
- * Abort callbacks must not fail, so the spool is written with plain system
- * calls into stack buffers, and trouble is reported as a WARNING.
- *
- * The writer writes each row in a subtransaction of its own: a row the
- * journal refuses goes to a file set aside (*.aside), with a WARNING, and
- * so does a file that cannot be read, so that neither keeps the other rows
- * or files out of the journal.  It flushes its commit to disk before
- * removing a file, whatever synchronous_commit says.
+ * Abort callbacks must not fail: what they do is close a file and register
+ * a worker, and trouble is logged.
  */
 #include "spool.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/pg_type.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "common/hashfn.h"
 #include "common/string.h"
-#include "lib/ilist.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "journal.h"
@@ -59,73 +84,43 @@
 #define SPOOL_SUFFIX ".jsonl"
 /* Rows or files the writer cannot take: kept, out of its way, for the DBA. */
 #define SPOOL_ASIDE_SUFFIX ".aside"
+#define WRITER_LOCK_FILE "writer.lock"
 
-typedef struct PendingRow
+/* How long a row waits on a lock before the writer tries it again later. */
+#define WRITER_LOCK_TIMEOUT "1s"
+#define WRITER_RETRY_MS 1000
+#define LAUNCHER_NAP_MS 5000
+
+/* The rows a (sub)transaction inserted, innermost last. */
+typedef struct InsertedRows
 {
-	dlist_node	node;
-	SubTransactionId subid;		/* the subtransaction that inserted it */
-	char	   *row_json;		/* in TopMemoryContext */
-} PendingRow;
+	SubTransactionId subid;
+	int			rows;
+} InsertedRows;
 
-static dlist_head pending_rows = DLIST_STATIC_INIT(pending_rows);
+/* This backend's call log, locked; -1 when it has none open. */
+static int	call_log = -1;
+static char call_log_path[MAXPGPATH];
+static off_t call_log_size = 0;
 
-/* The row of the call awaiting OCP, in TopMemoryContext; NULL if none. */
-static char *in_flight_row = NULL;
-static SubTransactionId in_flight_subid;
+/* Rows in the log that no live (sub)transaction has inserted. */
+static int	rows_not_inserted = 0;
+static InsertedRows *inserted = NULL;
+static int	n_inserted = 0;
+static int	max_inserted = 0;
+
+static bool exit_callback_registered = false;
 
 /* Whether this backend has looked for leftovers in its database yet. */
 static bool leftovers_checked = false;
-
-/* The role that owns the journal, which writers run as. */
-static Oid	journal_owner = InvalidOid;
 
 /* The writer this backend launched last; in TopMemoryContext. */
 static BackgroundWorkerHandle *last_writer = NULL;
 
 static void
-clear_in_flight(void)
-{
-	if (in_flight_row != NULL)
-		pfree(in_flight_row);
-	in_flight_row = NULL;
-}
-
-static void
 spool_directory(Oid database_id, char *path)
 {
 	snprintf(path, MAXPGPATH, SPOOL_DIRECTORY "/%u", database_id);
-}
-
-void
-ocpb_spool_set_in_flight(const char *row_json, Oid owner)
-{
-	journal_owner = owner;
-	clear_in_flight();
-	in_flight_row = MemoryContextStrdup(TopMemoryContext, row_json);
-	in_flight_subid = GetCurrentSubTransactionId();
-}
-
-void
-ocpb_spool_in_flight_inserted(void)
-{
-	PendingRow *row;
-
-	/* A subtransaction of a trigger on the journal may have spooled it. */
-	if (in_flight_row == NULL)
-		return;
-	row = MemoryContextAlloc(TopMemoryContext, sizeof(PendingRow));
-	row->subid = in_flight_subid;
-	row->row_json = in_flight_row;
-	in_flight_row = NULL;
-	dlist_push_tail(&pending_rows, &row->node);
-}
-
-static void
-forget_row(PendingRow *row)
-{
-	dlist_delete(&row->node);
-	pfree(row->row_json);
-	pfree(row);
 }
 
 static bool
@@ -159,222 +154,344 @@ fsync_path(const char *path, int flags)
 
 	if (fd < 0)
 		return false;
-	ok = fsync(fd) == 0;
+	ok = pg_fsync(fd) == 0;
 	close(fd);
 	return ok;
 }
 
-/*
- * Whether a row of subtransaction subid is rolled back by an abort from
- * first_subid on (InvalidSubTransactionId: the whole transaction).
- * Subtransactions nest, so every one begun since the aborting one began is
- * the aborting one or a child of it.
- */
-static bool
-rolled_back(SubTransactionId subid, SubTransactionId first_subid)
-{
-	return first_subid == InvalidSubTransactionId || subid >= first_subid;
-}
-
-static bool
-in_flight_belongs(SubTransactionId first_subid)
-{
-	return in_flight_row != NULL && rolled_back(in_flight_subid, first_subid);
-}
-
-/* Whether an abort from first_subid on leaves rows to spool. */
-static bool
-has_rows_to_spool(SubTransactionId first_subid)
-{
-	dlist_iter	iter;
-
-	if (in_flight_belongs(first_subid))
-		return true;
-	dlist_foreach(iter, &pending_rows)
-	{
-		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
-
-		if (rolled_back(row->subid, first_subid))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Writes the rows of subtransactions from first_subid on (all of them for
- * InvalidSubTransactionId) to a new spool file, durably, and forgets them.
- * Returns how many rows were spooled; on failure the rows are logged whole
- * so that nothing is lost without a trace.
- */
+/* An open descriptor of path locked for this process; -1 if it is held. */
 static int
-spool_rows(SubTransactionId first_subid)
+lock_file(const char *path, int flags)
 {
-	char		directory[MAXPGPATH];
-	char		temporary[MAXPGPATH];
-	char		final[MAXPGPATH];
-	dlist_mutable_iter iter;
-	int			fd;
-	int			count = 0;
-	bool		ok;
-	bool		in_flight_aborted = in_flight_belongs(first_subid);
-	static uint32 sequence = 0;
+	int			fd = open(path, flags | PG_BINARY, S_IRUSR | S_IWUSR);
 
-	spool_directory(MyDatabaseId, directory);
-	snprintf(final, MAXPGPATH, "%s/" INT64_FORMAT "-%d-%u" SPOOL_SUFFIX,
-			 directory, (int64) GetCurrentTimestamp(), MyProcPid, sequence++);
-	snprintf(temporary, MAXPGPATH, "%s.tmp", final);
-	ok = make_directory(SPOOL_DIRECTORY) && make_directory(directory);
-	fd = ok ? open(temporary, O_WRONLY | O_CREAT | O_EXCL, S_IRUSR | S_IWUSR) : -1;
-	ok = fd >= 0;
-	dlist_foreach_modify(iter, &pending_rows)
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0)
 	{
-		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
-
-		if (!rolled_back(row->subid, first_subid))
-			continue;
-		ok = ok && write_all(fd, row->row_json, strlen(row->row_json)) &&
-			write_all(fd, "\n", 1);
-		count++;
+		close(fd);
+		return -1;
 	}
-	if (in_flight_aborted)
-	{
-		ok = ok && write_all(fd, in_flight_row, strlen(in_flight_row)) &&
-			write_all(fd, "\n", 1);
-		count++;
-	}
-	if (fd >= 0)
-	{
-		ok = ok && fsync(fd) == 0;
-		ok = close(fd) == 0 && ok;
-	}
-	ok = ok && rename(temporary, final) == 0 && fsync_path(directory, O_RDONLY);
-	dlist_foreach_modify(iter, &pending_rows)
-	{
-		PendingRow *row = dlist_container(PendingRow, node, iter.cur);
-
-		if (!rolled_back(row->subid, first_subid))
-			continue;
-		if (!ok)
-			ereport(WARNING,
-					(errcode_for_file_access(),
-					 errmsg("could not spool a rolled-back ocp_backup journal row to \"%s\": %m",
-							final),
-					 errdetail_internal("The row: %s", row->row_json)));
-		forget_row(row);
-	}
-	if (in_flight_aborted && !ok)
-		ereport(WARNING,
-				(errcode_for_file_access(),
-				 errmsg("could not spool the journal row of an interrupted ocp_backup call to \"%s\": %m",
-						final),
-				 errdetail_internal("The row: %s", in_flight_row)));
-	if (in_flight_aborted)
-		clear_in_flight();
-	if (!ok)
-		unlink(temporary);
-	return ok ? count : 0;
+	return fd;
 }
 
-/*
- * Whether the writer this backend launched last has not started yet: it
- * lists the spool directory once it starts, so it will find any file
- * written before then, and a burst of failing calls needs no more writers.
- */
-static bool
-writer_not_started(void)
+/* ---- the call log of this backend ---- */
+
+static void
+close_call_log(void)
 {
-	pid_t		pid;
-
-	return last_writer != NULL &&
-		GetBackgroundWorkerPid(last_writer, &pid) == BGWH_NOT_YET_STARTED;
-}
-
-static bool
-launch_writer(Oid database_id, Oid owner)
-{
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-	MemoryContext old;
-	bool		launched;
-
-	if (writer_not_started())
-		return true;
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ocp_backup");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ocp_backup_journal_writer");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "ocp_backup journal writer for database %u",
-			 database_id);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "ocp_backup journal writer");
-	worker.bgw_main_arg = ObjectIdGetDatum(database_id);
-	memcpy(worker.bgw_extra, &owner, sizeof(owner));
-	worker.bgw_notify_pid = 0;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	launched = RegisterDynamicBackgroundWorker(&worker, &handle);
-	MemoryContextSwitchTo(old);
-	if (launched)
-	{
-		if (last_writer != NULL)
-			pfree(last_writer);
-		last_writer = handle;
-	}
-	return launched;
+	if (call_log < 0)
+		return;
+	close(call_log);
+	ReleaseExternalFD();
+	call_log = -1;
+	call_log_size = 0;
 }
 
 static void
-spool_and_launch(SubTransactionId first_subid)
+close_call_log_at_exit(int code, Datum arg)
 {
-	if (spool_rows(first_subid) == 0)
-		return;
-	if (!launch_writer(MyDatabaseId, journal_owner))
+	/* An emptied log holds nothing for anyone. */
+	if (call_log >= 0 && call_log_size == 0)
+		unlink(call_log_path);
+	close_call_log();
+}
+
+static void
+open_call_log(void)
+{
+	char		directory[MAXPGPATH];
+	static uint32 logs_opened = 0;
+
+	spool_directory(MyDatabaseId, directory);
+	if (!make_directory(SPOOL_DIRECTORY) || !make_directory(directory))
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create the ocp_backup call log directory \"%s\": %m", directory)));
+	snprintf(call_log_path, MAXPGPATH, "%s/" INT64_FORMAT "-%d-%u" SPOOL_SUFFIX,
+			 directory, (int64) GetCurrentTimestamp(), MyProcPid, logs_opened++);
+	ReserveExternalFD();
+	call_log = lock_file(call_log_path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
+	/* Its name must be on disk before a request it records leaves. */
+	if (call_log < 0 || pg_fsync(call_log) != 0 || !fsync_path(directory, O_RDONLY))
 	{
-		leftovers_checked = false;
-		ereport(WARNING,
-				(errmsg("could not start a background worker to write rolled-back ocp_backup journal rows"),
-				 errdetail("The rows are kept in directory \"%s/%u\" of the data directory.",
-						   SPOOL_DIRECTORY, MyDatabaseId),
-				 errhint("They are written by the next call of ocp_backup_now in this database; "
-						 "raise max_worker_processes if this recurs.")));
+		int			save_errno = errno;
+
+		if (call_log >= 0)
+		{
+			unlink(call_log_path);
+			close_call_log();
+		}
+		else
+			ReleaseExternalFD();
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create the ocp_backup call log \"%s\": %m", call_log_path),
+				 errdetail("No request was sent: a call is recorded on disk before its request leaves.")));
 	}
+	call_log_size = 0;
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(close_call_log_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+}
+
+/*
+ * Appends one row and its line break; false, with the log as it was, when
+ * it cannot.
+ */
+static bool
+append_row(const char *row_json)
+{
+	if (write_all(call_log, row_json, strlen(row_json)) && write_all(call_log, "\n", 1))
+	{
+		call_log_size += (off_t) strlen(row_json) + 1;
+		return true;
+	}
+	/* A partial line would spoil the row appended after it. */
+	if (ftruncate(call_log, call_log_size) != 0)
+		close_call_log();
+	return false;
+}
+
+void
+ocpb_spool_call_leaving(const char *row_json)
+{
+	if (call_log < 0)
+		open_call_log();
+	if (!append_row(row_json) || pg_fdatasync(call_log) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not record the call in the ocp_backup call log \"%s\": %m",
+						call_log_path),
+				 errdetail("No request was sent: a call is recorded on disk before its request leaves.")));
+	rows_not_inserted++;
+}
+
+void
+ocpb_spool_call_answered(const char *row_json)
+{
+	/*
+	 * The row written before sending stays: the journal gets this one from
+	 * the INSERT that follows, or, if the process dies first, that one.
+	 */
+	if (call_log < 0 || !append_row(row_json))
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not record OCP's answer in the ocp_backup call log \"%s\": %m",
+						call_log_path),
+				 errdetail("The call's row is in the log with its outcome unknown.")));
+}
+
+void
+ocpb_spool_call_inserted(void)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+
+	if (n_inserted > 0 && inserted[n_inserted - 1].subid == subid)
+	{
+		inserted[n_inserted - 1].rows++;
+		rows_not_inserted--;
+		return;
+	}
+	if (n_inserted == max_inserted)
+	{
+		max_inserted = Max(8, max_inserted * 2);
+		inserted = inserted == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(InsertedRows) * max_inserted) :
+			repalloc(inserted, sizeof(InsertedRows) * max_inserted);
+	}
+	inserted[n_inserted].subid = subid;
+	inserted[n_inserted].rows = 1;
+	n_inserted++;
+	rows_not_inserted--;
+}
+
+/* ---- starting the writer ---- */
+
+/*
+ * Whether a writer holds this database's lock; one that is about to let go
+ * looks for released logs once more after it has.
+ */
+static bool
+writer_running(const char *directory)
+{
+	char		path[MAXPGPATH];
+	int			fd;
+
+	snprintf(path, MAXPGPATH, "%s/" WRITER_LOCK_FILE, directory);
+	fd = lock_file(path, O_RDWR | O_CREAT);
+	if (fd < 0)
+		return errno == EWOULDBLOCK;
+	close(fd);
+	return false;
+}
+
+static bool
+register_worker(const char *function, const char *name, Oid database_id,
+				BackgroundWorkerHandle **handle)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = handle == NULL ? 10 : BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ocp_backup");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
+	worker.bgw_main_arg = ObjectIdGetDatum(database_id);
+	if (handle == NULL)
+	{
+		RegisterBackgroundWorker(&worker);
+		return true;
+	}
+	return RegisterDynamicBackgroundWorker(&worker, handle);
+}
+
+/*
+ * Starts the database's writer unless one runs or is about to; false when
+ * no worker slot was free.  Never raises: abort callbacks call it.
+ */
+static bool
+start_writer(Oid database_id, BackgroundWorkerHandle **last)
+{
+	char		directory[MAXPGPATH];
+	char		name[BGW_MAXLEN];
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+	pid_t		pid;
+	bool		started;
+
+	/* It lists the directory once it starts, and will find what is there. */
+	if (last != NULL && *last != NULL &&
+		GetBackgroundWorkerPid(*last, &pid) == BGWH_NOT_YET_STARTED)
+		return true;
+	spool_directory(database_id, directory);
+	if (writer_running(directory))
+		return true;
+	snprintf(name, sizeof(name), "ocp_backup journal writer for database %u", database_id);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	started = register_worker("ocp_backup_journal_writer", name, database_id, &handle);
+	MemoryContextSwitchTo(old);
+	if (!started)
+		return false;
+	if (last == NULL)
+		pfree(handle);
+	else
+	{
+		if (*last != NULL)
+			pfree(*last);
+		*last = handle;
+	}
+	return true;
+}
+
+/* Logged, not warned: the rows wait safely on disk, and nobody else waits. */
+static void
+start_writer_or_log(void)
+{
+	if (start_writer(MyDatabaseId, &last_writer))
+		return;
+	leftovers_checked = false;
+	ereport(LOG,
+			(errmsg("could not start the ocp_backup journal writer for database %u", MyDatabaseId),
+			 errdetail("Journal rows wait in directory \"%s/%u\" of the data directory.",
+					   SPOOL_DIRECTORY, MyDatabaseId),
+			 errhint("They are written once a worker slot is free: at the next use of ocp_backup in this database, "
+					 "or within seconds with ocp_backup in shared_preload_libraries; raise max_worker_processes if this recurs.")));
+}
+
+/* Lets the writer have the log: it writes what this backend did not. */
+static void
+hand_log_to_writer(void)
+{
+	close_call_log();
+	start_writer_or_log();
+}
+
+static void
+forget_inserted_rows(void)
+{
+	n_inserted = 0;
+	rows_not_inserted = 0;
+}
+
+/*
+ * Every row in the log is in the journal and committed: the log is emptied
+ * once the commit is on disk, since it is the rows' only other copy.  A
+ * flush here raises only where it would PANIC anyway.
+ */
+static void
+on_commit(void)
+{
+	if (call_log < 0 || call_log_size == 0)
+		return;
+	if (rows_not_inserted > 0)
+	{
+		hand_log_to_writer();
+		return;
+	}
+	XLogFlush(XactLastCommitEnd);
+	if (ftruncate(call_log, 0) == 0)
+		call_log_size = 0;
+	else
+		hand_log_to_writer();
 }
 
 static void
 on_transaction_end(XactEvent event, void *arg)
 {
-	dlist_mutable_iter iter;
-
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			dlist_foreach_modify(iter, &pending_rows)
-				forget_row(dlist_container(PendingRow, node, iter.cur));
+			on_commit();
+			forget_inserted_rows();
 			break;
 
 			/*
-			 * A prepared transaction may still roll back: its rows are spooled
-			 * now, and the writer's insert waits for the outcome, then either
-			 * conflicts with the committed row or writes it.
+			 * A prepared transaction may still roll back: the writer's insert
+			 * waits for its outcome, then either meets the committed row or
+			 * writes it.
 			 */
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			if (has_rows_to_spool(InvalidSubTransactionId))
-				spool_and_launch(InvalidSubTransactionId);
+			if (call_log >= 0 && call_log_size > 0)
+				hand_log_to_writer();
+			forget_inserted_rows();
 			break;
 		default:
 			break;
 	}
 }
 
+/*
+ * Subtransactions nest, so the rows of the aborting one and of every one
+ * begun inside it are the innermost entries.
+ */
 static void
 on_subtransaction_end(SubXactEvent event, SubTransactionId subid,
 					  SubTransactionId parent_subid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB && has_rows_to_spool(subid))
-		spool_and_launch(subid);
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		while (n_inserted > 0 && inserted[n_inserted - 1].subid >= subid)
+			rows_not_inserted += inserted[--n_inserted].rows;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB && n_inserted > 0 &&
+			 inserted[n_inserted - 1].subid == subid)
+	{
+		if (n_inserted > 1 && inserted[n_inserted - 2].subid == parent_subid)
+		{
+			inserted[n_inserted - 2].rows += inserted[n_inserted - 1].rows;
+			n_inserted--;
+		}
+		else
+			inserted[n_inserted - 1].subid = parent_subid;
+	}
 }
 
 void
@@ -382,19 +499,33 @@ ocpb_spool_init(void)
 {
 	RegisterXactCallback(on_transaction_end, NULL);
 	RegisterSubXactCallback(on_subtransaction_end, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		(void) register_worker("ocp_backup_spool_launcher", "ocp_backup spool launcher",
+							   InvalidOid, NULL);
 }
 
+/* Whether the directory holds a log no backend holds. */
 static bool
-has_spool_files(const char *directory)
+has_released_logs(const char *directory)
 {
 	DIR		   *dir = opendir(directory);
 	struct dirent *entry;
+	char		path[MAXPGPATH];
 	bool		found = false;
+	int			fd;
 
 	if (dir == NULL)
 		return false;
 	while (!found && (entry = readdir(dir)) != NULL)
-		found = pg_str_endswith(entry->d_name, SPOOL_SUFFIX);
+	{
+		if (!pg_str_endswith(entry->d_name, SPOOL_SUFFIX))
+			continue;
+		snprintf(path, MAXPGPATH, "%s/%s", directory, entry->d_name);
+		fd = lock_file(path, O_RDONLY);
+		found = fd >= 0;
+		if (found)
+			close(fd);
+	}
 	closedir(dir);
 	return found;
 }
@@ -408,16 +539,36 @@ ocpb_spool_flush_leftovers(void)
 		return;
 	leftovers_checked = true;
 	spool_directory(MyDatabaseId, directory);
-	if (has_spool_files(directory) && !launch_writer(MyDatabaseId, ocpb_journal_owner()))
-	{
-		leftovers_checked = false;
-		ereport(WARNING,
-				(errmsg("could not start a background worker to write spooled ocp_backup journal rows"),
-				 errhint("Raise max_worker_processes; the rows stay spooled until a worker starts.")));
-	}
+	if (has_released_logs(directory))
+		start_writer_or_log();
 }
 
 /* ---- the writer ---- */
+
+typedef enum RowOutcome
+{
+	ROW_WRITTEN,
+	ROW_SKIPPED,				/* in the journal already, or superseded */
+	ROW_REFUSED,				/* set aside */
+	ROW_WAITING,				/* on a lock: tried again later */
+} RowOutcome;
+
+typedef struct LogReplay
+{
+	const char *path;
+	Oid			journal;		/* ocp_backup.invocation now */
+	HTAB	   *seen;			/* ids whose last row was taken */
+	StringInfoData refused;
+	StringInfoData waiting;
+	int			written;
+} LogReplay;
+
+typedef struct ReplayedRow
+{
+	LogReplay  *replay;
+	char	   *line;
+	bool		superseded;
+} ReplayedRow;
 
 static int
 compare_names(const ListCell *a, const ListCell *b)
@@ -426,7 +577,7 @@ compare_names(const ListCell *a, const ListCell *b)
 }
 
 static List *
-spool_files(const char *directory)
+log_files(const char *directory)
 {
 	DIR		   *dir = AllocateDir(directory);
 	struct dirent *entry;
@@ -443,56 +594,155 @@ spool_files(const char *directory)
 	return names;
 }
 
-/* The file's contents, or NULL when another writer has replayed it already. */
 static char *
-read_spool_file(const char *path)
+read_log(int fd, const char *path)
 {
-	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	StringInfoData contents;
 	char		buffer[8192];
 	ssize_t		got;
 
-	if (fd < 0 && errno == ENOENT)
-		return NULL;
-	if (fd < 0)
-		ereport(ERROR, (errcode_for_file_access(),
-						errmsg("could not open spool file \"%s\": %m", path)));
 	initStringInfo(&contents);
 	while ((got = read(fd, buffer, sizeof(buffer))) > 0)
 		appendBinaryStringInfo(&contents, buffer, (int) got);
 	if (got < 0)
 		ereport(ERROR, (errcode_for_file_access(),
-						errmsg("could not read spool file \"%s\": %m", path)));
-	CloseTransientFile(fd);
+						errmsg("could not read ocp_backup call log \"%s\": %m", path)));
 	return contents.data;
 }
 
-static void
-record_row(void *row)
+static bool
+int8_field(Jsonb *row, const char *key, int64 *value)
 {
-	(void) ocpb_journal_record_row(row);
+	JsonbValue	name;
+	JsonbValue *found;
+
+	name.type = jbvString;
+	name.val.string.val = unconstify(char *, key);
+	name.val.string.len = strlen(key);
+	found = findJsonbValueFromContainer(&row->root, JB_FOBJECT, &name);
+	if (found == NULL || found->type != jbvNumeric)
+		return false;
+	*value = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											   NumericGetDatum(found->val.numeric)));
+	return true;
 }
 
 /*
- * Writes one row in a subtransaction of its own; false, with the error
- * logged, when it cannot be written, so that one bad row does not keep the
- * others of its file out of the journal.
+ * Writes one row unless a later row of its call was taken already (the
+ * log is read from its end).  Rows logged before 1.1 name no journal: they
+ * are of this one.
  */
-static bool
-replay_row(char *row, const char *path)
+static void
+replay_row_work(void *arg)
 {
-	ErrorData  *error = ocpb_try_in_subtransaction(record_row, row);
+	ReplayedRow *work = arg;
+	Jsonb	   *row = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(work->line)));
+	int64		id;
+	int64		journal;
+	bool		found;
 
-	if (error == NULL)
-		return true;
-	ereport(LOG,
-			(errmsg("ocp_backup journal writer could not write a row of \"%s\"", path),
-			 errdetail("%s", ocpb_error_text(error))));
-	FreeErrorData(error);
-	return false;
+	if (!int8_field(row, "id", &id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the row has no id")));
+	(void) hash_search(work->replay->seen, &id, HASH_ENTER, &found);
+	work->superseded = found;
+	if (found)
+		return;
+	if (!int8_field(row, "journal", &journal) || journal == work->replay->journal)
+		(void) ocpb_journal_record_jsonb(row);
+	else
+		ocpb_journal_adopt_row(row, id);
 }
 
-/* A file's rows that could not be written, kept apart for the DBA. */
+static bool
+is_lock_wait(const ErrorData *error)
+{
+	return error->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		error->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+		error->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE;
+}
+
+static RowOutcome
+replay_row(LogReplay *replay, char *line)
+{
+	ReplayedRow work = {replay, line, false};
+	ErrorData  *error = ocpb_try_in_subtransaction(replay_row_work, &work);
+	RowOutcome	outcome;
+
+	if (error == NULL)
+		return work.superseded ? ROW_SKIPPED : ROW_WRITTEN;
+	outcome = is_lock_wait(error) ? ROW_WAITING : ROW_REFUSED;
+	if (outcome == ROW_REFUSED)
+		ereport(LOG,
+				(errmsg("ocp_backup journal writer could not write a row of \"%s\"", replay->path),
+				 errdetail("%s", ocpb_error_text(error))));
+	FreeErrorData(error);
+	return outcome;
+}
+
+/*
+ * A line that the process writing it did not finish (it died in the
+ * write) ends the log: the row before it, or none, is the call's record,
+ * and a request is sent only once its row is whole on disk.
+ */
+static void
+replay_lines(LogReplay *replay, char *contents)
+{
+	char	   *end = strrchr(contents, '\n');
+	char	   *line;
+
+	if (end == NULL)
+		return;
+	*end = '\0';
+	/* From the end: a call's last row is its record. */
+	for (;;)
+	{
+		line = strrchr(contents, '\n');
+		line = line == NULL ? contents : line + 1;
+		if (*line != '\0')
+		{
+			switch (replay_row(replay, line))
+			{
+				case ROW_WRITTEN:
+					replay->written++;
+					break;
+				case ROW_SKIPPED:
+					break;
+				case ROW_REFUSED:
+					appendStringInfo(&replay->refused, "%s\n", line);
+					break;
+				case ROW_WAITING:
+					appendStringInfo(&replay->waiting, "%s\n", line);
+					break;
+			}
+		}
+		if (line == contents)
+			break;
+		line[-1] = '\0';
+	}
+}
+
+static void
+write_file(const char *path, const StringInfo contents)
+{
+	char		temporary[MAXPGPATH];
+	int			fd;
+
+	snprintf(temporary, sizeof(temporary), "%s.tmp", path);
+	fd = OpenTransientFile(temporary, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0 || !write_all(fd, contents->data, contents->len) || pg_fsync(fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write \"%s\": %m", temporary)));
+	CloseTransientFile(fd);
+	if (rename(temporary, path) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rename \"%s\" to \"%s\": %m", temporary, path)));
+}
+
+/* Rows that cannot be written, kept apart for the DBA. */
 static void
 set_aside(const char *path, const StringInfo rows)
 {
@@ -500,7 +750,7 @@ set_aside(const char *path, const StringInfo rows)
 	int			fd;
 
 	snprintf(aside, sizeof(aside), "%s" SPOOL_ASIDE_SUFFIX, path);
-	fd = OpenTransientFile(aside, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	fd = OpenTransientFile(aside, O_WRONLY | O_CREAT | O_APPEND | PG_BINARY);
 	if (fd < 0 || !write_all(fd, rows->data, rows->len) || pg_fsync(fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
@@ -509,60 +759,59 @@ set_aside(const char *path, const StringInfo rows)
 	ereport(WARNING,
 			(errmsg("ocp_backup journal rows that cannot be written were moved to \"%s\"", aside),
 			 errdetail("They came from \"%s\"; the server log says why each was refused.", path),
-			 errhint("Fix what refused them (the journal's constraints, triggers or privileges), then move the file back to its name without \"%s\".",
-					 SPOOL_ASIDE_SUFFIX)));
+			 errhint("Fix what refused them (the journal's constraints, triggers or privileges), then move the file back to a name ending in \"%s\".",
+					 SPOOL_SUFFIX)));
 }
 
 /*
- * Writes every row of one spool file in one transaction, each in a
- * subtransaction; rows that cannot be written go to a file set aside.
- * Returns how many rows were written, or -1 when another writer took the
- * file first.  The commit is flushed to disk before the caller removes the
- * file, whatever synchronous_commit says: the file is the rows' only other
- * copy.
+ * Writes the rows of one log in one transaction, each in a subtransaction.
+ * Once the commit is on disk (the log is the rows' only other copy), the
+ * log is removed, or, when rows wait on a lock, rewritten with just those.
+ * Returns whether rows wait.
  */
-static int
-replay_file(const char *path)
+static bool
+replay_log(int fd, const char *path)
 {
-	char	   *contents;
-	char	   *line;
-	char	   *next;
-	int			rows = 0;
-	StringInfoData refused;
+	LogReplay	replay;
+	HASHCTL		seen;
+	bool		waiting;
 
+	memset(&replay, 0, sizeof(replay));
+	replay.path = path;
+	seen.keysize = sizeof(int64);
+	seen.entrysize = sizeof(int64);
+	seen.hcxt = CurrentMemoryContext;
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "writing spooled ocp_backup journal rows");
-	initStringInfo(&refused);
-	contents = read_spool_file(path);
-	if (contents == NULL)
-		rows = -1;
-	for (line = contents; line != NULL && *line != '\0'; line = next)
-	{
-		next = strchr(line, '\n');
-		if (next == NULL)
-			next = line + strlen(line);
-		else
-			*next++ = '\0';
-		if (*line == '\0')
-			continue;
-		if (replay_row(line, path))
-			rows++;
-		else
-			appendStringInfo(&refused, "%s\n", line);
-	}
-	if (refused.len > 0)
-		set_aside(path, &refused);
+	pgstat_report_activity(STATE_RUNNING, "writing ocp_backup journal rows from call logs");
+	replay.seen = hash_create("ocp_backup replayed ids", 64, &seen,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	replay.journal = ocpb_journal_oid();
+	initStringInfo(&replay.refused);
+	initStringInfo(&replay.waiting);
+	replay_lines(&replay, read_log(fd, path));
+	if (replay.refused.len > 0)
+		set_aside(path, &replay.refused);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	XLogFlush(XactLastCommitEnd);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return rows;
+	waiting = replay.waiting.len > 0;
+	if (waiting)
+		write_file(path, &replay.waiting);
+	else if (unlink(path) != 0 && errno != ENOENT)
+		ereport(ERROR, (errcode_for_file_access(),
+						errmsg("could not remove ocp_backup call log \"%s\": %m", path)));
+	if (replay.written > 0)
+		elog(LOG, "ocp_backup journal writer wrote %d journal row(s) from \"%s\"",
+			 replay.written, path);
+	hash_destroy(replay.seen);
+	return waiting;
 }
 
 /*
- * A file that cannot be read is renamed out of the writer's way, so that
- * the files after it are still written.
+ * A log that cannot be read is renamed out of the writer's way, so that
+ * the logs after it are still written.
  */
 static void
 move_aside(const char *path, const char *why)
@@ -573,24 +822,32 @@ move_aside(const char *path, const char *why)
 	if (rename(path, aside) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not rename spool file \"%s\" to \"%s\": %m", path, aside)));
+				 errmsg("could not rename ocp_backup call log \"%s\" to \"%s\": %m", path, aside)));
 	ereport(WARNING,
-			(errmsg("ocp_backup spool file \"%s\" cannot be read and was moved to \"%s\"", path, aside),
+			(errmsg("ocp_backup call log \"%s\" cannot be read and was moved to \"%s\"", path, aside),
 			 errdetail("%s", why),
 			 errhint("Restore its permissions or contents, then move it back to its name without \"%s\".",
 					 SPOOL_ASIDE_SUFFIX)));
 }
 
-/* Replays one file; a file that cannot be read is moved aside. */
-static int
-replay_or_move_aside(const char *path)
+/* Replays one log no backend holds; returns whether rows of it wait. */
+static bool
+replay_released_log(const char *path)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
-	volatile int rows = 0;
+	volatile bool waiting = false;
+	int			fd = lock_file(path, O_RDONLY);
 
+	if (fd < 0 && errno == EWOULDBLOCK)
+		return false;			/* its backend still holds it */
+	if (fd < 0 && errno == ENOENT)
+		return false;
 	PG_TRY();
 	{
-		rows = replay_file(path);
+		if (fd < 0)
+			ereport(ERROR, (errcode_for_file_access(),
+							errmsg("could not open ocp_backup call log \"%s\": %m", path)));
+		waiting = replay_log(fd, path);
 	}
 	PG_CATCH();
 	{
@@ -602,39 +859,165 @@ replay_or_move_aside(const char *path)
 		AbortCurrentTransaction();
 		move_aside(path, error->message);
 		FreeErrorData(error);
-		rows = -1;
 	}
 	PG_END_TRY();
-	return rows;
+	if (fd >= 0)
+		close(fd);
+	return waiting;
+}
+
+/* Replays every log no backend holds; returns whether rows wait. */
+static bool
+replay_directory(const char *directory)
+{
+	MemoryContext pass = AllocSetContextCreate(TopMemoryContext, "ocp_backup writer pass",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(pass);
+	ListCell   *cell;
+	bool		waiting = false;
+
+	foreach(cell, log_files(directory))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (replay_released_log(lfirst(cell)))
+			waiting = true;
+	}
+	if (!waiting)
+		(void) fsync_path(directory, O_RDONLY);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(pass);
+	return waiting;
+}
+
+static int
+take_writer_lock(const char *directory)
+{
+	char		path[MAXPGPATH];
+
+	snprintf(path, MAXPGPATH, "%s/" WRITER_LOCK_FILE, directory);
+	return lock_file(path, O_RDWR | O_CREAT);
+}
+
+/*
+ * The journal's owner, whose rights the writer works with; InvalidOid when
+ * the extension is not (or no longer) in the database: its logs wait for it.
+ */
+static Oid
+journal_owner_if_installed(void)
+{
+	Oid			owner = InvalidOid;
+
+	StartTransactionCommand();
+	if (OidIsValid(get_extension_oid("ocp_backup", true)))
+		owner = ocpb_journal_owner();
+	CommitTransactionCommand();
+	return owner;
+}
+
+static void
+nap(long milliseconds)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 milliseconds, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
 }
 
 void
 ocp_backup_journal_writer(Datum main_arg)
 {
 	Oid			database_id = DatumGetObjectId(main_arg);
-	Oid			owner;
 	char		directory[MAXPGPATH];
-	ListCell   *cell;
+	int			lock;
+	Oid			owner;
 
-	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(owner));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(database_id, owner, 0);
-	/* Over whatever ALTER DATABASE or ALTER ROLE set. */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_OVERRIDE);
 	spool_directory(database_id, directory);
-	foreach(cell, spool_files(directory))
+	lock = take_writer_lock(directory);
+	if (lock < 0)
+		proc_exit(0);			/* another writer has it */
+	BackgroundWorkerInitializeConnectionByOid(database_id, InvalidOid, 0);
+	/* Over whatever ALTER DATABASE set. */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", WRITER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
+	owner = journal_owner_if_installed();
+	if (!OidIsValid(owner))
+		proc_exit(0);
+	SetUserIdAndSecContext(owner, SECURITY_RESTRICTED_OPERATION);
+	for (;;)
 	{
-		const char *path = lfirst(cell);
-		int			rows = replay_or_move_aside(path);
-
-		if (rows < 0)
+		if (replay_directory(directory))
+		{
+			nap(WRITER_RETRY_MS);
 			continue;
-		if (unlink(path) != 0 && errno != ENOENT)
-			ereport(ERROR, (errcode_for_file_access(),
-							errmsg("could not remove spool file \"%s\": %m", path)));
-		(void) fsync_path(directory, O_RDONLY);
-		elog(LOG, "ocp_backup journal writer replayed \"%s\": %d rolled-back journal row(s), any already written skipped",
-			 path, rows);
+		}
+		/* A log released while this writer held the lock is found here. */
+		close(lock);
+		if (!has_released_logs(directory))
+			break;
+		lock = take_writer_lock(directory);
+		if (lock < 0)
+			break;
 	}
+	proc_exit(0);
+}
+
+/* ---- the launcher (shared_preload_libraries) ---- */
+
+static bool
+database_exists(Oid database_id)
+{
+	bool		exists;
+
+	StartTransactionCommand();
+	exists = SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(database_id));
+	CommitTransactionCommand();
+	return exists;
+}
+
+/* Starts a writer for each database with logs no backend holds. */
+static void
+launch_writers(void)
+{
+	DIR		   *dir = opendir(SPOOL_DIRECTORY);
+	struct dirent *entry;
+	char		directory[MAXPGPATH];
+	Oid			database_id;
+	char	   *end;
+
+	if (dir == NULL)
+		return;
+	while ((entry = readdir(dir)) != NULL)
+	{
+		database_id = (Oid) strtoul(entry->d_name, &end, 10);
+		if (*end != '\0' || !OidIsValid(database_id))
+			continue;
+		spool_directory(database_id, directory);
+		if (has_released_logs(directory) && database_exists(database_id) &&
+			!start_writer(database_id, NULL))
+			ereport(LOG,
+					(errmsg("could not start the ocp_backup journal writer for database %u", database_id),
+					 errhint("Raise max_worker_processes; the launcher tries again in a few seconds.")));
+	}
+	closedir(dir);
+}
+
+void
+ocp_backup_spool_launcher(Datum main_arg)
+{
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	/* No database: pg_database is shared, and that is all it reads. */
+	BackgroundWorkerInitializeConnectionByOid(InvalidOid, InvalidOid, 0);
+	while (!ShutdownRequestPending)
+	{
+		launch_writers();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 LAUNCHER_NAP_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		/* Barriers (DROP DATABASE waits on one) are absorbed here. */
+		CHECK_FOR_INTERRUPTS();
+	}
+	proc_exit(0);
 }
