@@ -201,6 +201,7 @@ static void
 open_call_log(void)
 {
 	char		directory[MAXPGPATH];
+	char		temporary[MAXPGPATH];
 	static uint32 logs_opened = 0;
 
 	spool_directory(MyDatabaseId, directory);
@@ -210,15 +211,23 @@ open_call_log(void)
 				 errmsg("could not create the ocp_backup call log directory \"%s\": %m", directory)));
 	snprintf(call_log_path, MAXPGPATH, "%s/" INT64_FORMAT "-%d-%u" SPOOL_SUFFIX,
 			 directory, (int64) GetCurrentTimestamp(), MyProcPid, logs_opened++);
+	snprintf(temporary, MAXPGPATH, "%s.new", call_log_path);
 	ReserveExternalFD();
-	call_log = lock_file(call_log_path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
-	/* Its name must be on disk before a request it records leaves. */
-	if (call_log < 0 || pg_fsync(call_log) != 0 || !fsync_path(directory, O_RDONLY))
+
+	/*
+	 * Locked under a name writers do not look at, then renamed: a writer
+	 * never finds the log unlocked.  Its name must be on disk before a
+	 * request it records leaves.
+	 */
+	call_log = lock_file(temporary, O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
+	if (call_log < 0 || pg_fsync(call_log) != 0 || rename(temporary, call_log_path) != 0 ||
+		!fsync_path(directory, O_RDONLY))
 	{
 		int			save_errno = errno;
 
 		if (call_log >= 0)
 		{
+			unlink(temporary);
 			unlink(call_log_path);
 			close_call_log();
 		}

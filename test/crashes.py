@@ -1,0 +1,587 @@
+#!/usr/bin/env python3
+"""crashes.py - the journal loses nothing, whatever stops a call.
+
+Every request that may have left must have exactly one journal row, counted
+here against what the simulator received (each scenario backs up a cluster
+id of its own), after:
+
+  kill_waiting     kill -9 of the calling backend while OCP hangs
+  kill_open_xact   kill -9 after the call returned, its transaction open:
+                   the row is complete (successful, with its task), and the
+                   id the caller got is never handed out again
+  kill_other       kill -9 of an unrelated backend with 3 calls in flight
+  immediate_stop   pg_ctl stop -m immediate with 3 calls in flight
+  async_commit     synchronous_commit = off, the backend killed right after
+                   its call committed (wal_writer_delay is 10 s here, so the
+                   commit is not on disk unless ocp_backup flushed it)
+  first_use        without shared_preload_libraries: rows left by a crash
+                   appear at the first use of an ocp_backup function
+  burst            8 sessions x 100 rolled-back calls: no WARNING to any
+                   client, at most one journal writer at a time, every row
+                   written within BURST_PATIENCE_S
+  locked_journal   a rolled-back call's row waits while the journal is
+                   locked, and is written once the lock goes, with no call
+  prepared         a prepared transaction's call: one row after ROLLBACK
+                   PREPARED, one after COMMIT PREPARED, no call needed
+  recreated        DROP/CREATE EXTENSION with logs left: later calls work,
+                   an old row whose id the new journal has not reached is
+                   written (and the sequence moved past it), one whose id
+                   it has reached is set aside
+  one_statement    20,000 calls in one statement grow the backend's
+                   RssAnon by less than 2 MB
+
+Rows whose outcome is unknown must say so.  Runs its own throwaway cluster
+(initdb in a temporary directory, as the postgres user when run as root),
+preloading ocp_backup as the README recommends, except for first_use.
+Needs OCP_SIM_URL, a plain-http test/ocp_sim.py that accepts Basic
+admin:admin.  Prints PASS/FAIL lines (test/run counts them); exits non-zero
+if anything failed.  Python standard library only.
+
+    python3 test/crashes.py [--only NAME,...] [--calls N]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+STORAGE = ('{"configName": "crashes", "obBackupStorageBaseInfo": '
+           '{"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/obbackup/"}}')
+DATABASE = "ocpb_crashes"
+PATIENCE_S = 30          # for rows after a restart or an unblocking
+BURST_SESSIONS = 8
+BURST_CALLS = 100
+BURST_PATIENCE_S = 30
+MEMORY_LIMIT_KB = 2048
+PG_BIN = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                        check=True).stdout.strip()
+
+failures = 0
+
+
+def report(ok, name, text):
+    global failures
+    if not ok:
+        failures += 1
+    print("%s %s: %s" % ("PASS" if ok else "FAIL", name, text), flush=True)
+
+
+def info(text):
+    print(text, flush=True)
+
+
+def as_postgres(command):
+    return (["runuser", "-u", "postgres", "--"] + command) if os.getuid() == 0 else command
+
+
+class Simulator:
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+
+    def control(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + "/__sim/" + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.read().decode()
+
+    def fresh(self):
+        self.control("POST", "reset", {})
+        self.control("POST", "config", {"task_seconds": 0})
+
+    def hang(self, count):
+        self.control("POST", "faults", {"kind": "hang", "count": count})
+
+    def backup_requests(self, cluster_id):
+        path = "/api/v2/ob/clusters/%d/backup/backupNow" % cluster_id
+        return sum(1 for line in self.control("GET", "requests").splitlines()
+                   if json.loads(line)["path"] == path)
+
+
+class Cluster:
+    """A throwaway PostgreSQL that may be killed."""
+
+    def __init__(self, sim_url):
+        self.sim_url = sim_url
+        self.root = tempfile.mkdtemp(prefix="ocpb_crashes.")
+        self.data = os.path.join(self.root, "data")
+        self.port = 5500 + os.getpid() % 400
+        if os.getuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        subprocess.run(as_postgres([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U",
+                                    "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
+                                    "--locale=C.UTF-8"]),
+                       check=True, capture_output=True)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as conf:
+            conf.write("listen_addresses = ''\nunix_socket_directories = '%s'\nport = %d\n"
+                       "fsync = off\nmax_prepared_transactions = 4\nwal_writer_delay = '10s'\n"
+                       "max_worker_processes = 16\nrestart_after_crash = on\n"
+                       % (self.root, self.port))
+        self.preload = True
+        self.start()
+
+    def env(self, app=None):
+        env = dict(os.environ, PGHOST=self.root, PGPORT=str(self.port), PGUSER="postgres",
+                   PGDATABASE=DATABASE)
+        if app:
+            env["PGAPPNAME"] = app
+        return env
+
+    def pg_ctl(self, *args):
+        subprocess.run(as_postgres([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-l",
+                                    os.path.join(self.root, "server.log")] + list(args)),
+                       check=True, capture_output=True)
+
+    def start(self):
+        self.pg_ctl("-w", "-o", "-c shared_preload_libraries=%s"
+                    % ("ocp_backup" if self.preload else "''"), "start")
+
+    def stop(self, mode="fast"):
+        self.pg_ctl("-w", "-m", mode, "stop")
+
+    def restart(self, preload):
+        self.stop()
+        self.preload = preload
+        self.start()
+
+    def psql(self, script, database=DATABASE, app=None, timeout=300):
+        done = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-d", database, "-f", "-"],
+                              input=script, capture_output=True, text=True, timeout=timeout,
+                              env=self.env(app))
+        return done.stdout, done.stderr
+
+    def value(self, query, database=DATABASE):
+        out, err = self.psql(query + "\n", database)
+        if "ERROR" in err or "FATAL" in err:
+            raise RuntimeError("psql failed on %r: %s" % (query, err.strip()))
+        return out.strip()
+
+    def background(self, script, app):
+        """A session running script, left to run (or to be killed)."""
+        session = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", DATABASE, "-f", "-"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=self.env(app))
+        session.stdin.write(script)
+        session.stdin.close()
+        session.stdin = None
+        return session
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            done = subprocess.run(["psql", "-X", "-A", "-t", "-d", "postgres", "-c", "SELECT 1"],
+                                  capture_output=True, text=True, env=self.env())
+            if done.stdout.strip() == "1":
+                return True
+            time.sleep(0.2)
+        return False
+
+    def backend_pids(self, app):
+        out = self.value("SELECT string_agg(pid::text, ' ') FROM pg_stat_activity "
+                         "WHERE application_name = '%s'" % app)
+        return [int(p) for p in out.split()]
+
+    def postmaster_pid(self):
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
+
+    def destroy(self):
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def call_sql(cluster_id, select="invocation_id, task_id"):
+    return ("SELECT %s FROM ocp_backup_now(%d, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '%s');"
+            % (select, cluster_id, STORAGE))
+
+
+def set_up(cluster, sim_url):
+    cluster.value("CREATE DATABASE %s" % DATABASE, "postgres")
+    out, err = cluster.psql(
+        "CREATE EXTENSION ocp_backup;\n"
+        "CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url '%s', timeout_ms '60000');\n"
+        "CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'admin');\n"
+        % sim_url)
+    if "ERROR" in err:
+        raise RuntimeError(err)
+
+
+def rows_of(cluster, cluster_id):
+    out = cluster.value("SELECT coalesce(json_agg(json_build_object('id', id, 'successful', "
+                        "successful, 'unknown', outcome_unknown, 'tasks', task_ids) ORDER BY id), "
+                        "'[]') FROM ocp_backup.invocation WHERE cluster_id = %d" % cluster_id)
+    return json.loads(out)
+
+
+def wait_rows(cluster, cluster_id, count, patience=PATIENCE_S):
+    """The journal's rows of a cluster once count are there, or at the deadline."""
+    deadline = time.time() + patience
+    while True:
+        try:
+            rows = rows_of(cluster, cluster_id)
+        except RuntimeError:
+            rows = []
+        if len(rows) >= count or time.time() > deadline:
+            return rows
+        time.sleep(0.2)
+
+
+def wait_requests(sim, cluster_id, count, timeout=20):
+    deadline = time.time() + timeout
+    while sim.backup_requests(cluster_id) < count and time.time() < deadline:
+        time.sleep(0.05)
+    return sim.backup_requests(cluster_id)
+
+
+def kill(pid):
+    os.kill(pid, 9)
+
+
+def judge(name, cluster, sim, cluster_id, expect_unknown, extra="", patience=PATIENCE_S):
+    received = sim.backup_requests(cluster_id)
+    rows = wait_rows(cluster, cluster_id, received, patience)
+    unknown = sum(1 for r in rows if r["unknown"])
+    ok = received > 0 and len(rows) == received and \
+        (expect_unknown is None or unknown == (received if expect_unknown else 0))
+    report(ok, name, "OCP received %d request(s), the journal holds %d row(s), %d of unknown "
+           "outcome%s" % (received, len(rows), unknown, extra))
+    return rows
+
+
+def scenario_kill_waiting(cluster, sim):
+    sim.fresh()
+    sim.hang(1)
+    session = cluster.background(call_sql(101), "crash_waiting")
+    wait_requests(sim, 101, 1)
+    for pid in cluster.backend_pids("crash_waiting"):
+        kill(pid)
+    session.wait(timeout=30)
+    cluster.wait_ready()
+    judge("kill_waiting", cluster, sim, 101, True)
+
+
+def scenario_kill_open_xact(cluster, sim):
+    sim.fresh()
+    out_file = os.path.join(cluster.root, "open_xact.out")
+    session = cluster.background("\\o %s\nBEGIN;\n%s\n\\o\nSELECT pg_sleep(600);\n"
+                                 % (out_file, call_sql(102)), "crash_open")
+    deadline = time.time() + 20
+    answer = ""
+    while time.time() < deadline and "|" not in answer:
+        time.sleep(0.05)
+        if os.path.exists(out_file):
+            with open(out_file) as f:
+                answer = f.read().strip()
+    for pid in cluster.backend_pids("crash_open"):
+        kill(pid)
+    session.wait(timeout=30)
+    cluster.wait_ready()
+    given_id, _, task = answer.partition("|")
+    rows = judge("kill_open_xact", cluster, sim, 102, False)
+    complete = len(rows) == 1 and rows[0]["successful"] and str(rows[0]["id"]) == given_id and \
+        [str(t) for t in rows[0]["tasks"]] == [task]
+    task_row = cluster.value("SELECT count(*) FROM ocp_backup.task WHERE task_id = %s"
+                             % (task or "0"))
+    report(complete and task_row == "1", "kill_open_xact complete row",
+           "the caller got invocation %s with task %s; the journal: %s, task rows: %s"
+           % (given_id or "?", task or "?", rows, task_row))
+    sim.fresh()
+    next_out, err = cluster.psql(call_sql(103, "invocation_id"))
+    next_id = next_out.strip()
+    report(next_id.isdigit() and given_id.isdigit() and int(next_id) > int(given_id),
+           "kill_open_xact id not reused",
+           "the killed transaction's call had id %s; the next call got %s %s"
+           % (given_id, next_id, err.strip()))
+
+
+def calls_in_flight(cluster, sim, cluster_id, app, count):
+    sim.fresh()
+    sim.hang(count)
+    sessions = []
+    for _ in range(count):
+        session = cluster.background(call_sql(cluster_id), app)
+        sessions.append(session)
+    wait_requests(sim, cluster_id, count)
+    return sessions
+
+
+def scenario_kill_other(cluster, sim):
+    sessions = calls_in_flight(cluster, sim, 104, "crash_inflight", 3)
+    bystander = cluster.background("SELECT pg_sleep(600);\n", "crash_bystander")
+    time.sleep(0.3)
+    for pid in cluster.backend_pids("crash_bystander"):
+        kill(pid)
+    for session in sessions + [bystander]:
+        session.wait(timeout=30)
+    cluster.wait_ready()
+    judge("kill_other", cluster, sim, 104, True)
+
+
+def scenario_immediate_stop(cluster, sim):
+    sessions = calls_in_flight(cluster, sim, 105, "crash_stop", 3)
+    cluster.stop("immediate")
+    for session in sessions:
+        session.wait(timeout=30)
+    cluster.start()
+    cluster.wait_ready()
+    judge("immediate_stop", cluster, sim, 105, True)
+
+
+def scenario_async_commit(cluster, sim):
+    sim.fresh()
+    session = cluster.background("SET synchronous_commit = off;\n%s\nSELECT pg_sleep(600);\n"
+                                 % call_sql(106), "crash_async")
+    wait_requests(sim, 106, 1)
+    deadline = time.time() + 20
+    while time.time() < deadline and cluster.value(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash_async' "
+            "AND query LIKE 'SELECT pg_sleep%'") != "1":
+        time.sleep(0.02)
+    for pid in cluster.backend_pids("crash_async"):
+        kill(pid)
+    session.wait(timeout=30)
+    cluster.wait_ready()
+    rows = judge("async_commit", cluster, sim, 106, False)
+    report(len(rows) == 1 and rows[0]["successful"], "async_commit complete row",
+           "the journal: %s" % rows)
+
+
+def scenario_first_use(cluster, sim):
+    cluster.restart(preload=False)
+    sim.fresh()
+    sim.hang(1)
+    session = cluster.background(call_sql(107), "crash_first_use")
+    wait_requests(sim, 107, 1)
+    for pid in cluster.backend_pids("crash_first_use"):
+        kill(pid)
+    session.wait(timeout=30)
+    cluster.wait_ready()
+    time.sleep(3)
+    before = len(rows_of(cluster, 107))
+    cluster.psql("SELECT count(*) FROM ocp_backup_check();\n")
+    rows = judge("first_use", cluster, sim, 107, True,
+                 "; %d before the first use of ocp_backup_check()" % before)
+    cluster.restart(preload=True)
+    return rows
+
+
+def writers_running(cluster):
+    return int(cluster.value("SELECT count(*) FROM pg_stat_activity "
+                             "WHERE backend_type = 'ocp_backup journal writer'"))
+
+
+def scenario_burst(cluster, sim, calls):
+    sim.fresh()
+    script = "".join("BEGIN;\n%s\nROLLBACK;\n" % call_sql(108, "successful")
+                     for _ in range(calls))
+    sessions = [cluster.background(script, "crash_burst") for _ in range(BURST_SESSIONS)]
+    most_writers = 0
+    started = time.time()
+    while any(s.poll() is None for s in sessions):
+        most_writers = max(most_writers, writers_running(cluster))
+        time.sleep(0.05)
+    warnings = []
+    for session in sessions:
+        out, err = session.communicate(timeout=300)
+        warnings += [line for line in err.splitlines() if line.strip()]
+    expected = BURST_SESSIONS * calls
+    deadline = time.time() + BURST_PATIENCE_S
+    rows = 0
+    while time.time() < deadline:
+        most_writers = max(most_writers, writers_running(cluster))
+        rows = int(cluster.value("SELECT count(*) FROM ocp_backup.invocation WHERE cluster_id = 108"))
+        if rows >= expected:
+            break
+        time.sleep(0.1)
+    waited = time.time() - started
+    received = sim.backup_requests(108)
+    report(received == expected and rows == expected and not warnings and most_writers <= 1,
+           "burst", "%d sessions x %d rolled-back calls: OCP received %d, the journal holds %d "
+           "row(s) %.1f s after the first call; %d line(s) on the clients' stderr%s; at most %d "
+           "journal writer(s) seen at once"
+           % (BURST_SESSIONS, calls, received, rows, waited, len(warnings),
+              (" (" + warnings[0] + ")") if warnings else "", most_writers))
+
+
+def scenario_locked_journal(cluster, sim):
+    sim.fresh()
+    locker = cluster.background("BEGIN;\nLOCK TABLE ocp_backup.invocation;\n"
+                                "SELECT pg_sleep(4);\nCOMMIT;\n", "crash_locker")
+    time.sleep(0.5)
+    # A failed call (cluster 99 is missing in the simulator) does not touch
+    # the journal; a successful one would wait for the lock in its INSERT.
+    out, err = cluster.psql(call_sql(99, "successful"))
+    time.sleep(1.5)
+    # The journal cannot be read while it is locked; its row waits in a log.
+    during = int(cluster.value("SELECT count(*) FROM pg_ls_dir(current_setting('data_directory') "
+                               "|| '/pg_ocp_backup/' || (SELECT oid FROM pg_database WHERE "
+                               "datname = current_database())) f WHERE f LIKE '%.jsonl'"))
+    locker.wait(timeout=60)
+    rows = judge("locked_journal", cluster, sim, 99, False,
+                 "; %d log(s) waiting while the journal was locked; no call since" % during)
+    report(during == 1 and len(rows) == 1, "locked_journal waited",
+           "logs waiting while locked: %d, rows after: %d (the call: %s)"
+           % (during, len(rows), err.strip().splitlines()[0] if err.strip() else "no error"))
+
+
+def scenario_prepared(cluster, sim):
+    for cluster_id, finish in ((110, "ROLLBACK PREPARED"), (111, "COMMIT PREPARED")):
+        sim.fresh()
+        out, err = cluster.psql("BEGIN;\n%s\nPREPARE TRANSACTION 'crash_%d';\n"
+                                % (call_sql(cluster_id, "successful"), cluster_id))
+        time.sleep(2)
+        during = int(cluster.value("SELECT count(*) FROM ocp_backup.invocation "
+                                   "WHERE cluster_id = %d" % cluster_id))
+        cluster.value("%s 'crash_%d'" % (finish, cluster_id))
+        rows = judge("prepared (%s)" % finish, cluster, sim, cluster_id, False,
+                     "; %d while prepared; no call since %s" % (during, err.strip()))
+        if len(rows) != 1:
+            continue
+
+
+def scenario_recreated(cluster, sim):
+    """Rows logged for a journal that is then dropped and created again."""
+    sim.fresh()
+    spool = cluster.value("SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid "
+                          "FROM pg_database WHERE datname = current_database()")
+    old_journal = cluster.value("SELECT 'ocp_backup.invocation'::regclass::oid")
+    cluster.psql("DROP EXTENSION ocp_backup CASCADE;\nCREATE EXTENSION ocp_backup;\n"
+                 "CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url '%s', timeout_ms '60000');\n"
+                 "CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'admin');\n"
+                 % cluster.sim_url)
+
+    def old_row(row_id, cluster_id):
+        return json.dumps({"id": row_id, "journal": int(old_journal),
+                           "started_at": "2026-12-01T00:00:00+00:00",
+                           "finished_at": "2026-12-01T00:00:01+00:00", "invoked_by": "old",
+                           "server_name": "ocp", "cluster_id": cluster_id,
+                           "backup_mode": "PHYSICAL_BACKUP", "data_mode": "FULL_BACKUP",
+                           "request": {}, "successful": True, "task_ids": [],
+                           "outcome_unknown": False})
+
+    planted = os.path.join(spool, "0-old-journal.jsonl")
+    with open(planted, "w") as f:
+        f.write(old_row(1, 112) + "\n" + old_row(5000, 113) + "\n")
+    if os.getuid() == 0:
+        shutil.chown(planted, "postgres", "postgres")
+    # A new call may take id 1 before the writer looks: either way, no loss.
+    out, err = cluster.psql(call_sql(114, "invocation_id"))
+    new_first = out.strip()
+    deadline = time.time() + PATIENCE_S
+    while time.time() < deadline and os.path.exists(planted):
+        time.sleep(0.2)
+    out2, err2 = cluster.psql(call_sql(114, "invocation_id"))
+    new_second = out2.strip()
+    aside = planted + ".aside"
+    aside_rows = open(aside).read().splitlines() if os.path.exists(aside) else []
+    journal = {c: rows_of(cluster, c) for c in (112, 113, 114)}
+    old_1_kept = len(journal[112]) == 1 or (len(aside_rows) == 1 and '"cluster_id": 112' in aside_rows[0])
+    ok = (new_first.isdigit() and new_second.isdigit() and len(journal[114]) == 2 and
+          len(journal[113]) == 1 and int(new_second) > 5000 and old_1_kept and
+          not os.path.exists(planted) and not err and not err2)
+    report(ok, "recreated",
+           "new calls got ids %s and %s (%s); old row 5000 in the new journal: %d; old row 1: "
+           "%d in the journal, %d set aside; log left: %s"
+           % (new_first, new_second, (err + err2).strip() or "no error", len(journal[113]),
+              len(journal[112]), len(aside_rows), os.path.exists(planted)))
+    if os.path.exists(aside):
+        os.unlink(aside)
+
+
+def rss_anon_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+def scenario_one_statement(cluster, sim, calls):
+    sim.fresh()
+    warm = 500
+    script = ("SELECT pg_backend_pid();\n"
+              "SELECT count(*) FROM generate_series(1, %d) g, LATERAL ocp_backup_now(115 + 0 * g, "
+              "'PHYSICAL_BACKUP', 'FULL_BACKUP', '%s') b;\n"
+              "\\! sleep 0\n"
+              "SELECT 'before';\n"
+              "SELECT pg_sleep(1);\n"
+              "SELECT count(*) FROM generate_series(1, %d) g, LATERAL ocp_backup_now(115 + 0 * g, "
+              "'PHYSICAL_BACKUP', 'FULL_BACKUP', '%s') b;\n"
+              "SELECT 'after';\nSELECT pg_sleep(2);\n" % (warm, STORAGE, calls, STORAGE))
+    session = cluster.background(script, "crash_memory")
+    pid = None
+    before = after = None
+    deadline = time.time() + 900
+    while time.time() < deadline and session.poll() is None:
+        if pid is None:
+            pids = cluster.backend_pids("crash_memory")
+            pid = pids[0] if pids else None
+        if pid is not None:
+            query = cluster.value("SELECT query FROM pg_stat_activity WHERE pid = %d" % pid)
+            if query == "SELECT pg_sleep(1);" and before is None:
+                before = rss_anon_kb(pid)
+            elif query == "SELECT pg_sleep(2);" and after is None:
+                after = rss_anon_kb(pid)
+        time.sleep(0.1)
+    out, err = session.communicate(timeout=60)
+    counts = [line for line in out.splitlines() if line.isdigit()]
+    grown = (after - before) if before is not None and after is not None else None
+    received = sim.backup_requests(115)
+    rows = int(cluster.value("SELECT count(*) FROM ocp_backup.invocation WHERE cluster_id = 115"))
+    report(grown is not None and grown < MEMORY_LIMIT_KB and str(calls) in counts and not err and
+           received == warm + calls and rows == received,
+           "one_statement", "%d calls in one statement after %d: RssAnon %s kB -> %s kB (%s kB; "
+           "limit %d); OCP received %d, the journal holds %d %s"
+           % (calls, warm, before, after, grown, MEMORY_LIMIT_KB, received, rows,
+              err.strip()[:200]))
+
+
+SCENARIOS = ["kill_waiting", "kill_open_xact", "kill_other", "immediate_stop", "async_commit",
+             "first_use", "burst", "locked_journal", "prepared", "recreated", "one_statement"]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default=",".join(SCENARIOS))
+    parser.add_argument("--calls", type=int, default=20000, help="for one_statement")
+    parser.add_argument("--burst-calls", type=int, default=BURST_CALLS)
+    args = parser.parse_args()
+    sim_url = os.environ["OCP_SIM_URL"]
+    sim = Simulator(sim_url)
+    cluster = Cluster(sim_url)
+    try:
+        set_up(cluster, sim_url)
+        for name in args.only.split(","):
+            started = time.time()
+            if name == "burst":
+                scenario_burst(cluster, sim, args.burst_calls)
+            elif name == "one_statement":
+                scenario_one_statement(cluster, sim, args.calls)
+            else:
+                globals()["scenario_" + name](cluster, sim)
+            info("  %s: %.1f s" % (name, time.time() - started))
+    finally:
+        log = os.path.join(cluster.root, "server.log")
+        if failures and os.path.exists(log):
+            with open(log) as f:
+                lines = f.read().splitlines()
+            info("server log, last lines:\n" + "\n".join(
+                line for line in lines[-400:] if "ocp_backup" in line or "WARNING" in line
+                or "ERROR" in line))
+        if os.environ.get("OCPB_KEEP_CLUSTER"):
+            info("kept: %s" % cluster.root)
+        else:
+            cluster.destroy()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
