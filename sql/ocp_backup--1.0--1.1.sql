@@ -33,6 +33,11 @@ UPDATE ocp_backup.invocation
    AND error NOT LIKE 'could not read the CA bundle %'
    AND error NOT LIKE 'the TLS certificate of OCP server % is not trusted%';
 
+-- OCP's answer is kept exactly as received: jsonb rewrites it, and refuses
+-- numbers numeric cannot hold.
+ALTER TABLE ocp_backup.invocation ALTER COLUMN response TYPE json USING response::text::json;
+COMMENT ON COLUMN ocp_backup.invocation.response IS 'OCP''s answer exactly as received, when it was JSON';
+
 -- A task id is OCP's: two OCP servers may hand out the same one.
 ALTER TABLE ocp_backup.task
     DROP CONSTRAINT task_pkey,
@@ -108,7 +113,12 @@ DECLARE
     task bigint;
 BEGIN
     r := pg_catalog.jsonb_populate_record(NULL::ocp_backup.invocation, call);
-    -- Rows spooled by the 1.0 library have no such key.
+    -- OCP's answer comes as a string of its exact text; rows the 1.0
+    -- library logged have it as JSON under "response", and no
+    -- outcome_unknown.
+    IF call OPERATOR(pg_catalog.?) 'response_text' THEN
+        r.response := (call OPERATOR(pg_catalog.->>) 'response_text')::pg_catalog.json;
+    END IF;
     r.outcome_unknown := coalesce(r.outcome_unknown, false);
     INSERT INTO ocp_backup.invocation VALUES (r.*) ON CONFLICT (id) DO NOTHING;
     IF NOT FOUND THEN

@@ -36,7 +36,7 @@ CREATE TABLE ocp_backup.invocation (
     task_ids      bigint[] NOT NULL DEFAULT '{}',
     trace_id      text,
     error         text,
-    response      jsonb,
+    response      json,
     tenant_id     bigint,
     outcome_unknown boolean NOT NULL DEFAULT false,
     reconciled_at timestamptz,
@@ -67,7 +67,7 @@ COMMENT ON COLUMN ocp_backup.invocation.successful IS 'true when OCP accepted th
 COMMENT ON COLUMN ocp_backup.invocation.task_ids IS 'OCP task instance ids started by the call';
 COMMENT ON COLUMN ocp_backup.invocation.trace_id IS 'OCP trace id of the answer, for OCP''s own logs';
 COMMENT ON COLUMN ocp_backup.invocation.error IS 'what went wrong, as reported to the caller; NULL on success';
-COMMENT ON COLUMN ocp_backup.invocation.response IS 'the answer body when it was JSON';
+COMMENT ON COLUMN ocp_backup.invocation.response IS 'OCP''s answer exactly as received, when it was JSON';
 COMMENT ON COLUMN ocp_backup.invocation.tenant_id IS 'the tenant the backup was requested for; NULL for the whole cluster';
 COMMENT ON COLUMN ocp_backup.invocation.outcome_unknown IS 'true when the request may have reached OCP but no answer of OCP was read (a timeout after sending, a dropped connection, a cancel, a crash)';
 COMMENT ON COLUMN ocp_backup.invocation.reconciled_at IS 'when ocp_backup_reconcile settled a call whose outcome was unknown';
@@ -152,7 +152,12 @@ DECLARE
     task bigint;
 BEGIN
     r := pg_catalog.jsonb_populate_record(NULL::ocp_backup.invocation, call);
-    -- Rows spooled by the 1.0 library have no such key.
+    -- OCP's answer comes as a string of its exact text; rows the 1.0
+    -- library logged have it as JSON under "response", and no
+    -- outcome_unknown.
+    IF call OPERATOR(pg_catalog.?) 'response_text' THEN
+        r.response := (call OPERATOR(pg_catalog.->>) 'response_text')::pg_catalog.json;
+    END IF;
     r.outcome_unknown := coalesce(r.outcome_unknown, false);
     INSERT INTO ocp_backup.invocation VALUES (r.*) ON CONFLICT (id) DO NOTHING;
     IF NOT FOUND THEN

@@ -327,7 +327,8 @@ row_json(const OcpbInvocation *invocation)
 	appendStringInfoChar(&row, ']');
 	append_text_field(&row, "trace_id", invocation->trace_id);
 	append_text_field(&row, "error", invocation->error);
-	append_json_field(&row, "response", invocation->response_json);
+	/* A string: a JSON value would lose its exact text on the way. */
+	append_text_field(&row, "response_text", invocation->response_text);
 	if (invocation->tenant_id != 0)
 	{
 		append_key(&row, "tenant_id");
@@ -355,7 +356,7 @@ ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 	interrupted.successful = false;
 	interrupted.n_task_ids = 0;
 	interrupted.trace_id = NULL;
-	interrupted.response_json = NULL;
+	interrupted.response_text = NULL;
 	interrupted.outcome_unknown = true;
 	interrupted.error = "the call ended before OCP's answer was read "
 		"(a cancel, statement_timeout, the backend's exit or a crash); "
@@ -379,12 +380,11 @@ ocpb_journal_record_call(const OcpbInvocation *invocation, bool insert)
 }
 
 /*
- * Whether the journal's jsonb column takes OCP's answer, checked with
+ * Whether PostgreSQL takes a JSON text that cJSON read, checked with
  * PostgreSQL's own JSON parser, which returns errors instead of raising
- * them.  jsonb_in would raise: on numbers numeric refuses, and on what
- * cJSON (which read the answer) accepts and PostgreSQL does not ("01",
- * "+1", "1.", \u0000).  An answer the journal cannot store must not make the
- * journal's write fail.
+ * them: json_in and jsonb_in would raise on what cJSON accepts and
+ * PostgreSQL does not ("01", "+1", "1."), jsonb_in also on numbers numeric
+ * refuses.  An answer the journal cannot store must not make its write fail.
  */
 
 /* numeric refuses exponents beyond about 131072 digits; OCP sends none. */
@@ -409,8 +409,9 @@ check_answer_scalar(void *arg, char *token, JsonTokenType type)
 	return OCPB_JSON_ACTION_DONE;
 }
 
-bool
-ocpb_jsonb_takes(const char *body, size_t body_len)
+/* Whether PostgreSQL's JSON parser takes the text, and numeric its numbers. */
+static bool
+json_parses(const char *body, size_t body_len, bool check_numbers)
 {
 	JsonSemAction actions;
 	JsonLexContext *lex;
@@ -419,18 +420,38 @@ ocpb_jsonb_takes(const char *body, size_t body_len)
 
 	memset(&actions, 0, sizeof(actions));
 	actions.semstate = &refused;
-	actions.scalar = check_answer_scalar;
+	if (check_numbers)
+		actions.scalar = check_answer_scalar;
 	lex = ocpb_json_lex_cstring(body, body_len, GetDatabaseEncoding(), true);
 	parsed = pg_parse_json(lex, &actions) == JSON_SUCCESS;
 	ocpb_json_lex_free(lex);
 	return parsed && !refused;
 }
 
+bool
+ocpb_jsonb_takes(const char *body, size_t body_len)
+{
+	return json_parses(body, body_len, true);
+}
+
+/*
+ * json keeps the text as it is: it only has to be JSON, in the database's
+ * encoding (OCP's bytes were not converted), without NUL bytes.
+ */
+static bool
+json_takes(const char *body, size_t body_len)
+{
+	return memchr(body, '\0', body_len) == NULL &&
+		pg_verifymbstr(body, (int) body_len, true) &&
+		json_parses(body, body_len, false);
+}
+
 void
 ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 						  size_t body_len, bool is_json)
 {
-	invocation->response_json = is_json && ocpb_jsonb_takes(body, body_len) ? body : NULL;
+	invocation->response_text = is_json && json_takes(body, body_len) ?
+		pnstrdup(body, body_len) : NULL;
 }
 
 /*

@@ -30,7 +30,8 @@ typedef struct OcpbInvocation
 	int			n_task_ids;
 	const char *trace_id;		/* NULL when none */
 	const char *error;			/* NULL on success */
-	const char *response_json;	/* the answer, NULL unless jsonb takes it */
+	const char *response_text;	/* OCP's answer as received, NULL unless
+									 * json takes it */
 	bool		outcome_unknown;	/* the request may have reached OCP, but
 									 * no answer of OCP's was read */
 	const char *ocp_account;	/* the username or access key id sent */
@@ -58,8 +59,8 @@ extern void ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 extern void ocpb_journal_call_in_flight(OcpbInvocation *invocation);
 
 /*
- * Sets response_json from OCP's answer: NULL unless it is JSON that jsonb
- * takes.
+ * Sets response_text from OCP's answer, its exact bytes: NULL unless it is
+ * JSON that json takes (valid in the database's encoding, no NUL).
  */
 extern void ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 									  size_t body_len, bool is_json);

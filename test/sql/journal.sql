@@ -87,13 +87,15 @@ SELECT cluster_id, http_status, successful, error IS NOT NULL AS has_error
   FROM ocp_backup.invocation WHERE cluster_id = 30;
 
 -- An answer cJSON reads but PostgreSQL's JSON does not take (a number with
--- a leading zero, a number numeric refuses): the call works, its row is
--- written, without the answer.
+-- a leading zero): the call works, its row is written, without the answer.
+-- One with a number numeric cannot hold is JSON all the same: the row keeps
+-- it, exactly as received.
 SELECT sim_fault('{"kind": "raw", "status": 200, "body": "{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":31}],\"taskIdList\":[4000031]}]},\"duration\":01,\"status\":200,\"successful\":true,\"traceId\":\"00000000000000d1\"}"}');
 SELECT task_id, successful FROM ocp_backup_now(31, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 SELECT sim_fault('{"kind": "raw", "status": 200, "body": "{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":32}],\"taskIdList\":[4000032]}]},\"duration\":1e99999,\"status\":200,\"successful\":true,\"traceId\":\"00000000000000d2\"}"}');
 SELECT task_id, successful FROM ocp_backup_now(32, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
-SELECT cluster_id, successful, task_ids, trace_id, response IS NULL AS answer_not_kept
+SELECT cluster_id, successful, task_ids, trace_id, response IS NULL AS answer_not_kept,
+       position('"duration":1e99999,"status"' IN response::text) > 0 AS answer_as_received
   FROM ocp_backup.invocation WHERE cluster_id IN (31, 32) ORDER BY id;
 
 -- The journal INSERT itself fails (here a trigger refuses it, as long as
