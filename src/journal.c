@@ -23,6 +23,7 @@
 #include "spool.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -40,6 +41,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/syscache.h"
 
@@ -341,14 +343,33 @@ row_json(const OcpbInvocation *invocation)
 	return row.data;
 }
 
+/*
+ * An id handed out must survive a crash, or another call gets it: nextval
+ * WAL-logs a batch of ids ahead, not always in this transaction (a nextval
+ * in SQL may have), and flushes nothing.  The sequence page's LSN is that
+ * of its last record.
+ */
+static void
+flush_sequence_wal(Oid sequence)
+{
+	Relation	relation = relation_open(sequence, AccessShareLock);
+	Buffer		buffer = ReadBuffer(relation, 0);
+	XLogRecPtr	lsn;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	lsn = PageGetLSN(BufferGetPage(buffer));
+	UnlockReleaseBuffer(buffer);
+	relation_close(relation, AccessShareLock);
+	XLogFlush(lsn);
+}
+
 void
 ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 {
 	OcpbInvocation interrupted;
 
 	invocation->id = nextval_internal(lookup_journal_catalog()->id_sequence, false);
-	/* An id handed out must survive a crash, or another call gets it. */
-	XLogFlush(XactLastRecEnd);
+	flush_sequence_wal(lookup_journal_catalog()->id_sequence);
 	interrupted = *invocation;
 
 	interrupted.finished_at = invocation->started_at;
