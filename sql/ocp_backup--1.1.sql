@@ -879,3 +879,42 @@ REVOKE ALL ON FUNCTION ocp_backup_refresh(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_wait(bigint, interval, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_check(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.fdw_validator(text[], oid) FROM PUBLIC;
+
+-- A renamed server keeps its rows: the journal, the tasks and the fleet
+-- name servers as they are called now, which is what a DBA joins on and
+-- what pg_dump keeps (an OID is not).  Only C can read the old name of
+-- ALTER SERVER ... RENAME TO; the rows are renamed as the journal's owner,
+-- since the server's owner need not own the journal.
+CREATE FUNCTION ocp_backup.rename_server(old_name text, new_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE ocp_backup.invocation SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.task SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.cluster SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.tenant SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.backup_history SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'cannot rename ocp_backup server "%" to "%"', $1, $2
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'ocp_backup keeps tasks or fleet rows of a former server named "' OPERATOR(pg_catalog.||) $2 OPERATOR(pg_catalog.||) '" for the same ids.',
+              HINT = 'Choose another name, or delete that server''s rows from ocp_backup.task, ocp_backup.cluster, ocp_backup.tenant and ocp_backup.backup_history first.';
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.rename_server(text, text) IS
+  'renames a server in the journal, the tasks and the fleet tables, for ALTER SERVER ... RENAME TO (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.rename_server(text, text) FROM PUBLIC;
+
+CREATE FUNCTION ocp_backup.follow_server_rename()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'ocp_backup_follow_server_rename'
+LANGUAGE C;
+COMMENT ON FUNCTION ocp_backup.follow_server_rename() IS
+  'the event trigger that renames an ocp_backup server''s rows with it';
+CREATE EVENT TRIGGER ocp_backup_follow_server_rename ON ddl_command_end
+    WHEN TAG IN ('ALTER SERVER')
+    EXECUTE FUNCTION ocp_backup.follow_server_rename();
+COMMENT ON EVENT TRIGGER ocp_backup_follow_server_rename IS
+  'keeps an ocp_backup server''s journal, tasks and fleet rows under its name through ALTER SERVER ... RENAME TO';
