@@ -1,30 +1,24 @@
 /*
  * ocp_backup.c - the SQL-callable entry points and module set-up.
  *
- * Kept thin: each step of a call is a function of its own stage (args,
- * endpoint, request, http, response, report, journal, rows).
+ * Kept thin: the arguments are checked here, and the call is made by
+ * call.c, through a file per stage (endpoint, request, http, response,
+ * report, journal, rows).
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
 
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
-#include "miscadmin.h"
-#include "utils/timestamp.h"
 
 #include "args.h"
+#include "call.h"
 #include "endpoint.h"
 #include "http.h"
 #include "journal.h"
-#include "pg_compat.h"
-#include "report.h"
-#include "request.h"
-#include "response.h"
-#include "rows.h"
 #include "scrub.h"
 #include "spool.h"
 
@@ -57,17 +51,6 @@ _PG_init(void)
 	ocpb_http_init();
 	ocpb_spool_init();
 }
-
-typedef struct BackupNowArgs
-{
-	int64		cluster_id;
-	char	   *backup_mode;
-	char	   *data_mode;
-	Jsonb	   *storage;
-	char	   *storage_json;
-	char	   *server;			/* NULL: the default server */
-	int64		tenant_id;		/* 0: the whole cluster */
-} BackupNowArgs;
 
 static void
 require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
@@ -158,7 +141,7 @@ check_storage_bounds(Jsonb *storage)
 }
 
 static void
-read_backup_now_args(FunctionCallInfo fcinfo, BackupNowArgs *args)
+read_backup_now_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args)
 {
 	require_argument(fcinfo, 0, "cluster_id");
 	require_argument(fcinfo, 1, "backup_mode");
@@ -191,149 +174,6 @@ read_backup_now_args(FunctionCallInfo fcinfo, BackupNowArgs *args)
 	check_storage(args->storage_json);
 }
 
-/* The backupNow body for a storage object, in palloc'd memory. */
-static char *
-backup_now_body(const BackupNowArgs *args, const char *storage_json, size_t *len)
-{
-	OcpbBackupNowRequest request;
-	char	   *body;
-	char	   *copy;
-
-	request.cluster_id = args->cluster_id;
-	request.tenant_id = args->tenant_id;
-	request.backup_mode = args->backup_mode;
-	request.data_mode = args->data_mode;
-	request.storage_json = storage_json;
-	body = ocpb_backup_now_body(&request, len);
-	if (body == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	copy = pnstrdup(body, *len);
-	free(body);
-	return copy;
-}
-
-static long long *
-all_task_ids(const OcpbBackupNowResponse *response, int *count)
-{
-	long long  *task_ids;
-	size_t		i;
-	size_t		total = 0;
-
-	for (i = 0; i < response->n_results; i++)
-		total += response->results[i].n_task_ids;
-	task_ids = palloc(sizeof(long long) * Max(total, 1));
-	total = 0;
-	for (i = 0; i < response->n_results; i++)
-	{
-		memcpy(task_ids + total, response->results[i].task_ids,
-			   sizeof(long long) * response->results[i].n_task_ids);
-		total += response->results[i].n_task_ids;
-	}
-	*count = (int) total;
-	return task_ids;
-}
-
-/* The refused objects of a successful answer, as journal text; NULL if none. */
-static char *
-refusals_text(const OcpbBackupNowResponse *response)
-{
-	StringInfoData text;
-	size_t		i;
-
-	initStringInfo(&text);
-	for (i = 0; i < response->n_results; i++)
-	{
-		const OcpbBackupResult *result = &response->results[i];
-
-		if (result->successful)
-			continue;
-		appendStringInfo(&text, "%sOCP did not start a backup: %s: %s",
-						 text.len > 0 ? "; " : "",
-						 result->error_code ? result->error_code : "(no code)",
-						 result->hint ? result->hint : "(no hint)");
-	}
-	return text.len > 0 ? text.data : NULL;
-}
-
-static void
-back_up_now(FunctionCallInfo fcinfo, const BackupNowArgs *args, OcpbSecretList *secrets)
-{
-	OcpbEndpoint *endpoint;
-	OcpbHttpRequest request;
-	OcpbHttpResult http;
-	OcpbBackupNowResponse response;
-	OcpbBackupObject asked;
-	OcpbInvocation invocation;
-	OcpbCallSubject subject;
-	OcpbFailure failure;
-	char		path[OCPB_PATH_SIZE];
-	bool		failed;
-
-	endpoint = ocpb_resolve_endpoint(args->server, true);
-
-	ocpb_backup_now_path(args->cluster_id, args->tenant_id, path);
-	memset(&request, 0, sizeof(request));
-	request.method = "POST";
-	request.path = path;
-	request.body = backup_now_body(args, args->storage_json, &request.body_len);
-	request.secrets = secrets;
-
-	memset(&invocation, 0, sizeof(invocation));
-	invocation.invoked_by = GetUserNameFromId(GetUserId(), false);
-	invocation.server_name = endpoint->server_name;
-	invocation.ocp_account = ocpb_endpoint_account(endpoint);
-	invocation.cluster_id = args->cluster_id;
-	invocation.tenant_id = args->tenant_id;
-	invocation.backup_mode = args->backup_mode;
-	invocation.data_mode = args->data_mode;
-	ocpb_journal_set_request(&invocation, args->storage, request.body, secrets);
-	invocation.started_at = GetCurrentTimestamp();
-	ocpb_journal_call_in_flight(&invocation);
-	ocpb_http_exchange(endpoint, &request, &http);
-	invocation.finished_at = GetCurrentTimestamp();
-
-	memset(&asked, 0, sizeof(asked));
-	asked.has_cluster_id = true;
-	asked.cluster_id = args->cluster_id;
-	asked.has_tenant_id = args->tenant_id != 0;
-	asked.tenant_id = args->tenant_id;
-	if (!ocpb_parse_backup_now_response(http.body, http.body_len, &asked, &response))
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	PG_TRY();
-	{
-		subject.action = args->tenant_id != 0 ?
-			psprintf("back up tenant " INT64_FORMAT " of cluster " INT64_FORMAT,
-					 args->tenant_id, args->cluster_id) :
-			psprintf("back up cluster " INT64_FORMAT, args->cluster_id);
-		subject.object = args->tenant_id != 0 ?
-			psprintf("tenant " INT64_FORMAT " of cluster " INT64_FORMAT,
-					 args->tenant_id, args->cluster_id) :
-			psprintf("cluster " INT64_FORMAT, args->cluster_id);
-		failed = ocpb_exchange_failed(endpoint, &subject, &http, &response.envelope, &failure);
-
-		invocation.http_status = (int) http.status;
-		/* Without OCP's own word, it may have started a backup or not. */
-		invocation.outcome_unknown = http.request_sent && !response.envelope.is_envelope;
-		invocation.trace_id = response.envelope.trace_id;
-		ocpb_journal_set_response(&invocation, http.body, http.body_len,
-								  response.envelope.is_json);
-		invocation.task_ids = all_task_ids(&response, &invocation.n_task_ids);
-		invocation.error = failed ? ocpb_failure_text(&failure) : refusals_text(&response);
-		invocation.successful = !failed && invocation.error == NULL;
-		ocpb_journal_record_call(&invocation, !failed);
-
-		if (failed)
-			ocpb_raise_failure(&failure);
-		ocpb_warn_refused_objects(&response);
-		ocpb_return_backup_rows(fcinfo, invocation.id, &response);
-	}
-	PG_FINALLY();
-	{
-		ocpb_backup_now_response_free(&response);
-	}
-	PG_END_TRY();
-}
-
 /*
  * The statement that called ocp_backup_now holds the storage object as the
  * caller wrote it: once secrets are found in it, no error or warning of the
@@ -351,7 +191,7 @@ hide_statement_with_secrets(void *arg)
 Datum
 ocp_backup_now(PG_FUNCTION_ARGS)
 {
-	BackupNowArgs args;
+	OcpbBackupNowArgs args;
 	OcpbSecretList *secrets = palloc0(sizeof(OcpbSecretList));
 	ErrorContextCallback hide_statement;
 
@@ -365,7 +205,7 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	/* The secrets found in storage are malloc'd, freed on every path. */
 	PG_TRY();
 	{
-		back_up_now(fcinfo, &args, secrets);
+		ocpb_call_backup_now(fcinfo, &args, secrets);
 	}
 	PG_FINALLY();
 	{

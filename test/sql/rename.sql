@@ -25,7 +25,7 @@ SELECT server_name, count(*) FROM ocp_backup.tenant WHERE cluster_id = 71 GROUP 
 SELECT server_name, count(*) FROM ocp_backup.backup_history WHERE cluster_id = 71 GROUP BY 1;
 SELECT server_name, cluster_name, last_invocation_successful, successes_7d FROM ocp_backup.cluster_status WHERE cluster_id = 71;
 -- Followed through the new name.
-SELECT ocp_backup_refresh() AS refreshed;
+SELECT ocp_backup_refresh() > 0 AS refreshed;
 SELECT server_name, status FROM ocp_backup.task WHERE cluster_id = 71;
 -- Other changes of the server and servers of other wrappers are left alone.
 ALTER SERVER ren_after OPTIONS (ADD timeout_ms '5000');

@@ -1,0 +1,215 @@
+/*
+ * call.c - one call of ocp_backup_now, from its request prepared to its
+ * outcome classified: the one owner of the call's record.
+ *
+ * A call goes prepared -> sent -> answered -> classified, each a function
+ * here.  The record (the journal row) is logged to disk before the request
+ * leaves, and logged complete as soon as the answer is read and classified,
+ * before anything that may raise: the error raised for a failed call, the
+ * warnings and rows of a successful one.  A failed call is not inserted,
+ * since its error would roll the insert back; its abort hands the log to
+ * the journal writer (spool.c).
+ */
+#include "call.h"
+
+#include "miscadmin.h"
+#include "utils/timestamp.h"
+
+#include "endpoint.h"
+#include "http.h"
+#include "journal.h"
+#include "report.h"
+#include "request.h"
+#include "response.h"
+#include "rows.h"
+
+typedef struct BackupNowCall
+{
+	const OcpbBackupNowArgs *args;
+	OcpbEndpoint *endpoint;
+	char		path[OCPB_PATH_SIZE];
+	OcpbHttpRequest request;
+	OcpbHttpResult http;
+	OcpbBackupNowResponse response;	/* freed by ocpb_call_backup_now */
+	OcpbInvocation record;		/* the journal row */
+	OcpbFailure failure;
+	bool		failed;
+} BackupNowCall;
+
+/* The backupNow body for a storage object, in palloc'd memory. */
+static char *
+backup_now_body(const OcpbBackupNowArgs *args, const char *storage_json, size_t *len)
+{
+	OcpbBackupNowRequest request;
+	char	   *body;
+	char	   *copy;
+
+	request.cluster_id = args->cluster_id;
+	request.tenant_id = args->tenant_id;
+	request.backup_mode = args->backup_mode;
+	request.data_mode = args->data_mode;
+	request.storage_json = storage_json;
+	body = ocpb_backup_now_body(&request, len);
+	if (body == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	copy = pnstrdup(body, *len);
+	free(body);
+	return copy;
+}
+
+static long long *
+all_task_ids(const OcpbBackupNowResponse *response, int *count)
+{
+	long long  *task_ids;
+	size_t		i;
+	size_t		total = 0;
+
+	for (i = 0; i < response->n_results; i++)
+		total += response->results[i].n_task_ids;
+	task_ids = palloc(sizeof(long long) * Max(total, 1));
+	total = 0;
+	for (i = 0; i < response->n_results; i++)
+	{
+		memcpy(task_ids + total, response->results[i].task_ids,
+			   sizeof(long long) * response->results[i].n_task_ids);
+		total += response->results[i].n_task_ids;
+	}
+	*count = (int) total;
+	return task_ids;
+}
+
+/* The refused objects of a successful answer, as journal text; NULL if none. */
+static char *
+refusals_text(const OcpbBackupNowResponse *response)
+{
+	StringInfoData text;
+	size_t		i;
+
+	initStringInfo(&text);
+	for (i = 0; i < response->n_results; i++)
+	{
+		const OcpbBackupResult *result = &response->results[i];
+
+		if (result->successful)
+			continue;
+		appendStringInfo(&text, "%sOCP did not start a backup: %s: %s",
+						 text.len > 0 ? "; " : "",
+						 result->error_code ? result->error_code : "(no code)",
+						 result->hint ? result->hint : "(no hint)");
+	}
+	return text.len > 0 ? text.data : NULL;
+}
+
+/* The endpoint, the request, and the record as far as the caller gave it. */
+static void
+prepare(BackupNowCall *call, OcpbSecretList *secrets)
+{
+	const OcpbBackupNowArgs *args = call->args;
+
+	call->endpoint = ocpb_resolve_endpoint(args->server, true);
+	ocpb_backup_now_path(args->cluster_id, args->tenant_id, call->path);
+	call->request.method = "POST";
+	call->request.path = call->path;
+	call->request.body = backup_now_body(args, args->storage_json, &call->request.body_len);
+	call->request.secrets = secrets;
+
+	call->record.invoked_by = GetUserNameFromId(GetUserId(), false);
+	call->record.server_name = call->endpoint->server_name;
+	call->record.ocp_account = ocpb_endpoint_account(call->endpoint);
+	call->record.cluster_id = args->cluster_id;
+	call->record.tenant_id = args->tenant_id;
+	call->record.backup_mode = args->backup_mode;
+	call->record.data_mode = args->data_mode;
+	ocpb_journal_set_request(&call->record, args->storage, call->request.body, secrets);
+}
+
+/* The record is on disk, its outcome unknown, before the request leaves. */
+static void
+send_request(BackupNowCall *call)
+{
+	call->record.started_at = GetCurrentTimestamp();
+	ocpb_journal_call_in_flight(&call->record);
+	ocpb_http_exchange(call->endpoint, &call->request, &call->http);
+	call->record.finished_at = GetCurrentTimestamp();
+}
+
+/* OCP's answer read once; ocpb_call_backup_now frees it on every path. */
+static void
+read_answer(BackupNowCall *call)
+{
+	OcpbBackupObject asked;
+
+	memset(&asked, 0, sizeof(asked));
+	asked.has_cluster_id = true;
+	asked.cluster_id = call->args->cluster_id;
+	asked.has_tenant_id = call->args->tenant_id != 0;
+	asked.tenant_id = call->args->tenant_id;
+	if (!ocpb_parse_backup_now_response(call->http.body, call->http.body_len, &asked,
+										&call->response))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+}
+
+/* Failed or not, and why: the record completed, and logged. */
+static void
+classify(BackupNowCall *call)
+{
+	const OcpbBackupNowArgs *args = call->args;
+	OcpbInvocation *record = &call->record;
+	OcpbCallSubject subject;
+
+	subject.action = args->tenant_id != 0 ?
+		psprintf("back up tenant " INT64_FORMAT " of cluster " INT64_FORMAT,
+				 args->tenant_id, args->cluster_id) :
+		psprintf("back up cluster " INT64_FORMAT, args->cluster_id);
+	subject.object = args->tenant_id != 0 ?
+		psprintf("tenant " INT64_FORMAT " of cluster " INT64_FORMAT,
+				 args->tenant_id, args->cluster_id) :
+		psprintf("cluster " INT64_FORMAT, args->cluster_id);
+	call->failed = ocpb_exchange_failed(call->endpoint, &subject, &call->http,
+										&call->response.envelope, &call->failure);
+
+	record->http_status = (int) call->http.status;
+	/* Without OCP's own word, it may have started a backup or not. */
+	record->outcome_unknown = call->http.request_sent && !call->response.envelope.is_envelope;
+	record->trace_id = call->response.envelope.trace_id;
+	ocpb_journal_set_response(record, call->http.body, call->http.body_len,
+							  call->response.envelope.is_json);
+	record->task_ids = all_task_ids(&call->response, &record->n_task_ids);
+	record->error = call->failed ? ocpb_failure_text(&call->failure) :
+		refusals_text(&call->response);
+	record->successful = !call->failed && record->error == NULL;
+	ocpb_journal_record_call(record, !call->failed);
+}
+
+/* What the caller gets: the error, or a row per started task. */
+static void
+finish(FunctionCallInfo fcinfo, const BackupNowCall *call)
+{
+	if (call->failed)
+		ocpb_raise_failure(&call->failure);
+	ocpb_warn_refused_objects(&call->response);
+	ocpb_return_backup_rows(fcinfo, call->record.id, &call->response);
+}
+
+void
+ocpb_call_backup_now(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
+					 OcpbSecretList *secrets)
+{
+	BackupNowCall call;
+
+	memset(&call, 0, sizeof(call));
+	call.args = args;
+	prepare(&call, secrets);
+	send_request(&call);
+	read_answer(&call);
+	PG_TRY();
+	{
+		classify(&call);
+		finish(fcinfo, &call);
+	}
+	PG_FINALLY();
+	{
+		ocpb_backup_now_response_free(&call.response);
+	}
+	PG_END_TRY();
+}

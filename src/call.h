@@ -1,0 +1,37 @@
+/*
+ * call.h - one call of ocp_backup_now, from its request prepared to its
+ * outcome classified: the one owner of the call's record.
+ */
+#ifndef OCPB_CALL_H
+#define OCPB_CALL_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+#include "scrub.h"
+
+/* What the caller asked for, checked by ocp_backup.c. */
+typedef struct OcpbBackupNowArgs
+{
+	int64		cluster_id;
+	char	   *backup_mode;
+	char	   *data_mode;
+	Jsonb	   *storage;
+	char	   *storage_json;
+	char	   *server;			/* NULL: the default server */
+	int64		tenant_id;		/* 0: the whole cluster */
+} OcpbBackupNowArgs;
+
+/*
+ * Makes the call: prepared (endpoint, body, the journal's masked request),
+ * sent (its row logged on disk first), answered (the complete row logged
+ * as soon as the answer is read), classified (raised as an error, or the
+ * rows returned, the row inserted).  secrets collects what must be scrubbed
+ * from OCP's answer; the caller frees it.
+ */
+extern void ocpb_call_backup_now(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
+								 OcpbSecretList *secrets);
+
+#endif
