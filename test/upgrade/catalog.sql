@@ -47,6 +47,10 @@ WITH members AS (
                                                WHERE ip.objoid = c.oid AND ip.classoid = 'pg_class'::regclass
                                                  AND ip.objsubid = 0), 'none')
                 FROM pg_class c WHERE c.oid = m.objid)
+           WHEN 'pg_event_trigger'::regclass THEN
+             (SELECT e.evtevent || ' ' || coalesce(e.evttags::text, 'all') || ' '
+                     || e.evtfoid::regprocedure::text || ' ' || e.evtenabled::text
+                FROM pg_event_trigger e WHERE e.oid = m.objid)
            ELSE ''
          END AS definition,
          obj_description(m.objid, (SELECT relname FROM pg_class WHERE oid = m.classid)) AS comment
