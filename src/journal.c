@@ -25,10 +25,12 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xlog.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/sequence.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
@@ -141,6 +143,23 @@ ocpb_extension_function(const char *name, int nargs, const Oid *arg_types)
 	return journal_function(name, get_namespace_oid("ocp_backup", false), nargs, arg_types);
 }
 
+/*
+ * Objects are found by name: after DROP EXTENSION anyone may create a
+ * schema ocp_backup and fill it, and the journal writer must not call what
+ * is there with the journal owner's rights.
+ */
+static void
+require_extension_member(Oid class_id, Oid object_id, const char *name)
+{
+	Oid			extension = get_extension_oid("ocp_backup", true);
+
+	if (!OidIsValid(extension) || getExtensionOfObject(class_id, object_id) != extension)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("ocp_backup.%s is not the extension's own", name),
+				 errhint("Update or reinstall the extension: ALTER EXTENSION ocp_backup UPDATE;")));
+}
+
 static JournalCatalog *
 lookup_journal_catalog(void)
 {
@@ -175,6 +194,12 @@ lookup_journal_catalog(void)
 	journal_catalog.record_task_status =
 		journal_function("record_task_status", namespace_id,
 						 lengthof(record_task_status_args), record_task_status_args);
+	require_extension_member(RelationRelationId, journal_catalog.journal, "invocation");
+	require_extension_member(RelationRelationId, journal_catalog.id_sequence, "invocation_id_seq");
+	require_extension_member(ProcedureRelationId, journal_catalog.record_invocation,
+							 "record_invocation");
+	require_extension_member(ProcedureRelationId, journal_catalog.record_task_status,
+							 "record_task_status");
 	/* Good for this call; looked up again if something changed meanwhile. */
 	journal_catalog.valid = journal_invalidations == invalidations_before;
 	return &journal_catalog;
@@ -216,25 +241,50 @@ sequence_last_value(Oid sequence, int64 *last)
 	return true;
 }
 
+/*
+ * The ids this writer moved the sequence over by adopting rows: none of
+ * them was handed out as long as the sequence still stands where the
+ * writer left it.  Rows come newest first, so the first adopted moves the
+ * sequence past the others of its log.
+ */
+typedef struct AdoptedIds
+{
+	Oid			sequence;
+	int64		floor;			/* the sequence's last value before */
+	int64		top;			/* where the writer left it */
+} AdoptedIds;
+
+static AdoptedIds adopted;
+
 void
 ocpb_journal_adopt_row(Jsonb *row, int64 id)
 {
 	JournalCatalog *catalog = lookup_journal_catalog();
-	int64		last;
+	int64		last = 0;
+	int64		floor;
 
 	/*
 	 * nextval takes RowExclusiveLock, which this conflicts with: no id is
 	 * handed out between the look and the move.
 	 */
 	LockRelationOid(catalog->id_sequence, ShareLock);
-	if (sequence_last_value(catalog->id_sequence, &last) && id <= last)
+	(void) sequence_last_value(catalog->id_sequence, &last);
+	floor = adopted.sequence == catalog->id_sequence && adopted.top == last ?
+		adopted.floor : last;
+	if (id <= floor)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("the row's journal was dropped, and its id " INT64_FORMAT " may belong to a call of the new journal",
 						id),
-				 errdetail("The new journal has handed out ids up to " INT64_FORMAT ".", last)));
-	(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(catalog->id_sequence),
-							   Int64GetDatum(id));
+				 errdetail("The new journal has handed out ids up to " INT64_FORMAT ".", floor)));
+	if (id > last)
+	{
+		(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(catalog->id_sequence),
+								   Int64GetDatum(id));
+		adopted.sequence = catalog->id_sequence;
+		adopted.floor = floor;
+		adopted.top = id;
+	}
 	(void) ocpb_journal_record_jsonb(row);
 }
 

@@ -117,16 +117,21 @@ static bool leftovers_checked = false;
 /* The writer this backend launched last; in TopMemoryContext. */
 static BackgroundWorkerHandle *last_writer = NULL;
 
+static bool fsync_path(const char *path, int flags);
+
 static void
 spool_directory(Oid database_id, char *path)
 {
 	snprintf(path, MAXPGPATH, SPOOL_DIRECTORY "/%u", database_id);
 }
 
+/* A directory, its entry made durable in its parent when it is new. */
 static bool
-make_directory(const char *path)
+make_directory(const char *path, const char *parent)
 {
-	return mkdir(path, S_IRWXU) == 0 || errno == EEXIST;
+	if (mkdir(path, S_IRWXU) == 0)
+		return fsync_path(parent, O_RDONLY);
+	return errno == EEXIST;
 }
 
 static bool
@@ -163,7 +168,8 @@ fsync_path(const char *path, int flags)
 static int
 lock_file(const char *path, int flags)
 {
-	int			fd = open(path, flags | PG_BINARY, S_IRUSR | S_IWUSR);
+	/* Not inherited: a child (COPY ... TO PROGRAM) would keep the lock. */
+	int			fd = open(path, flags | O_CLOEXEC | PG_BINARY, S_IRUSR | S_IWUSR);
 
 	if (fd < 0)
 		return -1;
@@ -188,6 +194,10 @@ close_call_log(void)
 	call_log_size = 0;
 }
 
+/*
+ * Registered with on_shmem_exit, so that it runs after the exit's abort of
+ * any open transaction, which hands a log with rows to the writer.
+ */
 static void
 close_call_log_at_exit(int code, Datum arg)
 {
@@ -205,7 +215,7 @@ open_call_log(void)
 	static uint32 logs_opened = 0;
 
 	spool_directory(MyDatabaseId, directory);
-	if (!make_directory(SPOOL_DIRECTORY) || !make_directory(directory))
+	if (!make_directory(SPOOL_DIRECTORY, ".") || !make_directory(directory, SPOOL_DIRECTORY))
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create the ocp_backup call log directory \"%s\": %m", directory)));
@@ -242,7 +252,7 @@ open_call_log(void)
 	call_log_size = 0;
 	if (!exit_callback_registered)
 	{
-		before_shmem_exit(close_call_log_at_exit, (Datum) 0);
+		on_shmem_exit(close_call_log_at_exit, (Datum) 0);
 		exit_callback_registered = true;
 	}
 }
@@ -268,9 +278,26 @@ append_row(const char *row_json)
 void
 ocpb_spool_call_leaving(const char *row_json)
 {
+	off_t		size_before;
+	bool		logged;
+
 	if (call_log < 0)
 		open_call_log();
-	if (!append_row(row_json) || pg_fdatasync(call_log) != 0)
+	size_before = call_log_size;
+	logged = append_row(row_json);
+	if (logged && pg_fdatasync(call_log) != 0)
+	{
+		int			save_errno = errno;
+
+		/* Nothing is sent: the row must not say it may have been. */
+		if (ftruncate(call_log, size_before) == 0)
+			call_log_size = size_before;
+		else
+			close_call_log();
+		errno = save_errno;
+		logged = false;
+	}
+	if (!logged)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not record the call in the ocp_backup call log \"%s\": %m",
@@ -431,20 +458,23 @@ forget_inserted_rows(void)
 
 /*
  * Every row in the log is in the journal and committed: the log is emptied
- * once the commit is on disk, since it is the rows' only other copy.  A
- * flush here raises only where it would PANIC anyway.
+ * once the commit is on disk, since it is the rows' only other copy; else
+ * it goes to the writer, which skips the rows committed here, so the commit
+ * is flushed first in either case.  A flush here raises only where it
+ * would PANIC anyway.
  */
 static void
 on_commit(void)
 {
 	if (call_log < 0 || call_log_size == 0)
 		return;
+	/* The writer skips rows committed here: they must be on disk first. */
+	XLogFlush(XactLastCommitEnd);
 	if (rows_not_inserted > 0)
 	{
 		hand_log_to_writer();
 		return;
 	}
-	XLogFlush(XactLastCommitEnd);
 	if (ftruncate(call_log, 0) == 0)
 		call_log_size = 0;
 	else
@@ -544,7 +574,8 @@ ocpb_spool_flush_leftovers(void)
 {
 	char		directory[MAXPGPATH];
 
-	if (leftovers_checked)
+	/* No writer starts before promotion; the logs wait for it. */
+	if (leftovers_checked || RecoveryInProgress())
 		return;
 	leftovers_checked = true;
 	spool_directory(MyDatabaseId, directory);
@@ -562,13 +593,21 @@ typedef enum RowOutcome
 	ROW_WAITING,				/* on a lock: tried again later */
 } RowOutcome;
 
+/* A call: ids repeat across journals (the extension created again). */
+typedef struct CallKey
+{
+	int64		journal;
+	int64		id;
+} CallKey;
+
 typedef struct LogReplay
 {
 	const char *path;
 	Oid			journal;		/* ocp_backup.invocation now */
-	HTAB	   *seen;			/* ids whose last row was taken */
-	StringInfoData refused;
-	StringInfoData waiting;
+	HTAB	   *seen;			/* calls whose last row was taken */
+	bool		waiting;		/* a row waits on a lock: the rest wait too */
+	List	   *refused;		/* lines, in the log's order */
+	List	   *waiting_rows;	/* lines, in the log's order */
 	int			written;
 } LogReplay;
 
@@ -646,30 +685,39 @@ replay_row_work(void *arg)
 {
 	ReplayedRow *work = arg;
 	Jsonb	   *row = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(work->line)));
-	int64		id;
-	int64		journal;
+	CallKey		call;
 	bool		found;
 
-	if (!int8_field(row, "id", &id))
+	if (!int8_field(row, "id", &call.id))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the row has no id")));
-	(void) hash_search(work->replay->seen, &id, HASH_ENTER, &found);
+	if (!int8_field(row, "journal", &call.journal))
+		call.journal = work->replay->journal;
+	(void) hash_search(work->replay->seen, &call, HASH_ENTER, &found);
 	work->superseded = found;
 	if (found)
 		return;
-	if (!int8_field(row, "journal", &journal) || journal == work->replay->journal)
+	if (call.journal == work->replay->journal)
 		(void) ocpb_journal_record_jsonb(row);
 	else
-		ocpb_journal_adopt_row(row, id);
+		ocpb_journal_adopt_row(row, call.id);
 }
 
+/*
+ * Errors that are not the row's: a lock it waits on, or the journal gone
+ * under the writer (DROP EXTENSION).  The row waits; it is not set aside.
+ */
 static bool
-is_lock_wait(const ErrorData *error)
+is_wait(const ErrorData *error)
 {
 	return error->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
 		error->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
-		error->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE;
+		error->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+		error->sqlerrcode == ERRCODE_UNDEFINED_TABLE ||
+		error->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION ||
+		error->sqlerrcode == ERRCODE_UNDEFINED_SCHEMA ||
+		error->sqlerrcode == ERRCODE_UNDEFINED_OBJECT;
 }
 
 static RowOutcome
@@ -681,7 +729,7 @@ replay_row(LogReplay *replay, char *line)
 
 	if (error == NULL)
 		return work.superseded ? ROW_SKIPPED : ROW_WRITTEN;
-	outcome = is_lock_wait(error) ? ROW_WAITING : ROW_REFUSED;
+	outcome = is_wait(error) ? ROW_WAITING : ROW_REFUSED;
 	if (outcome == ROW_REFUSED)
 		ereport(LOG,
 				(errmsg("ocp_backup journal writer could not write a row of \"%s\"", replay->path),
@@ -700,18 +748,20 @@ replay_lines(LogReplay *replay, char *contents)
 {
 	char	   *end = strrchr(contents, '\n');
 	char	   *line;
+	char	   *before;
 
 	if (end == NULL)
 		return;
 	*end = '\0';
 	/* From the end: a call's last row is its record. */
-	for (;;)
+	for (line = end;; line = before)
 	{
-		line = strrchr(contents, '\n');
-		line = line == NULL ? contents : line + 1;
+		before = line > contents ? memrchr(contents, '\n', line - contents) : NULL;
+		line = before == NULL ? contents : before + 1;
 		if (*line != '\0')
 		{
-			switch (replay_row(replay, line))
+			/* One wait a pass is enough: the rest are tried again with it. */
+			switch (replay->waiting ? ROW_WAITING : replay_row(replay, line))
 			{
 				case ROW_WRITTEN:
 					replay->written++;
@@ -719,17 +769,43 @@ replay_lines(LogReplay *replay, char *contents)
 				case ROW_SKIPPED:
 					break;
 				case ROW_REFUSED:
-					appendStringInfo(&replay->refused, "%s\n", line);
+					replay->refused = lcons(line, replay->refused);
 					break;
 				case ROW_WAITING:
-					appendStringInfo(&replay->waiting, "%s\n", line);
+					replay->waiting = true;
+					replay->waiting_rows = lcons(line, replay->waiting_rows);
 					break;
 			}
 		}
-		if (line == contents)
+		if (before == NULL)
 			break;
-		line[-1] = '\0';
+		*before = '\0';
 	}
+}
+
+/* Lines as a file's contents, one a line. */
+static StringInfo
+lines_text(List *lines)
+{
+	StringInfo	text = makeStringInfo();
+	ListCell   *cell;
+
+	foreach(cell, lines)
+		appendStringInfo(text, "%s\n", (char *) lfirst(cell));
+	return text;
+}
+
+static void
+fsync_parent(const char *path)
+{
+	char		directory[MAXPGPATH];
+
+	strlcpy(directory, path, sizeof(directory));
+	get_parent_directory(directory);
+	if (!fsync_path(directory, O_RDONLY))
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync directory \"%s\": %m", directory)));
 }
 
 static void
@@ -749,11 +825,12 @@ write_file(const char *path, const StringInfo contents)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not rename \"%s\" to \"%s\": %m", temporary, path)));
+	fsync_parent(path);
 }
 
 /* Rows that cannot be written, kept apart for the DBA. */
 static void
-set_aside(const char *path, const StringInfo rows)
+set_aside(const char *path, StringInfo rows)
 {
 	char		aside[MAXPGPATH];
 	int			fd;
@@ -765,6 +842,7 @@ set_aside(const char *path, const StringInfo rows)
 				(errcode_for_file_access(),
 				 errmsg("could not write \"%s\": %m", aside)));
 	CloseTransientFile(fd);
+	fsync_parent(aside);
 	ereport(WARNING,
 			(errmsg("ocp_backup journal rows that cannot be written were moved to \"%s\"", aside),
 			 errdetail("They came from \"%s\"; the server log says why each was refused.", path),
@@ -787,8 +865,8 @@ replay_log(int fd, const char *path)
 
 	memset(&replay, 0, sizeof(replay));
 	replay.path = path;
-	seen.keysize = sizeof(int64);
-	seen.entrysize = sizeof(int64);
+	seen.keysize = sizeof(CallKey);
+	seen.entrysize = sizeof(CallKey);
 	seen.hcxt = CurrentMemoryContext;
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -796,18 +874,17 @@ replay_log(int fd, const char *path)
 	replay.seen = hash_create("ocp_backup replayed ids", 64, &seen,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	replay.journal = ocpb_journal_oid();
-	initStringInfo(&replay.refused);
-	initStringInfo(&replay.waiting);
 	replay_lines(&replay, read_log(fd, path));
-	if (replay.refused.len > 0)
-		set_aside(path, &replay.refused);
+	if (replay.refused != NIL)
+		set_aside(path, lines_text(replay.refused));
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	XLogFlush(XactLastCommitEnd);
+	/* The rows skipped as there already may be of an asynchronous commit. */
+	XLogFlush(GetXLogInsertRecPtr());
 	pgstat_report_activity(STATE_IDLE, NULL);
-	waiting = replay.waiting.len > 0;
+	waiting = replay.waiting_rows != NIL;
 	if (waiting)
-		write_file(path, &replay.waiting);
+		write_file(path, lines_text(replay.waiting_rows));
 	else if (unlink(path) != 0 && errno != ENOENT)
 		ereport(ERROR, (errcode_for_file_access(),
 						errmsg("could not remove ocp_backup call log \"%s\": %m", path)));
@@ -826,17 +903,46 @@ static void
 move_aside(const char *path, const char *why)
 {
 	char		aside[MAXPGPATH];
+	int			n;
 
-	snprintf(aside, sizeof(aside), "%s" SPOOL_ASIDE_SUFFIX, path);
-	if (rename(path, aside) != 0)
+	/* A name no earlier aside has: link refuses to replace one. */
+	for (n = 1;; n++)
+	{
+		if (n == 1)
+			snprintf(aside, sizeof(aside), "%s" SPOOL_ASIDE_SUFFIX, path);
+		else
+			snprintf(aside, sizeof(aside), "%s.%d" SPOOL_ASIDE_SUFFIX, path, n);
+		if (link(path, aside) == 0)
+			break;
+		if (errno != EEXIST)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not move ocp_backup call log \"%s\" to \"%s\": %m", path, aside)));
+	}
+	if (unlink(path) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not rename ocp_backup call log \"%s\" to \"%s\": %m", path, aside)));
+				 errmsg("could not remove ocp_backup call log \"%s\": %m", path)));
+	fsync_parent(aside);
 	ereport(WARNING,
 			(errmsg("ocp_backup call log \"%s\" cannot be read and was moved to \"%s\"", path, aside),
 			 errdetail("%s", why),
-			 errhint("Restore its permissions or contents, then move it back to its name without \"%s\".",
-					 SPOOL_ASIDE_SUFFIX)));
+			 errhint("Restore its permissions or contents, then move it back to a name ending in \"%s\".",
+					 SPOOL_SUFFIX)));
+}
+
+/*
+ * Whether an error that ended a log's replay is the log's own (it cannot
+ * be opened, read or set aside), rather than a cancel, a shutdown, a lack
+ * of memory, or the journal gone.
+ */
+static bool
+is_log_fault(const ErrorData *error)
+{
+	return error->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+		error->sqlerrcode != ERRCODE_ADMIN_SHUTDOWN &&
+		error->sqlerrcode != ERRCODE_OUT_OF_MEMORY &&
+		!is_wait(error);
 }
 
 /* Replays one log no backend holds; returns whether rows of it wait. */
@@ -866,8 +972,14 @@ replay_released_log(const char *path)
 		error = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		if (fd >= 0)
+			close(fd);
+		/* Not the log's fault: it stays, for the next writer. */
+		if (!is_log_fault(error))
+			ReThrowError(error);
 		move_aside(path, error->message);
 		FreeErrorData(error);
+		return false;
 	}
 	PG_END_TRY();
 	if (fd >= 0)
@@ -908,19 +1020,30 @@ take_writer_lock(const char *directory)
 }
 
 /*
- * The journal's owner, whose rights the writer works with; InvalidOid when
- * the extension is not (or no longer) in the database: its logs wait for it.
+ * The extension the writer started with, and its journal's owner, whose
+ * rights it works with.  Checked at every pass: after DROP EXTENSION the
+ * logs wait for it to be created again, and nothing the schema then holds
+ * runs with the old owner's rights.
  */
-static Oid
-journal_owner_if_installed(void)
+static Oid	writer_extension = InvalidOid;
+
+static bool
+become_journal_owner(void)
 {
+	Oid			extension;
 	Oid			owner = InvalidOid;
 
 	StartTransactionCommand();
-	if (OidIsValid(get_extension_oid("ocp_backup", true)))
+	extension = get_extension_oid("ocp_backup", true);
+	if (OidIsValid(extension) &&
+		(!OidIsValid(writer_extension) || extension == writer_extension))
 		owner = ocpb_journal_owner();
 	CommitTransactionCommand();
-	return owner;
+	if (!OidIsValid(owner))
+		return false;
+	writer_extension = extension;
+	SetUserIdAndSecContext(owner, SECURITY_RESTRICTED_OPERATION);
+	return true;
 }
 
 static void
@@ -938,7 +1061,6 @@ ocp_backup_journal_writer(Datum main_arg)
 	Oid			database_id = DatumGetObjectId(main_arg);
 	char		directory[MAXPGPATH];
 	int			lock;
-	Oid			owner;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -947,15 +1069,15 @@ ocp_backup_journal_writer(Datum main_arg)
 	if (lock < 0)
 		proc_exit(0);			/* another writer has it */
 	BackgroundWorkerInitializeConnectionByOid(database_id, InvalidOid, 0);
-	/* Over whatever ALTER DATABASE set. */
+	/* Over whatever ALTER DATABASE set: nothing of it may refuse a row. */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", WRITER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
-	owner = journal_owner_if_installed();
-	if (!OidIsValid(owner))
-		proc_exit(0);
-	SetUserIdAndSecContext(owner, SECURITY_RESTRICTED_OPERATION);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	for (;;)
 	{
+		if (!become_journal_owner())
+			break;
 		if (replay_directory(directory))
 		{
 			nap(WRITER_RETRY_MS);
@@ -974,15 +1096,22 @@ ocp_backup_journal_writer(Datum main_arg)
 
 /* ---- the launcher (shared_preload_libraries) ---- */
 
+/* Whether a writer can connect to the database. */
 static bool
-database_exists(Oid database_id)
+database_accepts_writer(Oid database_id)
 {
-	bool		exists;
+	HeapTuple	tuple;
+	bool		accepts = false;
 
 	StartTransactionCommand();
-	exists = SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(database_id));
+	tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(database_id));
+	if (HeapTupleIsValid(tuple))
+	{
+		accepts = ((Form_pg_database) GETSTRUCT(tuple))->datallowconn;
+		ReleaseSysCache(tuple);
+	}
 	CommitTransactionCommand();
-	return exists;
+	return accepts;
 }
 
 /* Starts a writer for each database with logs no backend holds. */
@@ -1003,7 +1132,7 @@ launch_writers(void)
 		if (*end != '\0' || !OidIsValid(database_id))
 			continue;
 		spool_directory(database_id, directory);
-		if (has_released_logs(directory) && database_exists(database_id) &&
+		if (has_released_logs(directory) && database_accepts_writer(database_id) &&
 			!start_writer(database_id, NULL))
 			ereport(LOG,
 					(errmsg("could not start the ocp_backup journal writer for database %u", database_id),
@@ -1028,5 +1157,6 @@ ocp_backup_spool_launcher(Datum main_arg)
 		/* Barriers (DROP DATABASE waits on one) are absorbed here. */
 		CHECK_FOR_INTERRUPTS();
 	}
-	proc_exit(0);
+	/* Not 0, which would unregister it: a SIGTERM outside shutdown restarts it. */
+	proc_exit(1);
 }

@@ -15,7 +15,9 @@ id of its own), after:
                    its call committed (wal_writer_delay is 10 s here, so the
                    commit is not on disk unless ocp_backup flushed it)
   first_use        without shared_preload_libraries: rows left by a crash
-                   appear at the first use of an ocp_backup function
+                   appear at the first use of an ocp_backup function, and
+                   a backend terminated inside its transaction starts the
+                   writer itself
   burst            8 sessions x 100 rolled-back calls: no WARNING to any
                    client, at most one journal writer at a time, every row
                    written within BURST_PATIENCE_S
@@ -24,8 +26,8 @@ id of its own), after:
   prepared         a prepared transaction's call: one row after ROLLBACK
                    PREPARED, one after COMMIT PREPARED, no call needed
   recreated        DROP/CREATE EXTENSION with logs left: later calls work,
-                   an old row whose id the new journal has not reached is
-                   written (and the sequence moved past it), one whose id
+                   old rows whose ids the new journal has not reached are
+                   written (and the sequence moved past them), one whose id
                    it has reached is set aside
   one_statement    20,000 calls in one statement grow the backend's
                    RssAnon by less than 2 MB
@@ -369,6 +371,17 @@ def scenario_first_use(cluster, sim):
     cluster.psql("SELECT count(*) FROM ocp_backup_check();\n")
     rows = judge("first_use", cluster, sim, 107, True,
                  "; %d before the first use of ocp_backup_check()" % before)
+    # A backend ended inside its transaction (pg_terminate_backend, a client
+    # gone) starts the writer itself: no launcher here, and no later call.
+    sim.fresh()
+    session = cluster.background("BEGIN;\n%s\nSELECT pg_sleep(600);\n" % call_sql(116),
+                                 "crash_terminated")
+    wait_requests(sim, 116, 1)
+    time.sleep(0.3)
+    cluster.value("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                  "WHERE application_name = 'crash_terminated'")
+    session.wait(timeout=30)
+    judge("terminated_in_transaction", cluster, sim, 116, False, "; no launcher, no call since")
     cluster.restart(preload=True)
     return rows
 
@@ -469,7 +482,8 @@ def scenario_recreated(cluster, sim):
 
     planted = os.path.join(spool, "0-old-journal.jsonl")
     with open(planted, "w") as f:
-        f.write(old_row(1, 112) + "\n" + old_row(5000, 113) + "\n")
+        f.write("".join(old_row(i, c) + "\n"
+                        for i, c in ((1, 112), (5000, 113), (5001, 113), (5002, 113))))
     if os.getuid() == 0:
         shutil.chown(planted, "postgres", "postgres")
     # A new call may take id 1 before the writer looks: either way, no loss.
@@ -485,10 +499,10 @@ def scenario_recreated(cluster, sim):
     journal = {c: rows_of(cluster, c) for c in (112, 113, 114)}
     old_1_kept = len(journal[112]) == 1 or (len(aside_rows) == 1 and '"cluster_id": 112' in aside_rows[0])
     ok = (new_first.isdigit() and new_second.isdigit() and len(journal[114]) == 2 and
-          len(journal[113]) == 1 and int(new_second) > 5000 and old_1_kept and
+          len(journal[113]) == 3 and int(new_second) > 5002 and old_1_kept and
           not os.path.exists(planted) and not err and not err2)
     report(ok, "recreated",
-           "new calls got ids %s and %s (%s); old row 5000 in the new journal: %d; old row 1: "
+           "new calls got ids %s and %s (%s); old rows 5000-5002 in the new journal: %d; old row 1: "
            "%d in the journal, %d set aside; log left: %s"
            % (new_first, new_second, (err + err2).strip() or "no error", len(journal[113]),
               len(journal[112]), len(aside_rows), os.path.exists(planted)))
