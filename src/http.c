@@ -6,10 +6,15 @@
  * The handle lives in its own multi handle, which owns the connection pool:
  * dropping both when the server or mapping changes drops the connection.
  *
- * Transfers run through the multi interface in short polls, so that a query
- * cancel or statement_timeout is noticed within a poll period and raised by
- * PostgreSQL itself.  Nothing here ereports from inside a libcurl callback:
- * callbacks set flags, and errors are reported once libcurl has returned.
+ * Transfers run through the multi interface's socket API: libcurl says
+ * which sockets it waits on and for how long, and the backend waits on
+ * them, its latch and the postmaster's death in one WaitEventSet.  A query
+ * cancel or statement_timeout sets the latch and is raised by PostgreSQL
+ * itself at once, the postmaster's death ends the backend, and
+ * pg_stat_activity shows the wait (wait event OcpBackupRequest from
+ * PostgreSQL 17 on, Extension before).  Nothing here ereports from inside
+ * a libcurl callback: callbacks set flags, and errors are reported once
+ * libcurl has returned.
  */
 #include "http.h"
 
@@ -30,14 +35,30 @@
 
 #define OCPB_USER_AGENT "ocp_backup/" OCPB_VERSION
 
-/* How long a poll waits before looking for interrupts again. */
-#define INTERRUPT_POLL_MS 50
+/* A transfer waits on a socket or two (a connection, a proxy's). */
+#define MAX_WATCHED_SOCKETS 8
+
+/* libcurl sets no timer while a transfer only waits on its sockets. */
+#define LONGEST_WAIT_MS 1000
 
 typedef struct HandleKey
 {
 	Oid			server_id;
 	Oid			user_mapping_id;
 } HandleKey;
+
+/* The sockets libcurl waits on and its timer, as its callbacks tell them. */
+typedef struct SocketWatch
+{
+	curl_socket_t fds[MAX_WATCHED_SOCKETS];
+	int			what[MAX_WATCHED_SOCKETS];	/* CURL_POLL_IN, _OUT, _INOUT */
+	int			n;
+	bool		overflow;
+	bool		changed;		/* the wait set must be built again */
+	bool		has_deadline;
+	TimestampTz deadline;		/* when libcurl's timer runs out */
+	WaitEventSet *set;			/* in TopMemoryContext; NULL: to build */
+} SocketWatch;
 
 typedef struct CachedHandle
 {
@@ -46,6 +67,7 @@ typedef struct CachedHandle
 	CURL	   *easy;
 	bool		stale;			/* the server or a mapping changed */
 	char		error[CURL_ERROR_SIZE];
+	SocketWatch watch;
 } CachedHandle;
 
 /* What the callbacks collect during one transfer. */
@@ -65,6 +87,14 @@ typedef struct Collected
 static HTAB *handles = NULL;
 
 static void
+forget_wait_set(SocketWatch *watch)
+{
+	if (watch->set != NULL)
+		FreeWaitEventSet(watch->set);
+	watch->set = NULL;
+}
+
+static void
 release_handle(CachedHandle *entry)
 {
 	if (entry->easy != NULL)
@@ -73,6 +103,54 @@ release_handle(CachedHandle *entry)
 		curl_multi_cleanup(entry->multi);
 	entry->easy = NULL;
 	entry->multi = NULL;
+	forget_wait_set(&entry->watch);
+	memset(&entry->watch, 0, sizeof(entry->watch));
+}
+
+/* libcurl's word on a socket: wait on it for reading, writing, or no more. */
+static int
+watch_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	SocketWatch *watch = userp;
+	int			i;
+
+	for (i = 0; i < watch->n && watch->fds[i] != fd; i++)
+		;
+	watch->changed = true;
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < watch->n)
+		{
+			watch->n--;
+			watch->fds[i] = watch->fds[watch->n];
+			watch->what[i] = watch->what[watch->n];
+		}
+		return 0;
+	}
+	if (i == watch->n)
+	{
+		if (watch->n == MAX_WATCHED_SOCKETS)
+		{
+			watch->overflow = true;
+			return -1;
+		}
+		watch->n++;
+	}
+	watch->fds[i] = fd;
+	watch->what[i] = what;
+	return 0;
+}
+
+/* libcurl's timer: call it back in timeout_ms, or (-1) not at all. */
+static int
+watch_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	SocketWatch *watch = userp;
+
+	watch->has_deadline = timeout_ms >= 0;
+	if (watch->has_deadline)
+		watch->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	return 0;
 }
 
 /*
@@ -261,6 +339,11 @@ handle_for(const OcpbEndpoint *endpoint)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 							errmsg("could not create a libcurl handle")));
 		}
+		memset(&entry->watch, 0, sizeof(entry->watch));
+		curl_multi_setopt(entry->multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
+		curl_multi_setopt(entry->multi, CURLMOPT_SOCKETDATA, &entry->watch);
+		curl_multi_setopt(entry->multi, CURLMOPT_TIMERFUNCTION, watch_timer);
+		curl_multi_setopt(entry->multi, CURLMOPT_TIMERDATA, &entry->watch);
 		PG_TRY();
 		{
 			configure_handle(entry, endpoint);
@@ -443,26 +526,111 @@ prepare_request(CURL *easy, const OcpbEndpoint *endpoint,
 		SET_OPTION(easy, CURLOPT_HTTPGET, 1L);
 }
 
+/* The wait event a call waiting on OCP shows in pg_stat_activity. */
+static uint32
+request_wait_event(void)
+{
+#if PG_VERSION_NUM >= 170000
+	static uint32 event = 0;
+
+	if (event == 0)
+		event = WaitEventExtensionNew("OcpBackupRequest");
+	return event;
+#else
+	return PG_WAIT_EXTENSION;
+#endif
+}
+
+/* The latch, the postmaster's death, and the sockets libcurl waits on. */
+static WaitEventSet *
+wait_set(SocketWatch *watch)
+{
+	int			i;
+	uint32		events;
+
+	if (watch->set != NULL && !watch->changed)
+		return watch->set;
+	forget_wait_set(watch);
+	watch->set = CreateWaitEventSet(TopMemoryContext, 2 + watch->n);
+	AddWaitEventToSet(watch->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(watch->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (i = 0; i < watch->n; i++)
+	{
+		events = 0;
+		if (watch->what[i] & CURL_POLL_IN)
+			events |= WL_SOCKET_READABLE;
+		if (watch->what[i] & CURL_POLL_OUT)
+			events |= WL_SOCKET_WRITEABLE;
+		if (events != 0)
+			AddWaitEventToSet(watch->set, events, watch->fds[i], NULL, NULL);
+	}
+	watch->changed = false;
+	return watch->set;
+}
+
+static long
+until_timer(const SocketWatch *watch)
+{
+	if (!watch->has_deadline)
+		return LONGEST_WAIT_MS;
+	return Min(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), watch->deadline),
+			   LONGEST_WAIT_MS);
+}
+
+static void
+check_multi(CURLMcode status, const SocketWatch *watch)
+{
+	if (watch->overflow)
+		elog(ERROR, "libcurl waits on more than %d sockets", MAX_WATCHED_SOCKETS);
+	if (status != CURLM_OK)
+		elog(ERROR, "libcurl multi interface failed: %s", curl_multi_strerror(status));
+}
+
 /*
- * Runs the transfer to its end, checking for interrupts between polls.  An
- * interrupt raises from here; the caller's cleanup detaches the handle,
- * which closes the half-used connection.
+ * Runs the transfer to its end, waiting on its sockets, the latch and the
+ * postmaster.  An interrupt raises from here; the caller's cleanup detaches
+ * the handle, which closes the half-used connection.
  */
 static CURLcode
 run_transfer(CachedHandle *entry)
 {
+	SocketWatch *watch = &entry->watch;
+	WaitEvent	occurred[MAX_WATCHED_SOCKETS + 2];
 	int			running = 1;
-	CURLMcode	status;
+	int			n;
+	int			i;
+	int			mask;
 	CURLMsg    *message;
 	int			queued;
 
+	check_multi(curl_multi_socket_action(entry->multi, CURL_SOCKET_TIMEOUT, 0, &running), watch);
 	while (running > 0)
 	{
-		status = curl_multi_perform(entry->multi, &running);
-		if (status == CURLM_OK && running > 0)
-			status = curl_multi_poll(entry->multi, NULL, 0, INTERRUPT_POLL_MS, NULL);
-		if (status != CURLM_OK)
-			elog(ERROR, "libcurl multi interface failed: %s", curl_multi_strerror(status));
+		n = WaitEventSetWait(wait_set(watch), until_timer(watch), occurred,
+							 lengthof(occurred), request_wait_event());
+		if (n == 0)
+			check_multi(curl_multi_socket_action(entry->multi, CURL_SOCKET_TIMEOUT, 0, &running),
+						watch);
+		for (i = 0; i < n && running > 0; i++)
+		{
+			if (occurred[i].events & WL_LATCH_SET)
+			{
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+				continue;
+			}
+			mask = 0;
+			if (occurred[i].events & WL_SOCKET_READABLE)
+				mask |= CURL_CSELECT_IN;
+			if (occurred[i].events & WL_SOCKET_WRITEABLE)
+				mask |= CURL_CSELECT_OUT;
+			check_multi(curl_multi_socket_action(entry->multi, occurred[i].fd, mask, &running),
+						watch);
+		}
+		/* A timer that ran out while sockets were served. */
+		if (running > 0 && watch->has_deadline && until_timer(watch) <= 0)
+			check_multi(curl_multi_socket_action(entry->multi, CURL_SOCKET_TIMEOUT, 0, &running),
+						watch);
 		CHECK_FOR_INTERRUPTS();
 	}
 	while ((message = curl_multi_info_read(entry->multi, &queued)) != NULL)

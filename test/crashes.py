@@ -11,6 +11,8 @@ id of its own), after:
                    id the caller got is never handed out again
   kill_other       kill -9 of an unrelated backend with 3 calls in flight
   immediate_stop   pg_ctl stop -m immediate with 3 calls in flight
+  postmaster_death a call waiting on OCP shows its wait event, and its
+                   backend ends within 2 s of the postmaster's kill -9
   async_commit     synchronous_commit = off, the backend killed right after
                    its call committed (wal_writer_delay is 10 s here, so the
                    commit is not on disk unless ocp_backup flushed it)
@@ -337,6 +339,51 @@ def scenario_immediate_stop(cluster, sim):
     judge("immediate_stop", cluster, sim, 105, True)
 
 
+def process_alive(pid):
+    """Running: a zombie waiting for a parent to reap it is not."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def scenario_postmaster_death(cluster, sim):
+    """A call waits on OCP in a wait event of its own, and ends when the
+    postmaster dies, instead of waiting out timeout_ms (60 s here)."""
+    sim.fresh()
+    sim.hang(1)
+    session = cluster.background(call_sql(117), "crash_orphan")
+    wait_requests(sim, 117, 1)
+    time.sleep(0.3)
+    waiting = cluster.value("SELECT wait_event_type || '/' || wait_event FROM pg_stat_activity "
+                            "WHERE application_name = 'crash_orphan'")
+    pids = cluster.backend_pids("crash_orphan")
+    kill(cluster.postmaster_pid())
+    started = time.time()
+    while pids and process_alive(pids[0]) and time.time() - started < 10:
+        time.sleep(0.01)
+    ended_after = time.time() - started
+    try:
+        session.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        session.kill()
+    if pids and process_alive(pids[0]):
+        kill(pids[0])
+    for _ in range(50):
+        try:
+            cluster.start()
+            break
+        except subprocess.CalledProcessError:
+            time.sleep(0.2)
+    cluster.wait_ready()
+    report(waiting in ("Extension/Extension", "Extension/OcpBackupRequest") and
+           len(pids) == 1 and ended_after < 2, "postmaster_death",
+           "the waiting call showed wait event %s; its backend ended %.2f s after the postmaster's "
+           "kill -9" % (waiting or "(none)", ended_after))
+    judge("postmaster_death row", cluster, sim, 117, True)
+
+
 def scenario_async_commit(cluster, sim):
     sim.fresh()
     session = cluster.background("SET synchronous_commit = off;\n%s\nSELECT pg_sleep(600);\n"
@@ -558,7 +605,8 @@ def scenario_one_statement(cluster, sim, calls):
               err.strip()[:200]))
 
 
-SCENARIOS = ["kill_waiting", "kill_open_xact", "kill_other", "immediate_stop", "async_commit",
+SCENARIOS = ["kill_waiting", "kill_open_xact", "kill_other", "immediate_stop", "postmaster_death",
+             "async_commit",
              "first_use", "burst", "locked_journal", "prepared", "recreated", "one_statement"]
 
 

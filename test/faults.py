@@ -23,9 +23,9 @@ A. Timing bounds.  A call blocked on an OCP that does not answer must give
    suite is shared and noisy: each bound gets TRIALS trials, all printed,
    and passes when the best one is within the bound, since noise only ever
    adds delay while a call that does not give way fails every trial.  (The
-   transfer polls for interrupts every 50 ms, but the signals of a cancel or
-   statement_timeout also cut that poll() short, and libcurl's own timers
-   end it for timeout_ms and connect_timeout_ms: overshoots are a few ms.)
+   transfer waits on its sockets and the latch, which a cancel or
+   statement_timeout sets, and libcurl's own timers end it for timeout_ms
+   and connect_timeout_ms: overshoots are a few ms.)
    After each fault the same backend's next call must succeed (where the
    backend survives), and the journal must hold one row per call, the
    interrupted ones marked as such.
@@ -466,7 +466,7 @@ def start_victim(sim, server, extra_lines):
             if pid:
                 break
         time.sleep(0.01)
-    time.sleep(0.1)  # well inside the transfer's poll loop
+    time.sleep(0.1)  # well inside the transfer's wait
     return victim, int(pid) if pid else None
 
 
