@@ -441,12 +441,11 @@ ocpb_journal_record_call(const OcpbInvocation *invocation, bool insert)
 	char	   *row = row_json(invocation);
 
 	ocpb_spool_call_answered(row);
-	if (insert)
-	{
-		(void) ocpb_journal_record_jsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																			CStringGetDatum(row))));
+	/* A row there already came from the log: it still needs the writer. */
+	if (insert &&
+		ocpb_journal_record_jsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	 CStringGetDatum(row)))))
 		ocpb_spool_call_inserted();
-	}
 	pfree(row);
 }
 
