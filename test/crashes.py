@@ -260,15 +260,20 @@ def judge(name, cluster, sim, cluster_id, expect_unknown, extra="", patience=PAT
     return rows
 
 
-def scenario_kill_waiting(cluster, sim):
+def kill_waiting_call(cluster, sim, cluster_id, app):
+    """A call of its own cluster id, killed (-9) while OCP hangs."""
     sim.fresh()
     sim.hang(1)
-    session = cluster.background(call_sql(101), "crash_waiting")
-    wait_requests(sim, 101, 1)
-    for pid in cluster.backend_pids("crash_waiting"):
+    session = cluster.background(call_sql(cluster_id), app)
+    wait_requests(sim, cluster_id, 1)
+    for pid in cluster.backend_pids(app):
         kill(pid)
     session.wait(timeout=30)
     cluster.wait_ready()
+
+
+def scenario_kill_waiting(cluster, sim):
+    kill_waiting_call(cluster, sim, 101, "crash_waiting")
     judge("kill_waiting", cluster, sim, 101, True)
 
 
@@ -405,14 +410,7 @@ def scenario_async_commit(cluster, sim):
 
 def scenario_first_use(cluster, sim):
     cluster.restart(preload=False)
-    sim.fresh()
-    sim.hang(1)
-    session = cluster.background(call_sql(107), "crash_first_use")
-    wait_requests(sim, 107, 1)
-    for pid in cluster.backend_pids("crash_first_use"):
-        kill(pid)
-    session.wait(timeout=30)
-    cluster.wait_ready()
+    kill_waiting_call(cluster, sim, 107, "crash_first_use")
     time.sleep(3)
     before = len(rows_of(cluster, 107))
     cluster.psql("SELECT count(*) FROM ocp_backup_check();\n")
