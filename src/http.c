@@ -553,7 +553,9 @@ wait_set(SocketWatch *watch)
 	forget_wait_set(watch);
 	watch->set = CreateWaitEventSet(TopMemoryContext, 2 + watch->n);
 	AddWaitEventToSet(watch->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(watch->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	/* A single-user backend has no postmaster to watch. */
+	if (IsUnderPostmaster)
+		AddWaitEventToSet(watch->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (i = 0; i < watch->n; i++)
 	{
 		events = 0;

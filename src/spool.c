@@ -117,12 +117,23 @@ static bool leftovers_checked = false;
 /* The writer this backend launched last; in TopMemoryContext. */
 static BackgroundWorkerHandle *last_writer = NULL;
 
-static bool fsync_path(const char *path, int flags);
-
 static void
 spool_directory(Oid database_id, char *path)
 {
 	snprintf(path, MAXPGPATH, SPOOL_DIRECTORY "/%u", database_id);
+}
+
+static bool
+fsync_path(const char *path, int flags)
+{
+	int			fd = open(path, flags);
+	bool		ok;
+
+	if (fd < 0)
+		return false;
+	ok = pg_fsync(fd) == 0;
+	close(fd);
+	return ok;
 }
 
 /* A directory, its entry made durable in its parent when it is new. */
@@ -151,18 +162,6 @@ write_all(int fd, const char *data, size_t len)
 	return true;
 }
 
-static bool
-fsync_path(const char *path, int flags)
-{
-	int			fd = open(path, flags);
-	bool		ok;
-
-	if (fd < 0)
-		return false;
-	ok = pg_fsync(fd) == 0;
-	close(fd);
-	return ok;
-}
 
 /* An open descriptor of path locked for this process; -1 if it is held. */
 static int
