@@ -165,6 +165,16 @@ COMMENT ON FUNCTION ocp_backup.record_task_status(text, bigint, text, integer, i
 REVOKE ALL ON FUNCTION ocp_backup.record_invocation(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.record_task_status(text, bigint, text, integer, integer, text, timestamptz) FROM PUBLIC;
 
+-- Journal rows a crash left in the call logs are written by a background
+-- worker that, without ocp_backup in shared_preload_libraries, the first
+-- use of an ocp_backup function starts: the SQL ones start it through this.
+CREATE FUNCTION ocp_backup_start_journal_writer()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ocp_backup_start_journal_writer'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ocp_backup_start_journal_writer() IS
+  'starts the journal writer of this database if call logs hold rows it has not written (ocp_backup_refresh and purge_journal call it)';
+
 -- Refuses in a read-only transaction before asking OCP.
 CREATE OR REPLACE FUNCTION ocp_backup_refresh(max_tasks integer DEFAULT 100)
 RETURNS integer
@@ -184,6 +194,7 @@ BEGIN
         RAISE EXCEPTION 'max_tasks must be a positive number, not %', coalesce(max_tasks::text, 'NULL')
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM @extschema@.ocp_backup_start_journal_writer();
     -- SKIP LOCKED: overlapping runs (a slow pg_cron job) share the work.
     FOR pending IN
         SELECT t.task_id, t.server_name FROM ocp_backup.task t
@@ -203,6 +214,28 @@ BEGIN
         checked := checked + 1;
     END LOOP;
     RETURN checked;
+END
+$$;
+
+-- Starts the journal writer for rows a crash left.
+CREATE OR REPLACE FUNCTION ocp_backup.purge_journal(older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    purged bigint;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be a non-negative interval, not %', coalesce(older_than::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM @extschema@.ocp_backup_start_journal_writer();
+    WITH purged_rows AS (
+        DELETE FROM ocp_backup.invocation WHERE started_at < now() - older_than RETURNING 1
+    )
+    SELECT count(*) INTO purged FROM purged_rows;
+    RETURN purged;
 END
 $$;
 

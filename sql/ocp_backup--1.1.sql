@@ -230,6 +230,16 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ocp_backup_task(bigint, text) IS
   'reads one OCP task instance (GET /api/v2/tasks/instances/{id}) and records its status in ocp_backup.task';
 
+-- Journal rows a crash left in the call logs are written by a background
+-- worker that, without ocp_backup in shared_preload_libraries, the first
+-- use of an ocp_backup function starts: the SQL ones start it through this.
+CREATE FUNCTION ocp_backup_start_journal_writer()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ocp_backup_start_journal_writer'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ocp_backup_start_journal_writer() IS
+  'starts the journal writer of this database if call logs hold rows it has not written (ocp_backup_refresh and purge_journal call it)';
+
 CREATE FUNCTION ocp_backup_refresh(max_tasks integer DEFAULT 100)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -248,6 +258,7 @@ BEGIN
         RAISE EXCEPTION 'max_tasks must be a positive number, not %', coalesce(max_tasks::text, 'NULL')
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM @extschema@.ocp_backup_start_journal_writer();
     -- SKIP LOCKED: overlapping runs (a slow pg_cron job) share the work.
     FOR pending IN
         SELECT t.task_id, t.server_name FROM ocp_backup.task t
@@ -862,6 +873,7 @@ BEGIN
         RAISE EXCEPTION 'older_than must be a non-negative interval, not %', coalesce(older_than::text, 'NULL')
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM @extschema@.ocp_backup_start_journal_writer();
     WITH purged_rows AS (
         DELETE FROM ocp_backup.invocation WHERE started_at < now() - older_than RETURNING 1
     )

@@ -57,6 +57,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
+#include "fmgr.h"
 #include "common/hashfn.h"
 #include "common/string.h"
 #include "miscadmin.h"
@@ -580,6 +581,16 @@ ocpb_spool_flush_leftovers(void)
 	spool_directory(MyDatabaseId, directory);
 	if (has_released_logs(directory))
 		start_writer_or_log();
+}
+
+PG_FUNCTION_INFO_V1(ocp_backup_start_journal_writer);
+
+/* For the SQL functions (ocp_backup_refresh, purge_journal). */
+Datum
+ocp_backup_start_journal_writer(PG_FUNCTION_ARGS)
+{
+	ocpb_spool_flush_leftovers();
+	PG_RETURN_VOID();
 }
 
 /* ---- the writer ---- */

@@ -416,6 +416,13 @@ def scenario_first_use(cluster, sim):
     cluster.psql("SELECT count(*) FROM ocp_backup_check();\n")
     rows = judge("first_use", cluster, sim, 107, True,
                  "; %d before the first use of ocp_backup_check()" % before)
+    # The SQL functions start it too.
+    kill_waiting_call(cluster, sim, 118, "crash_first_sql_use")
+    time.sleep(3)
+    before = len(rows_of(cluster, 118))
+    cluster.psql("SELECT ocp_backup.purge_journal('1000 years');\n")
+    judge("first_use of purge_journal", cluster, sim, 118, True,
+          "; %d before it" % before)
     # A backend ended inside its transaction (pg_terminate_backend, a client
     # gone) starts the writer itself: no launcher here, and no later call.
     sim.fresh()
