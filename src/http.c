@@ -325,6 +325,7 @@ handle_for(const OcpbEndpoint *endpoint)
 		entry->multi = NULL;
 		entry->easy = NULL;
 		entry->stale = false;
+		memset(&entry->watch, 0, sizeof(entry->watch));
 	}
 	if (entry->stale)
 		release_handle(entry);
@@ -339,7 +340,6 @@ handle_for(const OcpbEndpoint *endpoint)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 							errmsg("could not create a libcurl handle")));
 		}
-		memset(&entry->watch, 0, sizeof(entry->watch));
 		curl_multi_setopt(entry->multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
 		curl_multi_setopt(entry->multi, CURLMOPT_SOCKETDATA, &entry->watch);
 		curl_multi_setopt(entry->multi, CURLMOPT_TIMERFUNCTION, watch_timer);

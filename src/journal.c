@@ -35,6 +35,8 @@
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -43,8 +45,6 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
-#include "storage/bufmgr.h"
-#include "storage/lmgr.h"
 #include "utils/syscache.h"
 
 #include "pg_compat.h"
