@@ -57,7 +57,7 @@ typedef struct SocketWatch
 	bool		changed;		/* the wait set must be built again */
 	bool		has_deadline;
 	TimestampTz deadline;		/* when libcurl's timer runs out */
-	WaitEventSet *set;			/* in TopMemoryContext; NULL: to build */
+	WaitEventSet *set;			/* lives until freed; NULL: to build */
 } SocketWatch;
 
 typedef struct CachedHandle
@@ -551,7 +551,7 @@ wait_set(SocketWatch *watch)
 	if (watch->set != NULL && !watch->changed)
 		return watch->set;
 	forget_wait_set(watch);
-	watch->set = CreateWaitEventSet(TopMemoryContext, 2 + watch->n);
+	watch->set = ocpb_create_wait_event_set(2 + watch->n);
 	AddWaitEventToSet(watch->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	/* A single-user backend has no postmaster to watch. */
 	if (IsUnderPostmaster)

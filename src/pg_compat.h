@@ -47,6 +47,17 @@
 #define ocpb_json_lex_free(lex) ((void) (lex))
 #endif
 
+/*
+ * 17: CreateWaitEventSet() takes the resource owner that frees the set
+ * (NULL: none, it lives until freed) instead of a memory context; both
+ * forms here give a set that lives until FreeWaitEventSet().
+ */
+#if PG_VERSION_NUM >= 170000
+#define ocpb_create_wait_event_set(nevents) CreateWaitEventSet(NULL, (nevents))
+#else
+#define ocpb_create_wait_event_set(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
+#endif
+
 /* 18 replaced the trailing pg_attribute_noreturn() by a leading pg_noreturn. */
 #if PG_VERSION_NUM < 180000 && !defined(pg_noreturn)
 #define pg_noreturn pg_attribute_noreturn()
