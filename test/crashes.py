@@ -52,7 +52,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from harness import SimulatorControl, failures, info, report
 
 STORAGE = ('{"configName": "crashes", "obBackupStorageBaseInfo": '
            '{"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/obbackup/"}}')
@@ -65,35 +66,12 @@ MEMORY_LIMIT_KB = 2048
 PG_BIN = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
                         check=True).stdout.strip()
 
-failures = 0
-
-
-def report(ok, name, text):
-    global failures
-    if not ok:
-        failures += 1
-    print("%s %s: %s" % ("PASS" if ok else "FAIL", name, text), flush=True)
-
-
-def info(text):
-    print(text, flush=True)
-
 
 def as_postgres(command):
     return (["runuser", "-u", "postgres", "--"] + command) if os.getuid() == 0 else command
 
 
-class Simulator:
-    def __init__(self, url):
-        self.url = url.rstrip("/")
-
-    def control(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + "/__sim/" + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.read().decode()
-
+class Simulator(SimulatorControl):
     def fresh(self):
         self.control("POST", "reset", {})
         self.control("POST", "config", {"task_seconds": 0})
@@ -103,8 +81,7 @@ class Simulator:
 
     def backup_requests(self, cluster_id):
         path = "/api/v2/ob/clusters/%d/backup/backupNow" % cluster_id
-        return sum(1 for line in self.control("GET", "requests").splitlines()
-                   if json.loads(line)["path"] == path)
+        return sum(1 for request in self.requests() if request["path"] == path)
 
 
 class Cluster:
@@ -637,7 +614,7 @@ def main():
             info("  %s: %.1f s" % (name, time.time() - started))
     finally:
         log = os.path.join(cluster.root, "server.log")
-        if failures and os.path.exists(log):
+        if failures() and os.path.exists(log):
             with open(log) as f:
                 lines = f.read().splitlines()
             info("server log, last lines:\n" + "\n".join(
@@ -647,7 +624,7 @@ def main():
             info("kept: %s" % cluster.root)
         else:
             cluster.destroy()
-    return 1 if failures else 0
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
+
+from harness import SimulatorControl, failures, info, report
 
 DATABASE = "ocpb_faults"
 BOUND_MS = 200
@@ -93,20 +94,6 @@ SLOW_TIMEOUT_MS = 5000        # for calls that something else must interrupt
 STORAGE = ('{"configName": "faults", "obBackupStorageBaseInfo": '
            '{"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/obbackup/"}}')
 VICTIM_APP = "ocpb_faults_victim"
-
-failures = 0
-
-
-def report(ok, name, text):
-    global failures
-    if not ok:
-        failures += 1
-    print("%s %s: %s" % ("PASS" if ok else "FAIL", name, text), flush=True)
-
-
-def info(text):
-    print(text, flush=True)
-
 
 def call_sql(server, select="*"):
     return ("SELECT %s FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '%s', '%s');"
@@ -177,26 +164,13 @@ def describe_error(error):
 # ---------------------------------------------------------------------------
 # The simulator's control API.
 
-class Simulator:
-    def __init__(self, url):
-        self.url = url.rstrip("/")
-
-    def control(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + "/__sim/" + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.read().decode()
-
+class Simulator(SimulatorControl):
     def fresh(self, fault=None):
         """Forgets everything; tasks end at once, so that every call may start one."""
         self.control("POST", "reset", {})
         self.control("POST", "config", {"task_seconds": 0})
         if fault is not None:
             self.control("POST", "faults", fault)
-
-    def requests(self):
-        return [json.loads(line) for line in self.control("GET", "requests").splitlines()]
 
     def faults_left(self):
         return sum(f["count"] for f in json.loads(self.control("GET", "faults")))
@@ -836,8 +810,8 @@ def main():
             drop_database()
         except Exception as err:
             report(False, "faults.py clean-up", "%s: %s" % (type(err).__name__, err))
-    info("faults.py: %.1f s, %d failure(s)" % (time.monotonic() - started, failures))
-    return 1 if failures else 0
+    info("faults.py: %.1f s, %d failure(s)" % (time.monotonic() - started, failures()))
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":
