@@ -9,7 +9,7 @@ DATA = sql/ocp_backup--1.0.sql sql/ocp_backup--1.1.sql sql/ocp_backup--1.0--1.1.
 # The pure core: plain C over cJSON and libcrypto, no PostgreSQL headers.
 CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o src/scrub.o
 # The shell: PostgreSQL entry points, catalog access, libcurl, SPI.
-SHELL_OBJS = src/ocp_backup.o src/call.o src/options.o src/endpoint.o src/http.o \
+SHELL_OBJS = src/ocp_backup.o src/call.o src/options.o src/endpoint.o src/connection.o src/http.o \
 	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o \
 	src/wire_text.o src/ocp_list.o src/server_loop.o src/subxact.o src/sync.o src/reconcile.o \
 	src/rename.o

@@ -19,6 +19,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "connection.h"
 #include "options.h"
 #include "pg_compat.h"
 
@@ -161,28 +162,19 @@ find_user_mapping(Oid user_id, Oid server_id)
 	return tuple;
 }
 
+/* The credentials of the user mapping found for the call. */
 static void
-read_user_mapping(ForeignServer *server, OcpbEndpoint *endpoint,
-				  bool mapping_required)
+read_user_mapping(Oid user_mapping_id, OcpbEndpoint *endpoint)
 {
-	Oid			user_id = GetUserId();
-	HeapTuple	tuple = find_user_mapping(user_id, server->serverid);
+	HeapTuple	tuple = SearchSysCache1(USERMAPPINGOID, ObjectIdGetDatum(user_mapping_id));
 	OcpbMappingOptions mapping;
 	Datum		options;
 	bool		isnull;
 
-	if (!HeapTupleIsValid(tuple) && !mapping_required)
-		return;
 	if (!HeapTupleIsValid(tuple))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("no user mapping for role \"%s\" on server \"%s\"",
-						GetUserNameFromId(user_id, false), server->servername),
-				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER %s "
-						 "OPTIONS (username '...', password '...');",
-						 quote_identifier(server->servername))));
-	endpoint->user_mapping_id = ((Form_pg_user_mapping) GETSTRUCT(tuple))->oid;
-	options = SysCacheGetAttr(USERMAPPINGUSERSERVER, tuple,
+		elog(ERROR, "cache lookup failed for user mapping %u", user_mapping_id);
+	endpoint->user_mapping_id = user_mapping_id;
+	options = SysCacheGetAttr(USERMAPPINGOID, tuple,
 							  Anum_pg_user_mapping_umoptions, &isnull);
 	ocpb_read_mapping_options(isnull ? NIL : untransformRelOptions(options), &mapping);
 	ReleaseSysCache(tuple);
@@ -205,7 +197,7 @@ ocpb_endpoint_account(const OcpbEndpoint *endpoint)
 }
 
 static OcpbEndpoint *
-build_endpoint(ForeignServer *server, bool mapping_required)
+build_endpoint(ForeignServer *server, Oid user_mapping_id)
 {
 	OcpbEndpoint *endpoint = palloc0(sizeof(OcpbEndpoint));
 	OcpbServerOptions options;
@@ -224,167 +216,85 @@ build_endpoint(ForeignServer *server, bool mapping_required)
 	endpoint->https = pg_strncasecmp(options.url, "https:", 6) == 0;
 	ocpb_split_url(options.url, &endpoint->base_url, &endpoint->host_header,
 				   &endpoint->path_prefix);
-	read_user_mapping(server, endpoint, mapping_required);
+	endpoint->max_parallel = options.max_parallel;
+	if (OidIsValid(user_mapping_id))
+		read_user_mapping(user_mapping_id, endpoint);
 	return endpoint;
 }
 
 /*
- * Resolved endpoints, kept for the next calls: resolving reads the catalogs
- * (a scan of pg_foreign_server for the default server), options and the
- * URL.  Any change to a wrapper, server or user mapping forgets them all;
- * USAGE on the server is still checked on every call.
+ * The server chosen when a call names none and the default_server setting
+ * is empty: finding it scans pg_foreign_server, so the answer is kept
+ * until any server changes (one created makes the choice ambiguous).
  */
-typedef struct CachedEndpoint
-{
-	char	   *requested;		/* the server named; NULL for the only one */
-	Oid			user_id;
-	bool		mapping_required;
-	OcpbEndpoint *endpoint;
-} CachedEndpoint;
-
-static MemoryContext endpoint_cache_context = NULL;
-static List *endpoint_cache = NIL;
-static bool endpoint_cache_stale = false;
+static Oid	only_server_id = InvalidOid;
 
 static void
-mark_endpoint_cache_stale(Datum arg, int cacheid, uint32 hashvalue)
+forget_only_server(Datum arg, int cacheid, uint32 hashvalue)
 {
-	endpoint_cache_stale = true;
+	only_server_id = InvalidOid;
 }
 
-static char *
-copy_or_null(const char *s)
+static ForeignServer *
+chosen_server(const char *server_name)
 {
-	return s == NULL ? NULL : pstrdup(s);
-}
+	static bool callback_registered = false;
+	ForeignServer *server;
 
-static void
-wipe(char *secret)
-{
-	if (secret != NULL)
-		explicit_bzero(secret, strlen(secret));
-}
-
-/* Forgets every cached endpoint, wiping the credentials first. */
-static void
-forget_endpoints(void)
-{
-	ListCell   *cell;
-
-	foreach(cell, endpoint_cache)
+	if (server_name != NULL || (ocpb_default_server != NULL && ocpb_default_server[0] != '\0'))
+		return choose_server(server_name);
+	if (!callback_registered)
 	{
-		OcpbEndpoint *endpoint = ((CachedEndpoint *) lfirst(cell))->endpoint;
-
-		wipe(endpoint->password);
-		wipe(endpoint->access_key_secret);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, forget_only_server, (Datum) 0);
+		callback_registered = true;
 	}
-	endpoint_cache = NIL;
-	MemoryContextReset(endpoint_cache_context);
-}
-
-static void
-prepare_endpoint_cache(void)
-{
-	if (endpoint_cache_context == NULL)
+	if (OidIsValid(only_server_id))
 	{
-		endpoint_cache_context = AllocSetContextCreate(CacheMemoryContext,
-													   "ocp_backup endpoints",
-													   ALLOCSET_SMALL_SIZES);
-		CacheRegisterSyscacheCallback(FOREIGNDATAWRAPPEROID, mark_endpoint_cache_stale, (Datum) 0);
-		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, mark_endpoint_cache_stale, (Datum) 0);
-		CacheRegisterSyscacheCallback(USERMAPPINGOID, mark_endpoint_cache_stale, (Datum) 0);
+		server = GetForeignServerExtended(only_server_id, FSV_MISSING_OK);
+		if (server != NULL)
+			return server;
 	}
-	if (endpoint_cache_stale)
-	{
-		endpoint_cache_stale = false;
-		forget_endpoints();
-	}
+	server = only_server();
+	only_server_id = server->serverid;
+	return server;
 }
 
-static OcpbEndpoint *
-cached_endpoint(const char *requested, Oid user_id, bool mapping_required)
-{
-	ListCell   *cell;
-
-	foreach(cell, endpoint_cache)
-	{
-		CachedEndpoint *entry = lfirst(cell);
-
-		if (entry->user_id == user_id && entry->mapping_required == mapping_required &&
-			((entry->requested == NULL && requested == NULL) ||
-			 (entry->requested != NULL && requested != NULL &&
-			  strcmp(entry->requested, requested) == 0)))
-			return entry->endpoint;
-	}
-	return NULL;
-}
-
-/* A deep copy in the current memory context. */
-static OcpbEndpoint *
-copy_endpoint(const OcpbEndpoint *endpoint)
-{
-	OcpbEndpoint *copy = palloc(sizeof(OcpbEndpoint));
-
-	*copy = *endpoint;
-	copy->server_name = pstrdup(endpoint->server_name);
-	copy->base_url = pstrdup(endpoint->base_url);
-	copy->host_header = pstrdup(endpoint->host_header);
-	copy->path_prefix = pstrdup(endpoint->path_prefix);
-	copy->proxy = copy_or_null(endpoint->proxy);
-	copy->no_proxy = copy_or_null(endpoint->no_proxy);
-	copy->ca_file = copy_or_null(endpoint->ca_file);
-	copy->username = copy_or_null(endpoint->username);
-	copy->password = copy_or_null(endpoint->password);
-	copy->access_key_id = copy_or_null(endpoint->access_key_id);
-	copy->access_key_secret = copy_or_null(endpoint->access_key_secret);
-	return copy;
-}
-
-static void
-remember_endpoint(const char *requested, Oid user_id, bool mapping_required,
-				  const OcpbEndpoint *endpoint)
-{
-	MemoryContext old = MemoryContextSwitchTo(endpoint_cache_context);
-	CachedEndpoint *entry = palloc(sizeof(CachedEndpoint));
-
-	entry->requested = copy_or_null(requested);
-	entry->user_id = user_id;
-	entry->mapping_required = mapping_required;
-	entry->endpoint = copy_endpoint(endpoint);
-	endpoint_cache = lappend(endpoint_cache, entry);
-	MemoryContextSwitchTo(old);
-}
-
-/* The server a call names, else the default_server setting, else NULL. */
-static const char *
-requested_server(const char *server_name)
-{
-	if (server_name != NULL)
-		return server_name;
-	if (ocpb_default_server != NULL && ocpb_default_server[0] != '\0')
-		return ocpb_default_server;
-	return NULL;
-}
-
+/*
+ * The endpoint comes from the connection layer's entry for the server and
+ * mapping, resolved again only after either changed; USAGE on the server
+ * is checked on every call.  The caller gets a copy: the entry may be
+ * dropped by an invalidation before the caller is done.
+ */
 OcpbEndpoint *
 ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
 {
-	const char *requested = requested_server(server_name);
-	Oid			user_id = GetUserId();
+	ForeignServer *server = chosen_server(server_name);
+	OcpbConnection *connection;
 	OcpbEndpoint *endpoint;
-	ForeignServer *server;
+	HeapTuple	mapping;
+	Oid			user_mapping_id = InvalidOid;
 
-	prepare_endpoint_cache();
-	endpoint = cached_endpoint(requested, user_id, mapping_required);
-	if (endpoint != NULL)
-	{
-		check_usage(endpoint->server_id, endpoint->server_name);
-		/* A copy: the cache may be reset before the caller is done. */
-		return copy_endpoint(endpoint);
-	}
-	server = choose_server(server_name);
 	check_usage(server->serverid, server->servername);
-	endpoint = build_endpoint(server, mapping_required);
-	remember_endpoint(requested, user_id, mapping_required, endpoint);
-	return endpoint;
+	mapping = find_user_mapping(GetUserId(), server->serverid);
+	if (HeapTupleIsValid(mapping))
+	{
+		user_mapping_id = ((Form_pg_user_mapping) GETSTRUCT(mapping))->oid;
+		ReleaseSysCache(mapping);
+	}
+	else if (mapping_required)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no user mapping for role \"%s\" on server \"%s\"",
+						GetUserNameFromId(GetUserId(), false), server->servername),
+				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER %s "
+						 "OPTIONS (username '...', password '...');",
+						 quote_identifier(server->servername))));
+	connection = ocpb_connection(server->serverid, user_mapping_id);
+	if (connection->endpoint == NULL)
+	{
+		endpoint = build_endpoint(server, user_mapping_id);
+		ocpb_connection_remember(connection, endpoint);
+		return endpoint;
+	}
+	return ocpb_copy_endpoint(connection->endpoint);
 }

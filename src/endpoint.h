@@ -28,6 +28,7 @@ typedef struct OcpbEndpoint
 	int			retry_backoff_ms;	/* the first wait; each next one doubles */
 	char	   *proxy;			/* NULL: no proxy, environment ignored */
 	char	   *no_proxy;		/* hosts reached without the proxy; NULL: none */
+	int			max_parallel;	/* requests in flight at once to the server */
 	/* Either username and password, or the access key pair. */
 	char	   *username;
 	char	   *password;

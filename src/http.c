@@ -1,10 +1,11 @@
 /*
- * http.c - sends one request to OCP with libcurl.
+ * http.c - sends requests to OCP with libcurl, many at once.
  *
- * Each backend keeps one curl handle per (server, user mapping), so that
- * every call after the first reuses a kept-alive TCP (and TLS) connection.
- * The handle lives in its own multi handle, which owns the connection pool:
- * dropping both when the server or mapping changes drops the connection.
+ * A batch of exchanges runs on the connection layer's entries (connection.c):
+ * each entry's multi handle owns its kept-alive TCP (and TLS) connections,
+ * and lends an easy handle to each transfer in flight, at most max_parallel
+ * of them, so that calls after the first, and transfers after the first
+ * max_parallel of a batch, reuse connections.
  *
  * Transfers run through the multi interface's socket API: libcurl says
  * which sockets it waits on and for how long, and the backend waits on
@@ -22,53 +23,22 @@
 
 #include "miscadmin.h"
 #include "storage/latch.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "auth.h"
+#include "connection.h"
 #include "pg_compat.h"
 #include "wire_text.h"
 
 #define OCPB_USER_AGENT "ocp_backup/" OCPB_VERSION
 
-/* A transfer waits on a socket or two (a connection, a proxy's). */
-#define MAX_WATCHED_SOCKETS 8
-
 /* libcurl sets no timer while a transfer only waits on its sockets. */
 #define LONGEST_WAIT_MS 1000
 
-typedef struct HandleKey
-{
-	Oid			server_id;
-	Oid			user_mapping_id;
-} HandleKey;
-
-/* The sockets libcurl waits on and its timer, as its callbacks tell them. */
-typedef struct SocketWatch
-{
-	curl_socket_t fds[MAX_WATCHED_SOCKETS];
-	int			what[MAX_WATCHED_SOCKETS];	/* CURL_POLL_IN, _OUT, _INOUT */
-	int			n;
-	bool		overflow;
-	bool		changed;		/* the wait set must be built again */
-	bool		has_deadline;
-	TimestampTz deadline;		/* when libcurl's timer runs out */
-	WaitEventSet *set;			/* lives until freed; NULL: to build */
-} SocketWatch;
-
-typedef struct CachedHandle
-{
-	HandleKey	key;
-	CURLM	   *multi;
-	CURL	   *easy;
-	bool		stale;			/* the server or a mapping changed */
-	char		error[CURL_ERROR_SIZE];
-	SocketWatch watch;
-} CachedHandle;
+/* A 429 without RateLimit-Reset pauses its server this long. */
+#define DEFAULT_RATE_LIMIT_PAUSE_S 60
 
 /* What the callbacks collect during one transfer. */
 typedef struct Collected
@@ -84,34 +54,49 @@ typedef struct Collected
 	bool		resend_refused;
 } Collected;
 
-static HTAB *handles = NULL;
-
-static void
-forget_wait_set(SocketWatch *watch)
+typedef enum TransferState
 {
-	if (watch->set != NULL)
-		FreeWaitEventSet(watch->set);
-	watch->set = NULL;
-}
+	TRANSFER_QUEUED,			/* to start, or to try again */
+	TRANSFER_RUNNING,
+	TRANSFER_DONE				/* its result is final, or it was skipped */
+} TransferState;
 
-static void
-release_handle(CachedHandle *entry)
+/* One exchange of a batch, as libcurl runs it. */
+typedef struct Transfer
 {
-	if (entry->easy != NULL)
-		curl_easy_cleanup(entry->easy);
-	if (entry->multi != NULL)
-		curl_multi_cleanup(entry->multi);
-	entry->easy = NULL;
-	entry->multi = NULL;
-	forget_wait_set(&entry->watch);
-	memset(&entry->watch, 0, sizeof(entry->watch));
-}
+	OcpbExchange *exchange;
+	OcpbConnection *connection;
+	OcpbHttpRequest wire;		/* the request, its body in UTF-8 */
+	TransferState state;
+	int			attempts;		/* made so far */
+	int			backoff_ms;		/* the wait before the next attempt */
+	TimestampTz not_before;		/* an attempt again waits until then */
+	CURL	   *easy;			/* lent by the connection while running */
+	bool		attached;		/* easy is in the connection's multi handle */
+	struct curl_slist *headers;
+	Collected	collected;
+	char		error[CURL_ERROR_SIZE];
+} Transfer;
+
+typedef struct Batch
+{
+	Transfer   *transfers;
+	int			n;
+	int			first_queued;	/* no transfer before it is queued */
+	int			left;			/* transfers not done */
+	TimestampTz next_retry;		/* the earliest not_before still ahead; 0 */
+	OcpbConnection **connections;	/* distinct, pinned */
+	int			n_connections;
+	WaitEventSet *set;			/* NULL: to build */
+	int			set_size;
+	const OcpbExchangeHooks *hooks;
+} Batch;
 
 /* libcurl's word on a socket: wait on it for reading, writing, or no more. */
 static int
 watch_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-	SocketWatch *watch = userp;
+	OcpbSocketWatch *watch = userp;
 	int			i;
 
 	for (i = 0; i < watch->n && watch->fds[i] != fd; i++)
@@ -129,7 +114,7 @@ watch_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 	}
 	if (i == watch->n)
 	{
-		if (watch->n == MAX_WATCHED_SOCKETS)
+		if (watch->n == OCPB_MAX_WATCHED_SOCKETS)
 		{
 			watch->overflow = true;
 			return -1;
@@ -145,36 +130,12 @@ watch_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 static int
 watch_timer(CURLM *multi, long timeout_ms, void *userp)
 {
-	SocketWatch *watch = userp;
+	OcpbSocketWatch *watch = userp;
 
 	watch->has_deadline = timeout_ms >= 0;
 	if (watch->has_deadline)
 		watch->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	return 0;
-}
-
-/*
- * Any change to a server or user mapping makes every cached handle stale:
- * they are few, and rebuilding one costs a single handshake.
- */
-static void
-invalidate_handles(Datum arg, int cacheid, uint32 hashvalue)
-{
-	HASH_SEQ_STATUS scan;
-	CachedHandle *entry;
-
-	if (handles == NULL)
-		return;
-	hash_seq_init(&scan, handles);
-	while ((entry = hash_seq_search(&scan)) != NULL)
-		entry->stale = true;
-}
-
-void
-ocpb_http_init(void)
-{
-	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, invalidate_handles, (Datum) 0);
-	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidate_handles, (Datum) 0);
 }
 
 static size_t
@@ -259,17 +220,14 @@ allow_sending(void *userdata, char *primary_ip, char *local_ip,
 
 /* Options that hold for every request of the endpoint. */
 static void
-configure_handle(CachedHandle *entry, const OcpbEndpoint *endpoint)
+configure_handle(CURL *easy, const OcpbEndpoint *endpoint)
 {
-	CURL	   *easy = entry->easy;
-
 	SET_OPTION(easy, CURLOPT_NOSIGNAL, 1L);
 	SET_OPTION(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	SET_OPTION(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	SET_OPTION(easy, CURLOPT_USERAGENT, OCPB_USER_AGENT);
 	SET_OPTION(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) endpoint->connect_timeout_ms);
 	SET_OPTION(easy, CURLOPT_TIMEOUT_MS, (long) endpoint->timeout_ms);
-	SET_OPTION(easy, CURLOPT_ERRORBUFFER, entry->error);
 	SET_OPTION(easy, CURLOPT_WRITEFUNCTION, collect_body);
 	SET_OPTION(easy, CURLOPT_HEADERFUNCTION, collect_header);
 	SET_OPTION(easy, CURLOPT_PREREQFUNCTION, allow_sending);
@@ -298,64 +256,6 @@ configure_handle(CachedHandle *entry, const OcpbEndpoint *endpoint)
 	SET_OPTION(easy, CURLOPT_HEADEROPT, (long) CURLHEADER_SEPARATE);
 	SET_OPTION(easy, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
 	SET_OPTION(easy, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
-}
-
-static CachedHandle *
-handle_for(const OcpbEndpoint *endpoint)
-{
-	HandleKey	key;
-	CachedHandle *entry;
-	bool		found;
-
-	if (handles == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(HandleKey);
-		ctl.entrysize = sizeof(CachedHandle);
-		handles = hash_create("ocp_backup curl handles", 8, &ctl,
-							  HASH_ELEM | HASH_BLOBS);
-	}
-	memset(&key, 0, sizeof(key));
-	key.server_id = endpoint->server_id;
-	key.user_mapping_id = endpoint->user_mapping_id;
-	entry = hash_search(handles, &key, HASH_ENTER, &found);
-	if (!found)
-	{
-		entry->multi = NULL;
-		entry->easy = NULL;
-		entry->stale = false;
-		memset(&entry->watch, 0, sizeof(entry->watch));
-	}
-	if (entry->stale)
-		release_handle(entry);
-	entry->stale = false;
-	if (entry->easy == NULL)
-	{
-		entry->multi = curl_multi_init();
-		entry->easy = curl_easy_init();
-		if (entry->multi == NULL || entry->easy == NULL)
-		{
-			release_handle(entry);
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-							errmsg("could not create a libcurl handle")));
-		}
-		curl_multi_setopt(entry->multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
-		curl_multi_setopt(entry->multi, CURLMOPT_SOCKETDATA, &entry->watch);
-		curl_multi_setopt(entry->multi, CURLMOPT_TIMERFUNCTION, watch_timer);
-		curl_multi_setopt(entry->multi, CURLMOPT_TIMERDATA, &entry->watch);
-		PG_TRY();
-		{
-			configure_handle(entry, endpoint);
-		}
-		PG_CATCH();
-		{
-			release_handle(entry);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-	}
-	return entry;
 }
 
 /* Appends one header; a NULL list afterwards means memory ran out. */
@@ -504,15 +404,19 @@ request_headers(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request)
  * request's path, as signed_authorization signs it.
  */
 static void
-prepare_request(CURL *easy, const OcpbEndpoint *endpoint,
-				const OcpbHttpRequest *request, struct curl_slist *headers,
-				Collected *collected)
+prepare_request(Transfer *transfer)
 {
+	CURL	   *easy = transfer->easy;
+	const OcpbEndpoint *endpoint = transfer->exchange->endpoint;
+	const OcpbHttpRequest *request = &transfer->wire;
+	Collected  *collected = &transfer->collected;
 	char	   *url = psprintf("%s%s", endpoint->base_url, request->path);
 
 	SET_OPTION(easy, CURLOPT_URL, url);
 	pfree(url);
-	SET_OPTION(easy, CURLOPT_HTTPHEADER, headers);
+	SET_OPTION(easy, CURLOPT_PRIVATE, transfer);
+	SET_OPTION(easy, CURLOPT_ERRORBUFFER, transfer->error);
+	SET_OPTION(easy, CURLOPT_HTTPHEADER, transfer->headers);
 	SET_OPTION(easy, CURLOPT_WRITEDATA, collected);
 	SET_OPTION(easy, CURLOPT_HEADERDATA, collected);
 	SET_OPTION(easy, CURLOPT_PREREQDATA, collected);
@@ -524,191 +428,6 @@ prepare_request(CURL *easy, const OcpbEndpoint *endpoint,
 	}
 	else
 		SET_OPTION(easy, CURLOPT_HTTPGET, 1L);
-}
-
-/* The wait event a call waiting on OCP shows in pg_stat_activity. */
-static uint32
-request_wait_event(void)
-{
-#if PG_VERSION_NUM >= 170000
-	static uint32 event = 0;
-
-	if (event == 0)
-		event = WaitEventExtensionNew("OcpBackupRequest");
-	return event;
-#else
-	return PG_WAIT_EXTENSION;
-#endif
-}
-
-/* The latch, the postmaster's death, and the sockets libcurl waits on. */
-static WaitEventSet *
-wait_set(SocketWatch *watch)
-{
-	int			i;
-	uint32		events;
-
-	if (watch->set != NULL && !watch->changed)
-		return watch->set;
-	forget_wait_set(watch);
-	watch->set = ocpb_create_wait_event_set(2 + watch->n);
-	AddWaitEventToSet(watch->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	/* A single-user backend has no postmaster to watch. */
-	if (IsUnderPostmaster)
-		AddWaitEventToSet(watch->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	for (i = 0; i < watch->n; i++)
-	{
-		events = 0;
-		if (watch->what[i] & CURL_POLL_IN)
-			events |= WL_SOCKET_READABLE;
-		if (watch->what[i] & CURL_POLL_OUT)
-			events |= WL_SOCKET_WRITEABLE;
-		if (events != 0)
-			AddWaitEventToSet(watch->set, events, watch->fds[i], NULL, NULL);
-	}
-	watch->changed = false;
-	return watch->set;
-}
-
-static long
-until_timer(const SocketWatch *watch)
-{
-	if (!watch->has_deadline)
-		return LONGEST_WAIT_MS;
-	return Min(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), watch->deadline),
-			   LONGEST_WAIT_MS);
-}
-
-static void
-check_multi(CURLMcode status, const SocketWatch *watch)
-{
-	if (watch->overflow)
-		elog(ERROR, "libcurl waits on more than %d sockets", MAX_WATCHED_SOCKETS);
-	if (status != CURLM_OK)
-		elog(ERROR, "libcurl multi interface failed: %s", curl_multi_strerror(status));
-}
-
-/*
- * Runs the transfer to its end, waiting on its sockets, the latch and the
- * postmaster.  An interrupt raises from here; the caller's cleanup detaches
- * the handle, which closes the half-used connection.
- */
-static CURLcode
-run_transfer(CachedHandle *entry)
-{
-	SocketWatch *watch = &entry->watch;
-	WaitEvent	occurred[MAX_WATCHED_SOCKETS + 2];
-	int			running = 1;
-	int			n;
-	int			i;
-	int			mask;
-	CURLMsg    *message;
-	int			queued;
-
-	check_multi(curl_multi_socket_action(entry->multi, CURL_SOCKET_TIMEOUT, 0, &running), watch);
-	while (running > 0)
-	{
-		n = WaitEventSetWait(wait_set(watch), until_timer(watch), occurred,
-							 lengthof(occurred), request_wait_event());
-		if (n == 0)
-			check_multi(curl_multi_socket_action(entry->multi, CURL_SOCKET_TIMEOUT, 0, &running),
-						watch);
-		for (i = 0; i < n && running > 0; i++)
-		{
-			if (occurred[i].events & WL_LATCH_SET)
-			{
-				ResetLatch(MyLatch);
-				CHECK_FOR_INTERRUPTS();
-				continue;
-			}
-			mask = 0;
-			if (occurred[i].events & WL_SOCKET_READABLE)
-				mask |= CURL_CSELECT_IN;
-			if (occurred[i].events & WL_SOCKET_WRITEABLE)
-				mask |= CURL_CSELECT_OUT;
-			check_multi(curl_multi_socket_action(entry->multi, occurred[i].fd, mask, &running),
-						watch);
-		}
-		/* A timer that ran out while sockets were served. */
-		if (running > 0 && watch->has_deadline && until_timer(watch) <= 0)
-			check_multi(curl_multi_socket_action(entry->multi, CURL_SOCKET_TIMEOUT, 0, &running),
-						watch);
-		CHECK_FOR_INTERRUPTS();
-	}
-	while ((message = curl_multi_info_read(entry->multi, &queued)) != NULL)
-	{
-		if (message->msg == CURLMSG_DONE && message->easy_handle == entry->easy)
-			return message->data.result;
-	}
-	return CURLE_GOT_NOTHING;
-}
-
-static void
-collect_result(CachedHandle *entry, CURLcode code, const Collected *collected,
-			   OcpbHttpResult *result)
-{
-	curl_off_t	connect_us = 0;
-	curl_off_t	total_us = 0;
-
-	result->curl_code = code;
-	strlcpy(result->curl_error, entry->error, sizeof(result->curl_error));
-	if (result->curl_error[0] == '\0' && code != CURLE_OK)
-		strlcpy(result->curl_error, curl_easy_strerror(code), sizeof(result->curl_error));
-	result->too_large = collected->too_large || code == CURLE_FILESIZE_EXCEEDED;
-	result->resend_refused = collected->resend_refused;
-	result->request_sent = collected->requests_sent > 0;
-	result->rate_limit_reset = collected->rate_limit_reset;
-	curl_easy_getinfo(entry->easy, CURLINFO_RESPONSE_CODE, &result->status);
-	curl_easy_getinfo(entry->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-	curl_easy_getinfo(entry->easy, CURLINFO_TOTAL_TIME_T, &total_us);
-	result->timed_out_connecting = code == CURLE_OPERATION_TIMEDOUT && connect_us == 0;
-	result->elapsed_ms = (long) (total_us / 1000);
-	result->body = palloc(collected->len + 1);
-	if (collected->len > 0)
-		memcpy(result->body, collected->body, collected->len);
-	result->body[collected->len] = '\0';
-	result->body_len = collected->len;
-}
-
-static void
-exchange_once(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
-			  OcpbHttpResult *result)
-{
-	CachedHandle *entry = handle_for(endpoint);
-	struct curl_slist *volatile headers = NULL;
-	Collected	collected;
-	volatile bool attached = false;
-	CURLcode	code;
-
-	memset(result, 0, sizeof(*result));
-	memset(&collected, 0, sizeof(collected));
-	collected.rate_limit_reset = -1;
-	collected.resend_allowed = request->body == NULL;
-	entry->error[0] = '\0';
-	PG_TRY();
-	{
-		headers = request_headers(endpoint, request);
-		prepare_request(entry->easy, endpoint, request, headers, &collected);
-		if (curl_multi_add_handle(entry->multi, entry->easy) != CURLM_OK)
-			elog(ERROR, "could not add a libcurl handle to its multi handle");
-		attached = true;
-		code = run_transfer(entry);
-		if (collected.out_of_memory)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-							errmsg("out of memory while reading the answer of OCP")));
-		collect_result(entry, code, &collected, result);
-	}
-	PG_FINALLY();
-	{
-		if (attached)
-			curl_multi_remove_handle(entry->multi, entry->easy);
-		/* Neither may point at memory that is about to go away. */
-		curl_easy_setopt(entry->easy, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(entry->easy, CURLOPT_POSTFIELDS, NULL);
-		free_headers(headers);
-		free(collected.body);
-	}
-	PG_END_TRY();
 }
 
 /*
@@ -736,50 +455,510 @@ worth_retrying(const OcpbHttpResult *result)
 	}
 }
 
-/* Sleeps, waking for interrupts, so that a cancel ends the wait at once. */
+/* The connection's multi handle, made at its first transfer. */
 static void
-wait_before_retry(int ms)
+ensure_multi(OcpbConnection *connection, const OcpbEndpoint *endpoint)
 {
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
-	long		left;
+	CURLM	   *multi;
 
-	while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline)) > 0)
+	if (connection->multi != NULL)
+		return;
+	multi = curl_multi_init();
+	if (multi == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("could not create a libcurl handle")));
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
+	curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, &connection->watch);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, watch_timer);
+	curl_multi_setopt(multi, CURLMOPT_TIMERDATA, &connection->watch);
+	/* Every connection of a full batch stays for the next one. */
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) OCPB_MAX_PARALLEL);
+	connection->multi = multi;
+}
+
+/* An idle easy handle of the connection, or a new one configured for it. */
+static CURL *
+lend_easy(OcpbConnection *connection, const OcpbEndpoint *endpoint)
+{
+	CURL	   *easy;
+
+	if (connection->n_idle > 0)
+		return connection->idle[--connection->n_idle];
+	easy = curl_easy_init();
+	if (easy == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("could not create a libcurl handle")));
+	PG_TRY();
 	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		configure_handle(easy, endpoint);
+	}
+	PG_CATCH();
+	{
+		curl_easy_cleanup(easy);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	connection->n_easy++;
+	return easy;
+}
+
+/*
+ * Ends the transfer's use of libcurl: detached from the multi handle
+ * (which closes its connection if the transfer did not finish), its easy
+ * handle back in the idle ones, pointing at nothing that is about to go.
+ */
+static void
+release_transfer(Transfer *transfer)
+{
+	OcpbConnection *connection = transfer->connection;
+
+	if (transfer->attached)
+	{
+		curl_multi_remove_handle(connection->multi, transfer->easy);
+		connection->in_flight--;
+	}
+	transfer->attached = false;
+	if (transfer->easy != NULL)
+	{
+		curl_easy_setopt(transfer->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(transfer->easy, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(transfer->easy, CURLOPT_ERRORBUFFER, NULL);
+		connection->idle[connection->n_idle++] = transfer->easy;
+	}
+	transfer->easy = NULL;
+	free_headers(transfer->headers);
+	transfer->headers = NULL;
+	free(transfer->collected.body);
+	memset(&transfer->collected, 0, sizeof(transfer->collected));
+}
+
+static void
+check_multi(CURLMcode status, const OcpbSocketWatch *watch)
+{
+	if (watch->overflow)
+		elog(ERROR, "libcurl waits on more than %d sockets", OCPB_MAX_WATCHED_SOCKETS);
+	if (status != CURLM_OK)
+		elog(ERROR, "libcurl multi interface failed: %s", curl_multi_strerror(status));
+}
+
+static void
+start_transfer(Batch *batch, Transfer *transfer)
+{
+	OcpbExchange *exchange = transfer->exchange;
+	OcpbConnection *connection = transfer->connection;
+
+	ensure_multi(connection, exchange->endpoint);
+	/* The caller's record of the request, before anything can leave. */
+	if (transfer->attempts == 0 && batch->hooks != NULL && batch->hooks->leaving != NULL)
+		batch->hooks->leaving(exchange, batch->hooks->arg);
+	transfer->easy = lend_easy(connection, exchange->endpoint);
+	memset(&transfer->collected, 0, sizeof(transfer->collected));
+	transfer->collected.rate_limit_reset = -1;
+	transfer->collected.resend_allowed = transfer->wire.body == NULL;
+	transfer->error[0] = '\0';
+	transfer->headers = request_headers(exchange->endpoint, &transfer->wire);
+	prepare_request(transfer);
+	check_multi(curl_multi_add_handle(connection->multi, transfer->easy), &connection->watch);
+	transfer->attached = true;
+	connection->in_flight++;
+	transfer->attempts++;
+	transfer->state = TRANSFER_RUNNING;
+}
+
+static void
+collect_result(Transfer *transfer, CURLcode code, OcpbHttpResult *result)
+{
+	const Collected *collected = &transfer->collected;
+	curl_off_t	connect_us = 0;
+	curl_off_t	total_us = 0;
+
+	memset(result, 0, sizeof(*result));
+	if (collected->out_of_memory)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("out of memory while reading the answer of OCP")));
+	result->curl_code = code;
+	strlcpy(result->curl_error, transfer->error, sizeof(result->curl_error));
+	if (result->curl_error[0] == '\0' && code != CURLE_OK)
+		strlcpy(result->curl_error, curl_easy_strerror(code), sizeof(result->curl_error));
+	result->too_large = collected->too_large || code == CURLE_FILESIZE_EXCEEDED;
+	result->resend_refused = collected->resend_refused;
+	result->request_sent = collected->requests_sent > 0;
+	result->rate_limit_reset = collected->rate_limit_reset;
+	result->attempts = transfer->attempts;
+	curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &result->status);
+	curl_easy_getinfo(transfer->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	curl_easy_getinfo(transfer->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+	result->timed_out_connecting = code == CURLE_OPERATION_TIMEDOUT && connect_us == 0;
+	result->elapsed_ms = (long) (total_us / 1000);
+	result->body = palloc(collected->len + 1);
+	if (collected->len > 0)
+		memcpy(result->body, collected->body, collected->len);
+	result->body[collected->len] = '\0';
+	result->body_len = collected->len;
+}
+
+static void
+queue_again(Batch *batch, int index)
+{
+	Transfer   *transfer = &batch->transfers[index];
+	const OcpbEndpoint *endpoint = transfer->exchange->endpoint;
+
+	ereport(DEBUG1,
+			(errmsg_internal("ocp_backup: attempt %d of %d to reach OCP server \"%s\" failed (%s); next in %d ms",
+							 transfer->attempts, endpoint->retries + 1, endpoint->server_name,
+							 transfer->exchange->result.curl_error, transfer->backoff_ms)));
+	pfree(transfer->exchange->result.body);
+	transfer->exchange->result.body = NULL;
+	transfer->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   transfer->backoff_ms);
+	transfer->backoff_ms = (int) Min((int64) transfer->backoff_ms * 2, (int64) INT_MAX);
+	transfer->state = TRANSFER_QUEUED;
+	batch->first_queued = Min(batch->first_queued, index);
+}
+
+/* A transfer libcurl is done with: tried again, or its result final. */
+static void
+finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
+{
+	OcpbExchange *exchange = transfer->exchange;
+	OcpbHttpResult *result = &exchange->result;
+	int			retries = exchange->request.single_attempt ? 0 : exchange->endpoint->retries;
+	char	   *answer;
+	int			reset_s;
+
+	collect_result(transfer, code, result);
+	release_transfer(transfer);
+	if (transfer->attempts <= retries && worth_retrying(result))
+	{
+		queue_again(batch, (int) (transfer - batch->transfers));
+		return;
+	}
+	answer = ocpb_answer_from_wire(result->body, result->body_len,
+								   exchange->request.secrets, &result->body_len);
+	pfree(result->body);
+	result->body = answer;
+	transfer->state = TRANSFER_DONE;
+	batch->left--;
+	if (batch->hooks != NULL && batch->hooks->pause_on_rate_limit && result->status == 429)
+	{
+		reset_s = result->rate_limit_reset >= 0 ? result->rate_limit_reset :
+			DEFAULT_RATE_LIMIT_PAUSE_S;
+		transfer->connection->paused_until =
+			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) reset_s * 1000);
+	}
+	if (batch->hooks != NULL && batch->hooks->answered != NULL)
+		batch->hooks->answered(exchange, batch->hooks->arg);
+}
+
+/*
+ * Starts what may start, in order: each queued transfer whose server has a
+ * slot free and whose wait before another attempt is over.  A server
+ * paused by a 429 skips its transfers not yet sent.
+ */
+static void
+start_ready(Batch *batch)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	batch->next_retry = 0;
+	while (batch->first_queued < batch->n &&
+		   batch->transfers[batch->first_queued].state != TRANSFER_QUEUED)
+		batch->first_queued++;
+	for (i = batch->first_queued; i < batch->n; i++)
+	{
+		Transfer   *transfer = &batch->transfers[i];
+		OcpbConnection *connection = transfer->connection;
+
+		if (transfer->state != TRANSFER_QUEUED)
+			continue;
+		if (batch->hooks != NULL && batch->hooks->pause_on_rate_limit &&
+			connection->paused_until > now && transfer->attempts == 0)
+		{
+			transfer->exchange->skipped = true;
+			transfer->state = TRANSFER_DONE;
+			batch->left--;
+			continue;
+		}
+		if (transfer->not_before > now)
+		{
+			if (batch->next_retry == 0 || transfer->not_before < batch->next_retry)
+				batch->next_retry = transfer->not_before;
+			continue;
+		}
+		if (connection->in_flight < transfer->exchange->endpoint->max_parallel)
+			start_transfer(batch, transfer);
+	}
+}
+
+/* The wait event a call waiting on OCP shows in pg_stat_activity. */
+static uint32
+request_wait_event(void)
+{
+#if PG_VERSION_NUM >= 170000
+	static uint32 event = 0;
+
+	if (event == 0)
+		event = WaitEventExtensionNew("OcpBackupRequest");
+	return event;
+#else
+	return PG_WAIT_EXTENSION;
+#endif
+}
+
+static void
+forget_wait_set(Batch *batch)
+{
+	if (batch->set != NULL)
+		FreeWaitEventSet(batch->set);
+	batch->set = NULL;
+}
+
+/* The latch, the postmaster's death, and the sockets libcurl waits on. */
+static WaitEventSet *
+wait_set(Batch *batch)
+{
+	bool		changed = batch->set == NULL;
+	int			c;
+	int			i;
+	uint32		events;
+
+	for (c = 0; c < batch->n_connections; c++)
+		changed |= batch->connections[c]->watch.changed;
+	if (!changed)
+		return batch->set;
+	forget_wait_set(batch);
+	batch->set_size = 2;
+	for (c = 0; c < batch->n_connections; c++)
+		batch->set_size += batch->connections[c]->watch.n;
+	batch->set = ocpb_create_wait_event_set(batch->set_size);
+	AddWaitEventToSet(batch->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	/* A single-user backend has no postmaster to watch. */
+	if (IsUnderPostmaster)
+		AddWaitEventToSet(batch->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (c = 0; c < batch->n_connections; c++)
+	{
+		OcpbSocketWatch *watch = &batch->connections[c]->watch;
+
+		for (i = 0; i < watch->n; i++)
+		{
+			events = 0;
+			if (watch->what[i] & CURL_POLL_IN)
+				events |= WL_SOCKET_READABLE;
+			if (watch->what[i] & CURL_POLL_OUT)
+				events |= WL_SOCKET_WRITEABLE;
+			if (events != 0)
+				AddWaitEventToSet(batch->set, events, watch->fds[i], NULL,
+								  batch->connections[c]);
+		}
+		watch->changed = false;
+	}
+	return batch->set;
+}
+
+/* How long the wait may last: until the first timer or retry is due. */
+static long
+wait_timeout(const Batch *batch)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		timeout = LONGEST_WAIT_MS;
+	int			c;
+
+	for (c = 0; c < batch->n_connections; c++)
+	{
+		const OcpbSocketWatch *watch = &batch->connections[c]->watch;
+
+		if (watch->has_deadline)
+			timeout = Min(timeout, TimestampDifferenceMilliseconds(now, watch->deadline));
+	}
+	if (batch->next_retry != 0)
+		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, batch->next_retry));
+	return timeout;
+}
+
+/* Tells libcurl of a socket ready, or of timers that ran out. */
+static void
+serve_sockets(Batch *batch, WaitEvent *occurred, int n)
+{
+	TimestampTz now;
+	int			running;
+	int			mask;
+	int			i;
+	int			c;
+
+	for (i = 0; i < n; i++)
+	{
+		OcpbConnection *connection = occurred[i].user_data;
+
+		if (occurred[i].events & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+		mask = 0;
+		if (occurred[i].events & WL_SOCKET_READABLE)
+			mask |= CURL_CSELECT_IN;
+		if (occurred[i].events & WL_SOCKET_WRITEABLE)
+			mask |= CURL_CSELECT_OUT;
+		check_multi(curl_multi_socket_action(connection->multi, occurred[i].fd, mask, &running),
+					&connection->watch);
+	}
+	now = GetCurrentTimestamp();
+	for (c = 0; c < batch->n_connections; c++)
+	{
+		OcpbConnection *connection = batch->connections[c];
+
+		if (connection->multi != NULL && connection->watch.has_deadline &&
+			connection->watch.deadline <= now)
+			check_multi(curl_multi_socket_action(connection->multi, CURL_SOCKET_TIMEOUT, 0,
+												 &running),
+						&connection->watch);
+	}
+}
+
+/* Finishes each transfer libcurl says is done. */
+static void
+finish_done(Batch *batch)
+{
+	CURLMsg    *message;
+	Transfer   *transfer;
+	int			queued;
+	int			c;
+
+	for (c = 0; c < batch->n_connections; c++)
+	{
+		OcpbConnection *connection = batch->connections[c];
+
+		while (connection->multi != NULL &&
+			   (message = curl_multi_info_read(connection->multi, &queued)) != NULL)
+		{
+			if (message->msg != CURLMSG_DONE)
+				continue;
+			if (curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer) != CURLE_OK)
+				elog(ERROR, "libcurl lost track of a transfer");
+			finish_transfer(batch, transfer, message->data.result);
+		}
+	}
+}
+
+/* Runs the transfers until every result is final. */
+static void
+run_batch(Batch *batch)
+{
+	WaitEvent  *occurred = NULL;
+	int			capacity = 0;
+	int			n;
+
+	while (true)
+	{
+		start_ready(batch);
+		if (batch->left == 0)
+			break;
+		(void) wait_set(batch);
+		if (capacity < batch->set_size)
+		{
+			capacity = batch->set_size;
+			occurred = occurred == NULL ? palloc(sizeof(WaitEvent) * capacity) :
+				repalloc(occurred, sizeof(WaitEvent) * capacity);
+		}
+		n = WaitEventSetWait(batch->set, wait_timeout(batch), occurred, capacity,
+							 request_wait_event());
+		serve_sockets(batch, occurred, n);
+		finish_done(batch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	if (occurred != NULL)
+		pfree(occurred);
+}
+/* The distinct connections of the batch, pinned. */
+static void
+pin_connections(Batch *batch)
+{
+	int			i;
+	int			c;
+
+	batch->connections = palloc(sizeof(OcpbConnection *) * batch->n);
+	for (i = 0; i < batch->n; i++)
+	{
+		Transfer   *transfer = &batch->transfers[i];
+		const OcpbEndpoint *endpoint = transfer->exchange->endpoint;
+
+		transfer->connection = ocpb_connection(endpoint->server_id, endpoint->user_mapping_id);
+		for (c = 0; c < batch->n_connections && batch->connections[c] != transfer->connection; c++)
+			;
+		if (c == batch->n_connections)
+		{
+			ocpb_connection_pin(transfer->connection);
+			batch->connections[batch->n_connections++] = transfer->connection;
+		}
+	}
+}
+
+static void
+end_batch(Batch *batch)
+{
+	int			i;
+
+	for (i = 0; i < batch->n; i++)
+		release_transfer(&batch->transfers[i]);
+	forget_wait_set(batch);
+	for (i = 0; i < batch->n_connections; i++)
+		ocpb_connection_unpin(batch->connections[i]);
+}
+
+void
+ocpb_http_exchange_all(OcpbExchange *exchanges, int n, const OcpbExchangeHooks *hooks)
+{
+	Batch		batch;
+	int			i;
+
+	if (n == 0)
+		return;
+	memset(&batch, 0, sizeof(batch));
+	batch.hooks = hooks;
+	batch.n = n;
+	batch.left = n;
+	batch.transfers = palloc0(sizeof(Transfer) * n);
+	for (i = 0; i < n; i++)
+	{
+		Transfer   *transfer = &batch.transfers[i];
+		OcpbExchange *exchange = &exchanges[i];
+
+		exchange->skipped = false;
+		memset(&exchange->result, 0, sizeof(exchange->result));
+		transfer->exchange = exchange;
+		transfer->wire = exchange->request;
+		if (exchange->request.body != NULL)
+			transfer->wire.body = ocpb_body_to_wire(exchange->request.body,
+													exchange->request.body_len,
+													&transfer->wire.body_len);
+		transfer->backoff_ms = exchange->endpoint->retry_backoff_ms;
+		transfer->state = TRANSFER_QUEUED;
+	}
+	PG_TRY();
+	{
+		pin_connections(&batch);
+		run_batch(&batch);
+	}
+	PG_FINALLY();
+	{
+		end_batch(&batch);
+	}
+	PG_END_TRY();
+	pfree(batch.transfers);
+	pfree(batch.connections);
 }
 
 void
 ocpb_http_exchange(const OcpbEndpoint *endpoint, const OcpbHttpRequest *request,
 				   OcpbHttpResult *result)
 {
-	int			retries = request->single_attempt ? 0 : endpoint->retries;
-	int			backoff_ms = endpoint->retry_backoff_ms;
-	OcpbHttpRequest wire = *request;
-	char	   *answer;
-	int			attempt;
+	OcpbExchange exchange;
 
-	if (request->body != NULL)
-		wire.body = ocpb_body_to_wire(request->body, request->body_len, &wire.body_len);
-	for (attempt = 1;; attempt++)
-	{
-		exchange_once(endpoint, &wire, result);
-		result->attempts = attempt;
-		if (attempt > retries || !worth_retrying(result))
-			break;
-		ereport(DEBUG1,
-				(errmsg_internal("ocp_backup: attempt %d of %d to reach OCP server \"%s\" failed (%s); next in %d ms",
-								 attempt, retries + 1, endpoint->server_name,
-								 result->curl_error, backoff_ms)));
-		pfree(result->body);
-		wait_before_retry(backoff_ms);
-		backoff_ms = (int) Min((int64) backoff_ms * 2, (int64) INT_MAX);
-	}
-	answer = ocpb_answer_from_wire(result->body, result->body_len, request->secrets,
-								   &result->body_len);
-	pfree(result->body);
-	result->body = answer;
+	memset(&exchange, 0, sizeof(exchange));
+	exchange.endpoint = endpoint;
+	exchange.request = *request;
+	ocpb_http_exchange_all(&exchange, 1, NULL);
+	*result = exchange.result;
 }

@@ -52,20 +52,52 @@ typedef struct OcpbHttpResult
 } OcpbHttpResult;
 
 /*
- * Sends the request with the endpoint's credentials, its body in UTF-8,
- * and waits for the
- * answer, reacting to query cancel and statement_timeout within about
- * 50 ms.  Transport failures are reported in result, not raised.  When a
- * connection could not be made (DNS, refused, TLS handshake, connect
- * timeout), so that the request provably never left, it tries again up to
- * the endpoint's retries, waiting retry_backoff_ms, then twice as long
- * each time.
+ * One request of a batch, with its answer.  The caller fills endpoint and
+ * request (and arg, its own); http.c fills result, or sets skipped.
  */
+typedef struct OcpbExchange
+{
+	const OcpbEndpoint *endpoint;
+	OcpbHttpRequest request;
+	OcpbHttpResult result;
+	bool		skipped;		/* never sent: its server asked for a pause */
+	void	   *arg;
+} OcpbExchange;
+
+typedef struct OcpbExchangeHooks
+{
+	/* Just before the exchange's request may first leave; may raise. */
+	void		(*leaving) (OcpbExchange *exchange, void *arg);
+	/* As soon as the exchange's result is final; may raise. */
+	void		(*answered) (OcpbExchange *exchange, void *arg);
+	void	   *arg;
+	/*
+	 * A 429 pauses its server until RateLimit-Reset: the exchanges of that
+	 * server not yet sent are skipped, now and in the batches that follow
+	 * in this backend until then.
+	 */
+	bool		pause_on_rate_limit;
+} OcpbExchangeHooks;
+
+/*
+ * Runs every exchange, concurrently: at most each server's max_parallel
+ * requests in flight per server, in the order given.  Each request is sent
+ * with its endpoint's credentials and its body in UTF-8.  The wait, on
+ * libcurl's sockets, the latch and the postmaster in one WaitEventSet,
+ * ends at once for a query cancel or statement_timeout (raised from
+ * here), or the postmaster's death.  Transport failures are reported in
+ * the results, not raised.  When a connection could not be made (DNS,
+ * refused, TLS handshake, connect timeout), so that the request provably
+ * never left, an exchange is tried again up to the endpoint's retries,
+ * waiting retry_backoff_ms, then twice as long each time, while the others
+ * go on.
+ */
+extern void ocpb_http_exchange_all(OcpbExchange *exchanges, int n,
+								   const OcpbExchangeHooks *hooks);
+
+/* One exchange alone. */
 extern void ocpb_http_exchange(const OcpbEndpoint *endpoint,
 							   const OcpbHttpRequest *request,
 							   OcpbHttpResult *result);
-
-/* Registers the invalidation callbacks that drop cached handles. */
-extern void ocpb_http_init(void);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "args.h"
 #include "call.h"
+#include "connection.h"
 #include "endpoint.h"
 #include "http.h"
 #include "journal.h"
@@ -48,7 +49,7 @@ _PG_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not initialize libcurl")));
-	ocpb_http_init();
+	ocpb_connection_init();
 	ocpb_spool_init();
 }
 

@@ -37,34 +37,48 @@ typedef enum OptionKind
 	OPTION_HOST_LIST,
 	OPTION_MILLISECONDS,
 	OPTION_RETRIES,
+	OPTION_PARALLEL,
 	OPTION_BOOLEAN,
 	OPTION_PATH,
 	OPTION_TEXT,
 	OPTION_SECRET				/* text that no message may ever show */
 } OptionKind;
 
+/*
+ * The one table of options: the validator checks a value by its kind, and
+ * the readers store it, parsed by the same kind, at its offset in
+ * OcpbServerOptions or OcpbMappingOptions (by its context).  Text kinds are
+ * char * fields, numbers int, booleans bool.
+ */
 typedef struct KnownOption
 {
 	const char *name;
 	Oid			context;		/* the catalog whose objects take it */
 	OptionKind	kind;
+	size_t		offset;			/* of its field in the context's struct */
 } KnownOption;
 
+#define SERVER_OPTION(name, kind) \
+	{#name, ForeignServerRelationId, kind, offsetof(OcpbServerOptions, name)}
+#define MAPPING_OPTION(name, kind) \
+	{#name, UserMappingRelationId, kind, offsetof(OcpbMappingOptions, name)}
+
 static const KnownOption known_options[] = {
-	{"url", ForeignServerRelationId, OPTION_URL},
-	{"connect_timeout_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
-	{"timeout_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
-	{"ca_file", ForeignServerRelationId, OPTION_PATH},
-	{"verify_tls", ForeignServerRelationId, OPTION_BOOLEAN},
-	{"retries", ForeignServerRelationId, OPTION_RETRIES},
-	{"retry_backoff_ms", ForeignServerRelationId, OPTION_MILLISECONDS},
-	{"proxy", ForeignServerRelationId, OPTION_PROXY},
-	{"no_proxy", ForeignServerRelationId, OPTION_HOST_LIST},
-	{"username", UserMappingRelationId, OPTION_TEXT},
-	{"password", UserMappingRelationId, OPTION_SECRET},
-	{"access_key_id", UserMappingRelationId, OPTION_TEXT},
-	{"access_key_secret", UserMappingRelationId, OPTION_SECRET},
-	{NULL, InvalidOid, OPTION_TEXT}
+	SERVER_OPTION(url, OPTION_URL),
+	SERVER_OPTION(connect_timeout_ms, OPTION_MILLISECONDS),
+	SERVER_OPTION(timeout_ms, OPTION_MILLISECONDS),
+	SERVER_OPTION(ca_file, OPTION_PATH),
+	SERVER_OPTION(verify_tls, OPTION_BOOLEAN),
+	SERVER_OPTION(retries, OPTION_RETRIES),
+	SERVER_OPTION(retry_backoff_ms, OPTION_MILLISECONDS),
+	SERVER_OPTION(proxy, OPTION_PROXY),
+	SERVER_OPTION(no_proxy, OPTION_HOST_LIST),
+	SERVER_OPTION(max_parallel, OPTION_PARALLEL),
+	MAPPING_OPTION(username, OPTION_TEXT),
+	MAPPING_OPTION(password, OPTION_SECRET),
+	MAPPING_OPTION(access_key_id, OPTION_TEXT),
+	MAPPING_OPTION(access_key_secret, OPTION_SECRET),
+	{NULL, InvalidOid, OPTION_TEXT, 0}
 };
 
 static const char *
@@ -459,6 +473,12 @@ parse_retries(const char *name, const char *value)
 	return parse_whole_number(name, value, 0, OCPB_MAX_RETRIES, NULL);
 }
 
+static int
+parse_parallel(const char *name, const char *value)
+{
+	return parse_whole_number(name, value, 1, OCPB_MAX_PARALLEL, NULL);
+}
+
 static bool
 parse_boolean(const char *name, const char *value)
 {
@@ -491,6 +511,9 @@ check_value(const KnownOption *option, const char *value)
 			break;
 		case OPTION_RETRIES:
 			(void) parse_retries(option->name, value);
+			break;
+		case OPTION_PARALLEL:
+			(void) parse_parallel(option->name, value);
 			break;
 		case OPTION_BOOLEAN:
 			(void) parse_boolean(option->name, value);
@@ -665,44 +688,57 @@ check_stored_value(DefElem *def)
 	check_printable(def->defname, value, strlen(value));
 }
 
+/* Stores a stored option of context into fields, parsed by its kind. */
+static void
+read_option(DefElem *def, Oid context, char *fields)
+{
+	const KnownOption *option = find_option(def->defname);
+	const char *value = defGetString(def);
+	char	   *field;
+
+	check_stored_value(def);
+	/* Options the validator never let in are ignored, as ever. */
+	if (option == NULL || option->context != context)
+		return;
+	field = fields + option->offset;
+	switch (option->kind)
+	{
+		case OPTION_MILLISECONDS:
+			*(int *) field = parse_milliseconds(def->defname, value);
+			break;
+		case OPTION_RETRIES:
+			*(int *) field = parse_retries(def->defname, value);
+			break;
+		case OPTION_PARALLEL:
+			*(int *) field = parse_parallel(def->defname, value);
+			break;
+		case OPTION_BOOLEAN:
+			*(bool *) field = parse_boolean(def->defname, value);
+			break;
+		case OPTION_URL:
+		case OPTION_PROXY:
+		case OPTION_HOST_LIST:
+		case OPTION_PATH:
+		case OPTION_TEXT:
+		case OPTION_SECRET:
+			*(const char **) field = value;
+			break;
+	}
+}
+
 void
 ocpb_read_server_options(List *options, OcpbServerOptions *server)
 {
 	ListCell   *cell;
 
-	server->url = NULL;
+	memset(server, 0, sizeof(*server));
 	server->connect_timeout_ms = OCPB_DEFAULT_CONNECT_TIMEOUT_MS;
 	server->timeout_ms = OCPB_DEFAULT_TIMEOUT_MS;
-	server->ca_file = NULL;
 	server->verify_tls = true;
-	server->retries = 0;
 	server->retry_backoff_ms = OCPB_DEFAULT_RETRY_BACKOFF_MS;
-	server->proxy = NULL;
-	server->no_proxy = NULL;
+	server->max_parallel = OCPB_DEFAULT_MAX_PARALLEL;
 	foreach(cell, options)
-	{
-		DefElem    *def = (DefElem *) lfirst(cell);
-
-		check_stored_value(def);
-		if (strcmp(def->defname, "url") == 0)
-			server->url = defGetString(def);
-		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
-			server->connect_timeout_ms = parse_milliseconds(def->defname, defGetString(def));
-		else if (strcmp(def->defname, "timeout_ms") == 0)
-			server->timeout_ms = parse_milliseconds(def->defname, defGetString(def));
-		else if (strcmp(def->defname, "ca_file") == 0)
-			server->ca_file = defGetString(def);
-		else if (strcmp(def->defname, "verify_tls") == 0)
-			server->verify_tls = parse_boolean(def->defname, defGetString(def));
-		else if (strcmp(def->defname, "retries") == 0)
-			server->retries = parse_retries(def->defname, defGetString(def));
-		else if (strcmp(def->defname, "retry_backoff_ms") == 0)
-			server->retry_backoff_ms = parse_milliseconds(def->defname, defGetString(def));
-		else if (strcmp(def->defname, "proxy") == 0)
-			server->proxy = defGetString(def);
-		else if (strcmp(def->defname, "no_proxy") == 0)
-			server->no_proxy = defGetString(def);
-	}
+		read_option(lfirst(cell), ForeignServerRelationId, (char *) server);
 }
 
 void
@@ -712,19 +748,7 @@ ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping)
 
 	memset(mapping, 0, sizeof(*mapping));
 	foreach(cell, options)
-	{
-		DefElem    *def = (DefElem *) lfirst(cell);
-
-		check_stored_value(def);
-		if (strcmp(def->defname, "username") == 0)
-			mapping->username = defGetString(def);
-		else if (strcmp(def->defname, "password") == 0)
-			mapping->password = defGetString(def);
-		else if (strcmp(def->defname, "access_key_id") == 0)
-			mapping->access_key_id = defGetString(def);
-		else if (strcmp(def->defname, "access_key_secret") == 0)
-			mapping->access_key_secret = defGetString(def);
-	}
+		read_option(lfirst(cell), UserMappingRelationId, (char *) mapping);
 }
 
 void

@@ -11,6 +11,8 @@
 #define OCPB_DEFAULT_TIMEOUT_MS 30000
 #define OCPB_DEFAULT_RETRY_BACKOFF_MS 500
 #define OCPB_MAX_RETRIES 10
+#define OCPB_MAX_PARALLEL 64
+#define OCPB_DEFAULT_MAX_PARALLEL 8
 
 /* A server's options, defaults applied. */
 typedef struct OcpbServerOptions
@@ -24,6 +26,7 @@ typedef struct OcpbServerOptions
 	int			retry_backoff_ms;
 	char	   *proxy;			/* NULL: no proxy, whatever the environment */
 	char	   *no_proxy;		/* NULL: none; only with proxy */
+	int			max_parallel;	/* requests in flight at once, 1 to 64 */
 } OcpbServerOptions;
 
 /* A user mapping's credentials: one pair or the other, never both. */

@@ -33,6 +33,12 @@ CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', retries '11');
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', retries '-1');
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', retries 'twice');
+-- max_parallel: requests in flight at once per server, 1 to 64.
+CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', max_parallel '0');
+CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', max_parallel '65');
+CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', max_parallel 'many');
+CREATE SERVER fine FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', max_parallel '64');
+DROP SERVER fine;
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', retry_backoff_ms '0');
 -- A secret on a server would be readable by every role.
 CREATE SERVER bad FOREIGN DATA WRAPPER ocp_backup OPTIONS (url 'http://127.0.0.1:8080', password 'x');
