@@ -96,6 +96,20 @@ END
 $$;
 DROP FUNCTION ocp_backup_now(bigint, text, text, jsonb, text);
 
+-- A whole fleet in one call.  Granted to nobody: a DBA grants it apart,
+-- as in a fresh install.
+CREATE FUNCTION ocp_backup_now(cluster_ids bigint[],
+                               backup_mode text,
+                               data_mode text,
+                               storage jsonb,
+                               server text DEFAULT NULL)
+RETURNS SETOF ocp_backup.backup_result
+AS 'MODULE_PATHNAME', 'ocp_backup_now_clusters'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+COMMENT ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, text) IS
+  'asks OCP to back up every cluster of the array now, concurrently up to the server''s max_parallel; returns their rows (a failed cluster''s says why) and journals each call';
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, text) FROM PUBLIC;
+
 -- The journal's writes, as the journal's owner.  Granted to nobody: the
 -- extension's C code calls them through fmgr, which checks no EXECUTE
 -- privilege, and no role can call them from SQL.  SECURITY DEFINER with a

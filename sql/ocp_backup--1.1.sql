@@ -100,6 +100,17 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
 COMMENT ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) IS
   'asks OCP to back up a cluster, or one tenant of it, now; returns one row per started task and journals the call';
 
+CREATE FUNCTION ocp_backup_now(cluster_ids bigint[],
+                               backup_mode text,
+                               data_mode text,
+                               storage jsonb,
+                               server text DEFAULT NULL)
+RETURNS SETOF ocp_backup.backup_result
+AS 'MODULE_PATHNAME', 'ocp_backup_now_clusters'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+COMMENT ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, text) IS
+  'asks OCP to back up every cluster of the array now, concurrently up to the server''s max_parallel; returns their rows (a failed cluster''s says why) and journals each call';
+
 -- Tasks started by ocp_backup_now, followed until they end.
 CREATE TABLE ocp_backup.task (
     task_id          bigint NOT NULL,
@@ -885,6 +896,7 @@ COMMENT ON FUNCTION ocp_backup.purge_journal(interval) IS
   'deletes journal rows that started more than older_than ago; returns how many';
 
 REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.purge_journal(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_task(bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup_refresh(integer) FROM PUBLIC;

@@ -12,6 +12,7 @@
  */
 #include "call.h"
 
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
@@ -100,20 +101,21 @@ refusals_text(const OcpbBackupNowResponse *response)
 	return text.len > 0 ? text.data : NULL;
 }
 
-/* The endpoint, the request, and the record as far as the caller gave it. */
+/* The request, and the record as far as the caller gave it. */
 static void
-prepare(BackupNowCall *call, OcpbSecretList *secrets)
+prepare(BackupNowCall *call, OcpbEndpoint *endpoint, const char *invoked_by,
+		OcpbSecretList *secrets)
 {
 	const OcpbBackupNowArgs *args = call->args;
 
-	call->endpoint = ocpb_resolve_endpoint(args->server, true);
+	call->endpoint = endpoint;
 	ocpb_backup_now_path(args->cluster_id, args->tenant_id, call->path);
 	call->request.method = "POST";
 	call->request.path = call->path;
 	call->request.body = backup_now_body(args, args->storage_json, &call->request.body_len);
 	call->request.secrets = secrets;
 
-	call->record.invoked_by = GetUserNameFromId(GetUserId(), false);
+	call->record.invoked_by = invoked_by;
 	call->record.server_name = call->endpoint->server_name;
 	call->record.ocp_account = ocpb_endpoint_account(call->endpoint);
 	call->record.cluster_id = args->cluster_id;
@@ -125,12 +127,10 @@ prepare(BackupNowCall *call, OcpbSecretList *secrets)
 
 /* The record is on disk, its outcome unknown, before the request leaves. */
 static void
-send_request(BackupNowCall *call)
+record_leaving(BackupNowCall *call)
 {
 	call->record.started_at = GetCurrentTimestamp();
 	ocpb_journal_call_in_flight(&call->record);
-	ocpb_http_exchange(call->endpoint, &call->request, &call->http);
-	call->record.finished_at = GetCurrentTimestamp();
 }
 
 /* OCP's answer read once; ocpb_call_backup_now frees it on every path. */
@@ -149,9 +149,13 @@ read_answer(BackupNowCall *call)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
 
-/* Failed or not, and why: the record completed, and logged. */
+/*
+ * Failed or not, and why: the record completed, and logged.  A call alone
+ * raises its failure, which would roll its row back, so only its success
+ * is inserted; a call of many inserts its row whatever the outcome.
+ */
 static void
-classify(BackupNowCall *call)
+classify(BackupNowCall *call, bool alone)
 {
 	const OcpbBackupNowArgs *args = call->args;
 	OcpbInvocation *record = &call->record;
@@ -178,7 +182,7 @@ classify(BackupNowCall *call)
 	record->error = call->failed ? ocpb_failure_text(&call->failure) :
 		refusals_text(&call->response);
 	record->successful = !call->failed && record->error == NULL;
-	ocpb_journal_record_call(record, !call->failed);
+	ocpb_journal_record_call(record, !alone || !call->failed);
 }
 
 /* What the caller gets: the error, or a row per started task. */
@@ -199,12 +203,15 @@ ocpb_call_backup_now(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
 
 	memset(&call, 0, sizeof(call));
 	call.args = args;
-	prepare(&call, secrets);
-	send_request(&call);
+	prepare(&call, ocpb_resolve_endpoint(args->server, true),
+			GetUserNameFromId(GetUserId(), false), secrets);
+	record_leaving(&call);
+	ocpb_http_exchange(call.endpoint, &call.request, &call.http);
+	call.record.finished_at = GetCurrentTimestamp();
 	read_answer(&call);
 	PG_TRY();
 	{
-		classify(&call);
+		classify(&call, true);
 		finish(fcinfo, &call);
 	}
 	PG_FINALLY();
@@ -212,4 +219,90 @@ ocpb_call_backup_now(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
 		ocpb_backup_now_response_free(&call.response);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * What the caller of many calls gets from one: its rows, or, when it
+ * failed, a WARNING and one row that says why, about the cluster asked.
+ */
+static void
+report_call(ReturnSetInfo *rsinfo, const BackupNowCall *call)
+{
+	const OcpbEnvelope *envelope = &call->response.envelope;
+	OcpbBackupObject asked;
+
+	if (!call->failed)
+	{
+		ocpb_warn_refused_objects(&call->response);
+		ocpb_put_backup_rows(rsinfo, call->record.id, &call->response);
+		return;
+	}
+	ocpb_warn_failure(&call->failure);
+	memset(&asked, 0, sizeof(asked));
+	asked.has_cluster_id = true;
+	asked.cluster_id = call->args->cluster_id;
+	ocpb_put_failed_call_row(rsinfo, call->record.id, &asked,
+							 envelope->error_code != NULL ? envelope->error_code :
+							 unpack_sql_state(call->failure.sqlerrcode),
+							 call->failure.message, envelope->trace_id);
+}
+
+static void
+many_leaving(OcpbExchange *exchange, void *arg)
+{
+	record_leaving(exchange->arg);
+}
+
+/* Each call is classified, logged, inserted and reported as it ends. */
+static void
+many_answered(OcpbExchange *exchange, void *arg)
+{
+	BackupNowCall *call = exchange->arg;
+
+	call->http = exchange->result;
+	call->record.finished_at = GetCurrentTimestamp();
+	read_answer(call);
+	PG_TRY();
+	{
+		classify(call, false);
+		report_call(arg, call);
+	}
+	PG_FINALLY();
+	{
+		ocpb_backup_now_response_free(&call->response);
+	}
+	PG_END_TRY();
+	pfree(call->http.body);
+	call->http.body = NULL;
+}
+
+void
+ocpb_call_backup_now_many(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
+						  const int64 *cluster_ids, int n, OcpbSecretList *secrets)
+{
+	OcpbEndpoint *endpoint = ocpb_resolve_endpoint(args->server, true);
+	const char *invoked_by = GetUserNameFromId(GetUserId(), false);
+	OcpbBackupNowArgs *each = palloc(sizeof(OcpbBackupNowArgs) * Max(n, 1));
+	BackupNowCall *calls = palloc0(sizeof(BackupNowCall) * Max(n, 1));
+	OcpbExchange *exchanges = palloc0(sizeof(OcpbExchange) * Max(n, 1));
+	OcpbExchangeHooks hooks;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < n; i++)
+	{
+		each[i] = *args;
+		each[i].cluster_id = cluster_ids[i];
+		each[i].tenant_id = 0;
+		calls[i].args = &each[i];
+		prepare(&calls[i], endpoint, invoked_by, secrets);
+		exchanges[i].endpoint = endpoint;
+		exchanges[i].request = calls[i].request;
+		exchanges[i].arg = &calls[i];
+	}
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.leaving = many_leaving;
+	hooks.answered = many_answered;
+	hooks.arg = fcinfo->resultinfo;
+	ocpb_http_exchange_all(exchanges, n, &hooks);
 }

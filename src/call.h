@@ -34,4 +34,15 @@ typedef struct OcpbBackupNowArgs
 extern void ocpb_call_backup_now(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
 								 OcpbSecretList *secrets);
 
+/*
+ * Makes one call for each of n clusters (distinct, the checked arguments
+ * otherwise those of args), concurrently up to the server's max_parallel.
+ * Each call is recorded like a call alone; one that fails gives a WARNING
+ * and a row saying why, and the others go on.
+ */
+extern void ocpb_call_backup_now_many(FunctionCallInfo fcinfo,
+									  const OcpbBackupNowArgs *args,
+									  const int64 *cluster_ids, int n,
+									  OcpbSecretList *secrets);
+
 #endif

@@ -9,9 +9,12 @@
 
 #include <curl/curl.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
 #include "args.h"
@@ -30,6 +33,7 @@ PG_MODULE_MAGIC;
 #endif
 
 PG_FUNCTION_INFO_V1(ocp_backup_now);
+PG_FUNCTION_INFO_V1(ocp_backup_now_clusters);
 
 void		_PG_init(void);
 
@@ -141,30 +145,17 @@ check_storage_bounds(Jsonb *storage)
 				 errdetail("It nests %d levels deep; the limit is %d.", depth, MAX_STORAGE_DEPTH)));
 }
 
+/* backup_mode, data_mode, storage and server: arguments 1 to 4 of both forms. */
 static void
-read_backup_now_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args)
+read_backup_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args)
 {
-	require_argument(fcinfo, 0, "cluster_id");
 	require_argument(fcinfo, 1, "backup_mode");
 	require_argument(fcinfo, 2, "data_mode");
 	require_argument(fcinfo, 3, "storage");
-	args->cluster_id = PG_GETARG_INT64(0);
 	args->backup_mode = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	args->data_mode = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	args->storage = PG_GETARG_JSONB_P(3);
 	args->server = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
-	/* A database not yet updated from 1.0 declares no tenant_id. */
-	args->tenant_id = PG_NARGS() > 5 && !PG_ARGISNULL(5) ? PG_GETARG_INT64(5) : 0;
-
-	if (args->cluster_id <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cluster_id must be positive, not " INT64_FORMAT, args->cluster_id)));
-	if (PG_NARGS() > 5 && !PG_ARGISNULL(5) && args->tenant_id <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tenant_id must be positive, not " INT64_FORMAT, args->tenant_id),
-				 errhint("Pass NULL to back up the whole cluster.")));
 	check_mode("backup_mode", args->backup_mode,
 			   ocpb_is_backup_mode(args->backup_mode), OCPB_BACKUP_MODES);
 	check_mode("data_mode", args->data_mode,
@@ -173,6 +164,81 @@ read_backup_now_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args)
 	args->storage_json = JsonbToCString(NULL, &args->storage->root,
 										VARSIZE(args->storage));
 	check_storage(args->storage_json);
+}
+
+static void
+check_cluster_id(int64 cluster_id)
+{
+	if (cluster_id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cluster_id must be positive, not " INT64_FORMAT, cluster_id)));
+}
+
+static void
+read_backup_now_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args)
+{
+	require_argument(fcinfo, 0, "cluster_id");
+	args->cluster_id = PG_GETARG_INT64(0);
+	/* A database not yet updated from 1.0 declares no tenant_id. */
+	args->tenant_id = PG_NARGS() > 5 && !PG_ARGISNULL(5) ? PG_GETARG_INT64(5) : 0;
+	check_cluster_id(args->cluster_id);
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5) && args->tenant_id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tenant_id must be positive, not " INT64_FORMAT, args->tenant_id),
+				 errhint("Pass NULL to back up the whole cluster.")));
+	read_backup_args(fcinfo, args);
+}
+
+/*
+ * The distinct cluster ids of the array, in their first order: each is
+ * backed up once, however often it is listed.  A NULL or non-positive
+ * element is a bad argument, refused before anything is sent.
+ */
+static int64 *
+read_cluster_ids(ArrayType *array, int *n_distinct)
+{
+	Datum	   *elements;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int			kept = 0;
+	int64	   *ids;
+	HTAB	   *seen;
+	HASHCTL		ctl;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("cluster_ids must be a one-dimensional array")));
+	deconstruct_array(array, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE,
+					  &elements, &nulls, &n);
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64);
+	ctl.hcxt = CurrentMemoryContext;
+	seen = hash_create("ocp_backup cluster ids", Max(n, 1), &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (i = 0; i < n; i++)
+	{
+		int64		id;
+		bool		found;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("cluster_ids must not hold NULL"),
+					 errdetail("Element %d is NULL.", i + 1)));
+		id = DatumGetInt64(elements[i]);
+		check_cluster_id(id);
+		(void) hash_search(seen, &id, HASH_ENTER, &found);
+		if (!found)
+			ids[kept++] = id;
+	}
+	hash_destroy(seen);
+	*n_distinct = kept;
+	return ids;
 }
 
 /*
@@ -189,24 +255,29 @@ hide_statement_with_secrets(void *arg)
 		errhidestmt(true);
 }
 
-Datum
-ocp_backup_now(PG_FUNCTION_ARGS)
+/*
+ * Runs make_calls with the error context that hides the statement once
+ * secrets are found, and frees the secrets (malloc'd) on every path.
+ */
+static void
+call_with_secrets(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
+				  const int64 *cluster_ids, int n)
 {
-	OcpbBackupNowArgs args;
 	OcpbSecretList *secrets = palloc0(sizeof(OcpbSecretList));
 	ErrorContextCallback hide_statement;
 
-	read_backup_now_args(fcinfo, &args);
 	ocpb_journal_check_writable("ocp_backup_now()");
 	ocpb_spool_flush_leftovers();
 	hide_statement.callback = hide_statement_with_secrets;
 	hide_statement.arg = secrets;
 	hide_statement.previous = error_context_stack;
 	error_context_stack = &hide_statement;
-	/* The secrets found in storage are malloc'd, freed on every path. */
 	PG_TRY();
 	{
-		ocpb_call_backup_now(fcinfo, &args, secrets);
+		if (cluster_ids == NULL)
+			ocpb_call_backup_now(fcinfo, args, secrets);
+		else
+			ocpb_call_backup_now_many(fcinfo, args, cluster_ids, n, secrets);
 	}
 	PG_FINALLY();
 	{
@@ -214,5 +285,29 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	error_context_stack = hide_statement.previous;
+}
+
+Datum
+ocp_backup_now(PG_FUNCTION_ARGS)
+{
+	OcpbBackupNowArgs args;
+
+	read_backup_now_args(fcinfo, &args);
+	call_with_secrets(fcinfo, &args, NULL, 0);
+	return (Datum) 0;
+}
+
+Datum
+ocp_backup_now_clusters(PG_FUNCTION_ARGS)
+{
+	OcpbBackupNowArgs args;
+	int64	   *cluster_ids;
+	int			n;
+
+	require_argument(fcinfo, 0, "cluster_ids");
+	cluster_ids = read_cluster_ids(PG_GETARG_ARRAYTYPE_P(0), &n);
+	memset(&args, 0, sizeof(args));
+	read_backup_args(fcinfo, &args);
+	call_with_secrets(fcinfo, &args, cluster_ids, n);
 	return (Datum) 0;
 }

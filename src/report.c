@@ -309,6 +309,16 @@ ocpb_raise_failure(const OcpbFailure *failure)
 }
 
 void
+ocpb_warn_failure(const OcpbFailure *failure)
+{
+	ereport(WARNING,
+			(errcode(failure->sqlerrcode),
+			 errmsg_internal("%s", failure->message),
+			 failure->detail ? errdetail_internal("%s", failure->detail) : 0,
+			 failure->hint ? errhint("%s", failure->hint) : 0));
+}
+
+void
 ocpb_warn_refused_objects(const OcpbBackupNowResponse *response)
 {
 	size_t		i;

@@ -71,15 +71,13 @@ put_row(ReturnSetInfo *rsinfo, int64 invocation_id, const char *trace_id,
 }
 
 void
-ocpb_return_backup_rows(FunctionCallInfo fcinfo, int64 invocation_id,
-						const OcpbBackupNowResponse *response)
+ocpb_put_backup_rows(ReturnSetInfo *rsinfo, int64 invocation_id,
+					 const OcpbBackupNowResponse *response)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	const char *trace_id = response->envelope.trace_id;
 	size_t		i;
 	size_t		t;
 
-	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < response->n_results; i++)
 	{
 		const OcpbBackupResult *result = &response->results[i];
@@ -90,4 +88,28 @@ ocpb_return_backup_rows(FunctionCallInfo fcinfo, int64 invocation_id,
 			for (t = 0; t < result->n_task_ids; t++)
 				put_row(rsinfo, invocation_id, trace_id, result, t, &result->task_ids[t]);
 	}
+}
+
+void
+ocpb_put_failed_call_row(ReturnSetInfo *rsinfo, int64 invocation_id,
+						 const OcpbBackupObject *asked, const char *error_code,
+						 const char *message, const char *trace_id)
+{
+	OcpbBackupResult result;
+
+	memset(&result, 0, sizeof(result));
+	result.successful = false;
+	result.error_code = error_code;
+	result.hint = message;
+	result.objects = asked;
+	result.n_objects = 1;
+	put_row(rsinfo, invocation_id, trace_id, &result, 0, NULL);
+}
+
+void
+ocpb_return_backup_rows(FunctionCallInfo fcinfo, int64 invocation_id,
+						const OcpbBackupNowResponse *response)
+{
+	InitMaterializedSRF(fcinfo, 0);
+	ocpb_put_backup_rows((ReturnSetInfo *) fcinfo->resultinfo, invocation_id, response);
 }

@@ -20,7 +20,9 @@ that path.  The control API stays at /__sim/.
 
 Control API (no authentication, never recorded):
     GET    /__sim/requests[?since=SEQ]  recorded requests, JSON Lines
-    GET    /__sim/connections           {"accepted": N}
+    GET    /__sim/connections           {"accepted": N, "in_flight_peak": M}: M
+                                        is the most API requests being answered
+                                        at once since the last reset
     POST   /__sim/reset                 forget requests, tasks, faults, config, fleet
     GET    /__sim/config                the configuration
     POST   /__sim/config                merge {"task_seconds": 2, ...}
@@ -45,6 +47,8 @@ Configuration keys (POST /__sim/config merges; POST /__sim/reset restores these)
     list_page_limit     null          a positive integer caps the rows per page
                                       of every paged list, whatever size was
                                       asked; page.size shows the size used
+    answer_delay_ms     0             every API answer comes that much later,
+                                      as from a distant OCP
 
 The fleet (empty until uploaded; reset empties it) is what OCP's inventory
 and backup history show: GET /api/v2/ob/clusters, .../clusters/ID/tenants and
@@ -184,6 +188,7 @@ def default_config():
         "missing_clusters": [99],
         "clock_skew_seconds": 0.0,
         "list_page_limit": None,
+        "answer_delay_ms": 0,
     }
 
 
@@ -470,6 +475,12 @@ def _config_clusters(value):
     return list(value)
 
 
+def _config_delay_ms(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60000:
+        raise ControlError(400, "answer_delay_ms must be an integer from 0 to 60000")
+    return value
+
+
 def _config_page_limit(value):
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                               or value < 1):
@@ -485,6 +496,7 @@ CONFIG_CHECKS = {
     "missing_clusters": _config_clusters,
     "clock_skew_seconds": lambda v: _number(v, "clock_skew_seconds"),
     "list_page_limit": _config_page_limit,
+    "answer_delay_ms": _config_delay_ms,
 }
 
 
@@ -1016,6 +1028,7 @@ class SimState:
     def __init__(self, basic, access_keys):
         self.basic = basic              # user -> password
         self.access_keys = access_keys  # AK -> SK
+        self.in_flight = 0              # API requests being answered now
         self.lock = threading.Lock()
         self.accepted = 0               # never reset: tests compare connection numbers
         self.reset()
@@ -1035,10 +1048,18 @@ class SimState:
             self.next_task_id = self.config["task_id_base"]
             self.fleet = {}          # cluster id -> cluster (normalize_cluster)
             self.fleet_at = None     # when the fleet was uploaded, for *_ago
+            self.in_flight_peak = self.in_flight
 
     def now(self):
         """The simulator's clock: real time plus the configured skew."""
         return time.time() + self.config["clock_skew_seconds"]
+
+    def answering(self, delta):
+        """Counts API requests being answered; returns the delay to apply."""
+        with self.lock:
+            self.in_flight += delta
+            self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
+            return self.config["answer_delay_ms"] / 1000.0
 
     def count_connection(self):
         with self.lock:
@@ -1609,7 +1630,8 @@ def control_action(state, method, name, query, payload):
     if (method, name) == ("GET", "requests"):
         return requests_answer(state, query)
     if (method, name) == ("GET", "connections"):
-        return control_answer(200, {"accepted": state.accepted})
+        return control_answer(200, {"accepted": state.accepted,
+                                    "in_flight_peak": state.in_flight_peak})
     if (method, name) == ("POST", "reset"):
         state.reset()
         return control_answer(200, {"ok": True})
@@ -1753,7 +1775,10 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
             err = ApiError(404, CODE_NOT_FOUND, "No handler found for %s %s" % (self.command, path))
             self.send_answer(self.state.error_envelope(err, request.headers))
             return
+        delay = self.state.answering(1)
         try:
+            if delay > 0:
+                self.server.stopping.wait(delay)
             fault = self.state.take_fault(request.target)
             if fault is None:
                 self.send_answer(answer_api(self.state, request, entry))
@@ -1766,6 +1791,8 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             err = ApiError(500, 60018, "ocp_sim internal error")
             self.send_answer(self.state.error_envelope(err, request.headers))
+        finally:
+            self.state.answering(-1)
 
     def read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

@@ -25,6 +25,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 from datetime import datetime
@@ -631,6 +632,22 @@ class Record(SimTestCase):
         self.assertNotEqual(conns[4], conns[0])
         # Two for the API calls, one each for the two control calls after `before`.
         self.assertEqual(self.sim.control("GET", "connections")["accepted"], before + 4)
+
+    def test_answer_delay_and_in_flight_peak(self):
+        self.sim.control("POST", "config", {"answer_delay_ms": 300})
+        started = time.monotonic()
+        threads = [threading.Thread(target=self.sim.backup, args=(cluster_id,))
+                   for cluster_id in (1, 2, 3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        self.assertGreaterEqual(elapsed, 0.3)
+        self.assertEqual(self.sim.control("GET", "connections")["in_flight_peak"], 3)
+        self.sim.control("POST", "reset")
+        self.assertEqual(self.sim.control("GET", "connections")["in_flight_peak"], 0)
+        self.sim.control("POST", "config", {"answer_delay_ms": -1}, expect=400)
 
     def test_chunked_body(self):
         chunks = [b'{"backupMode":"PHYSICAL_BACKUP",', b'"dataBackupMode":"FULL_BACKUP",',
