@@ -20,9 +20,11 @@ that path.  The control API stays at /__sim/.
 
 Control API (no authentication, never recorded):
     GET    /__sim/requests[?since=SEQ]  recorded requests, JSON Lines
-    GET    /__sim/connections           {"accepted": N, "in_flight_peak": M}: M
-                                        is the most API requests being answered
-                                        at once since the last reset
+    GET    /__sim/connections           {"accepted": N, "open": O, "in_flight_peak": M}:
+                                        O client connections are open now (this
+                                        one included), and M is the most API
+                                        requests answered at once since the
+                                        last reset
     POST   /__sim/reset                 forget requests, tasks, faults, config, fleet
     GET    /__sim/config                the configuration
     POST   /__sim/config                merge {"task_seconds": 2, ...}
@@ -1029,6 +1031,7 @@ class SimState:
         self.basic = basic              # user -> password
         self.access_keys = access_keys  # AK -> SK
         self.in_flight = 0              # API requests being answered now
+        self.open_connections = 0       # client connections open now
         self.lock = threading.Lock()
         self.accepted = 0               # never reset: tests compare connection numbers
         self.reset()
@@ -1061,9 +1064,12 @@ class SimState:
             self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
             return self.config["answer_delay_ms"] / 1000.0
 
-    def count_connection(self):
+    def count_connection(self, delta=1):
+        """A connection accepted (1) or ended (-1); returns the accepted count."""
         with self.lock:
-            self.accepted += 1
+            if delta > 0:
+                self.accepted += 1
+            self.open_connections += delta
             return self.accepted
 
     def next_trace_id(self, headers):
@@ -1631,6 +1637,7 @@ def control_action(state, method, name, query, payload):
         return requests_answer(state, query)
     if (method, name) == ("GET", "connections"):
         return control_answer(200, {"accepted": state.accepted,
+                                    "open": state.open_connections,
                                     "in_flight_peak": state.in_flight_peak})
     if (method, name) == ("POST", "reset"):
         state.reset()
@@ -1967,14 +1974,17 @@ class SimServer(http.server.ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         """Runs in the connection's thread, so a slow TLS handshake blocks no one."""
         conn_number = self.state.count_connection()
-        conn = self.start_tls(request) if self.tls_context else request
-        if conn is None:
-            return
         try:
-            SimHandler(conn, client_address, self, conn_number)
+            conn = self.start_tls(request) if self.tls_context else request
+            if conn is None:
+                return
+            try:
+                SimHandler(conn, client_address, self, conn_number)
+            finally:
+                if conn is not request:
+                    close_quietly(conn)
         finally:
-            if conn is not request:
-                close_quietly(conn)
+            self.state.count_connection(-1)
 
     def start_tls(self, request):
         try:

@@ -633,6 +633,19 @@ class Record(SimTestCase):
         # Two for the API calls, one each for the two control calls after `before`.
         self.assertEqual(self.sim.control("GET", "connections")["accepted"], before + 4)
 
+    def test_open_connections(self):
+        before = self.sim.control("GET", "connections")["open"]
+        conn = self.sim.connect()
+        try:
+            self.assertEqual(self.sim.backup(1, conn=conn).status, 200)
+            self.assertEqual(self.sim.control("GET", "connections")["open"], before + 1)
+        finally:
+            conn.close()
+        deadline = time.monotonic() + 5
+        while self.sim.control("GET", "connections")["open"] != before:
+            self.assertLess(time.monotonic(), deadline, "the closed connection still counts")
+            time.sleep(0.02)
+
     def test_answer_delay_and_in_flight_peak(self):
         self.sim.control("POST", "config", {"answer_delay_ms": 300})
         started = time.monotonic()

@@ -1,0 +1,168 @@
+--
+-- many: ocp_backup_now over an array of clusters, concurrently up to the
+-- server's max_parallel, and the connection layer it runs on: one cache
+-- entry per server and user mapping, whose connections close when that
+-- server or mapping changes, and only then.
+--
+\set ECHO none
+\i test/sql/include/common.sql
+\set ECHO all
+CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url', max_parallel '4');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ocp OPTIONS (username 'admin', password 'admin');
+\set storage '{"configName": "nfs", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/obbackup/"}}'
+
+-- The connections the simulator has open now, the curl asking included,
+-- once the count settles (a closed connection is counted out a moment
+-- after the close).
+CREATE FUNCTION sim_open_connections(expected int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  open int;
+  deadline timestamptz := clock_timestamp() + interval '5 seconds';
+BEGIN
+  LOOP
+    SELECT (c::jsonb ->> 'open')::int INTO open FROM sim_call('GET', '/__sim/connections') c;
+    EXIT WHEN open = expected OR clock_timestamp() > deadline;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN open;
+END $$;
+CREATE FUNCTION sim_in_flight_peak() RETURNS int LANGUAGE sql AS $$
+  SELECT (c::jsonb ->> 'in_flight_peak')::int FROM sim_call('GET', '/__sim/connections') c $$;
+
+-- Twelve clusters, two listed twice, one unknown to OCP (99), one whose
+-- connection is reset before any answer (5): each distinct cluster is
+-- backed up once, every answer 200 ms late, at most four at a time.  The
+-- failures give a WARNING and a row each; the others go on.
+SELECT sim_reset();
+SELECT sim_config('{"task_seconds": 3600, "answer_delay_ms": 200}');
+SELECT sim_fault('{"kind": "reset", "path": "/clusters/5/"}');
+SELECT cluster_id, task_id IS NOT NULL AS has_task, successful, error_code, hint
+  FROM ocp_backup_now(ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 2, 99, 10, 11, 12, 1],
+                      'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage')
+ ORDER BY cluster_id;
+SELECT sim_in_flight_peak() AS in_flight_peak;
+SELECT count(*) AS requests, count(DISTINCT r ->> 'path') AS distinct_paths
+  FROM sim_requests() r;
+-- A journal row each, the invocation id the rows returned; the reset one's
+-- outcome is unknown, since its request left.
+SELECT cluster_id, successful, http_status, outcome_unknown, array_length(task_ids, 1) AS tasks
+  FROM ocp_backup.invocation ORDER BY cluster_id;
+SELECT count(DISTINCT id) AS distinct_ids FROM ocp_backup.invocation;
+-- The tasks started are followed like a single call's.
+SELECT count(*) AS tasks FROM ocp_backup.task;
+
+-- An empty array asks nothing and returns nothing.
+SELECT sim_reset();
+SELECT * FROM ocp_backup_now('{}'::bigint[], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+
+-- Bad arguments raise before anything is sent.
+SELECT * FROM ocp_backup_now(NULL::bigint[], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT * FROM ocp_backup_now(ARRAY[1, NULL], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT * FROM ocp_backup_now(ARRAY[1, 0], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT * FROM ocp_backup_now(ARRAY[[1, 2], [3, 4]], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT * FROM ocp_backup_now(ARRAY[1, 2], 'FULL', 'FULL_BACKUP', :'storage');
+SELECT * FROM ocp_backup_now(ARRAY[1, 2], 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{}');
+SELECT * FROM ocp_backup_now(ARRAY[1, 2], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'nowhere');
+BEGIN TRANSACTION READ ONLY;
+SELECT * FROM ocp_backup_now(ARRAY[1, 2], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+ROLLBACK;
+SELECT count(*) AS requests FROM sim_requests();
+
+-- statement_timeout ends the whole call while four requests are out: the
+-- journal still gets a row for each of them, its outcome unknown, written
+-- by the journal writer from the call log, and none for the clusters whose
+-- request never left.
+TRUNCATE ocp_backup.invocation CASCADE;
+SELECT sim_reset();
+SELECT sim_config('{"task_seconds": 3600, "answer_delay_ms": 3000}');
+SET statement_timeout = '500ms';
+SELECT * FROM ocp_backup_now(ARRAY[21, 22, 23, 24, 25, 26, 27, 28],
+                             'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+RESET statement_timeout;
+DO $$
+DECLARE
+  deadline timestamptz := clock_timestamp() + interval '20 seconds';
+BEGIN
+  WHILE (SELECT count(*) FROM ocp_backup.invocation) < 4 AND clock_timestamp() < deadline LOOP
+    PERFORM pg_sleep(0.1);
+    PERFORM ocp_backup_start_journal_writer();
+  END LOOP;
+END $$;
+SELECT cluster_id, successful, outcome_unknown FROM ocp_backup.invocation ORDER BY cluster_id;
+SELECT count(*) AS requests FROM sim_requests();
+SELECT sim_config('{"answer_delay_ms": 0}');
+
+-- The connection layer.  A second server on the same simulator: both keep
+-- their connections for the next call.
+CREATE SERVER other FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url', max_parallel '2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER other OPTIONS (username 'admin', password 'admin');
+SELECT sim_reset();
+SELECT sim_config('{"task_seconds": 3600, "answer_delay_ms": 300}');
+SELECT count(*) FROM ocp_backup_now(ARRAY[31, 32, 33, 34], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp');
+SELECT count(*) FROM ocp_backup_now(ARRAY[41, 42], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'other');
+SELECT sim_config('{"answer_delay_ms": 0}');
+SELECT sim_open_connections(7) AS open_connections;
+-- Changing one server closes its connections, and only its.
+ALTER SERVER other OPTIONS (SET max_parallel '3');
+SELECT sim_open_connections(5) AS open_connections;
+-- So does changing a user mapping.
+ALTER USER MAPPING FOR CURRENT_USER SERVER ocp OPTIONS (SET password 'admin');
+SELECT sim_open_connections(1) AS open_connections;
+-- The changed options hold at the next call, on new connections.
+SELECT sim_reset();
+SELECT sim_config('{"answer_delay_ms": 300}');
+SELECT count(*) FROM ocp_backup_now(ARRAY[51, 52, 53, 54, 55, 56], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'other');
+SELECT sim_in_flight_peak() AS in_flight_peak;
+SELECT sim_config('{"answer_delay_ms": 0}');
+SELECT sim_open_connections(4) AS open_connections;
+-- A dropped server's connections close too.
+DROP USER MAPPING FOR CURRENT_USER SERVER other;
+DROP SERVER other;
+SELECT sim_open_connections(1) AS open_connections;
+
+-- An operator granted the array form, with its own schema first in its
+-- search_path holding a planted = for bigint, nextval and now: the
+-- call journals as the journal's owner, through none of them.
+CREATE ROLE many_operator LOGIN;
+GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, text) TO many_operator;
+GRANT USAGE ON FOREIGN SERVER ocp TO many_operator;
+CREATE USER MAPPING FOR many_operator SERVER ocp OPTIONS (username 'admin', password 'admin');
+CREATE SCHEMA many_planted AUTHORIZATION many_operator;
+CREATE TABLE many_trace (who text);
+GRANT INSERT ON many_trace TO PUBLIC;
+SELECT sim_reset();
+SET ROLE many_operator;
+CREATE FUNCTION many_planted.int8eq(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.many_trace VALUES (current_user);
+  ALTER ROLE many_operator SUPERUSER;
+  RETURN $1 OPERATOR(pg_catalog.=) $2;
+END $$;
+CREATE OPERATOR many_planted.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = many_planted.int8eq);
+CREATE FUNCTION many_planted.nextval(regclass) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.many_trace VALUES (current_user);
+  RETURN pg_catalog.nextval($1);
+END $$;
+CREATE FUNCTION many_planted.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.many_trace VALUES (current_user);
+  RETURN pg_catalog.now();
+END $$;
+SET search_path = many_planted, pg_catalog, public;
+SELECT count(*) AS rows FROM public.ocp_backup_now(ARRAY[61, 62], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+RESET search_path;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'many_operator';
+SELECT count(*) AS planted_calls FROM many_trace;
+SELECT invoked_by, count(*) FROM ocp_backup.invocation WHERE cluster_id IN (61, 62) GROUP BY 1;
+-- The array form is granted apart from the single call.
+SET ROLE many_operator;
+SELECT * FROM ocp_backup_now(63, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+RESET ROLE;
+DROP USER MAPPING FOR many_operator SERVER ocp;
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, text) FROM many_operator;
+REVOKE USAGE ON FOREIGN SERVER ocp FROM many_operator;
+DROP SCHEMA many_planted CASCADE;
+DROP TABLE many_trace;
+DROP ROLE many_operator;
