@@ -190,13 +190,27 @@ COMMENT ON FUNCTION ocp_backup_start_journal_writer() IS
   'starts the journal writer of this database if call logs hold rows it has not written (ocp_backup_refresh and purge_journal call it)';
 
 -- Refuses in a read-only transaction before asking OCP.
+-- The reads of ocp_backup_refresh, concurrent: EXECUTE stays with PUBLIC,
+-- since the function checks the right it needs, EXECUTE on ocp_backup_task.
+CREATE FUNCTION ocp_backup_read_tasks(server_names text[], task_ids bigint[],
+                                      OUT server_name text, OUT task_id bigint,
+                                      OUT status text, OUT error text,
+                                      OUT postponed boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ocp_backup_read_tasks'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ocp_backup_read_tasks(text[], bigint[]) IS
+  'reads the tasks (server_names[i], task_ids[i]) concurrently, up to each server''s max_parallel, and records their status like ocp_backup_task; postponed when a 429 left the task for the next run (needs EXECUTE on ocp_backup_task)';
+
 CREATE OR REPLACE FUNCTION ocp_backup_refresh(max_tasks integer DEFAULT 100)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    pending record;
+    servers text[];
+    task_ids bigint[];
+    outcome record;
     checked integer := 0;
 BEGIN
     IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'on' THEN
@@ -210,21 +224,29 @@ BEGIN
     END IF;
     PERFORM @extschema@.ocp_backup_start_journal_writer();
     -- SKIP LOCKED: overlapping runs (a slow pg_cron job) share the work.
-    FOR pending IN
-        SELECT t.task_id, t.server_name FROM ocp_backup.task t
-         WHERE t.status IS NULL OR t.status NOT IN ('SUCCESSFUL', 'FAILED')
-         ORDER BY t.last_checked_at NULLS FIRST, t.task_id
-         LIMIT max_tasks
-         FOR UPDATE SKIP LOCKED
+    SELECT pg_catalog.array_agg(l.server_name ORDER BY l.last_checked_at NULLS FIRST, l.task_id, l.server_name),
+           pg_catalog.array_agg(l.task_id ORDER BY l.last_checked_at NULLS FIRST, l.task_id, l.server_name)
+      INTO servers, task_ids
+      FROM (SELECT t.task_id, t.server_name, t.last_checked_at FROM ocp_backup.task t
+             WHERE t.status IS NULL OR t.status NOT IN ('SUCCESSFUL', 'FAILED')
+             ORDER BY t.last_checked_at NULLS FIRST, t.task_id
+             LIMIT max_tasks
+             FOR UPDATE SKIP LOCKED) l;
+    IF task_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- Read concurrently; each status read is recorded in ocp_backup.task.
+    -- One unreachable server or unknown task does not stop the others, and
+    -- a server throttling (429) keeps its tasks for the next run.
+    FOR outcome IN
+        SELECT r.server_name, r.task_id, r.error, r.postponed
+          FROM @extschema@.ocp_backup_read_tasks(servers, task_ids) r
     LOOP
-        BEGIN
-            -- Reading a task records its status in ocp_backup.task.
-            PERFORM @extschema@.ocp_backup_task(pending.task_id, pending.server_name);
-        EXCEPTION WHEN OTHERS THEN
-            -- One unreachable server or unknown task must not stop the others.
-            UPDATE ocp_backup.task SET last_checked_at = now(), last_error = SQLERRM
-             WHERE task_id = pending.task_id AND server_name = pending.server_name;
-        END;
+        CONTINUE WHEN outcome.postponed;
+        IF outcome.error IS NOT NULL THEN
+            UPDATE ocp_backup.task SET last_checked_at = now(), last_error = outcome.error
+             WHERE task_id = outcome.task_id AND server_name = outcome.server_name;
+        END IF;
         checked := checked + 1;
     END LOOP;
     RETURN checked;

@@ -37,8 +37,6 @@
 /* libcurl sets no timer while a transfer only waits on its sockets. */
 #define LONGEST_WAIT_MS 1000
 
-/* A 429 without RateLimit-Reset pauses its server this long. */
-#define DEFAULT_RATE_LIMIT_PAUSE_S 60
 
 /* What the callbacks collect during one transfer. */
 typedef struct Collected
@@ -642,7 +640,7 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 	if (batch->hooks != NULL && batch->hooks->pause_on_rate_limit && result->status == 429)
 	{
 		reset_s = result->rate_limit_reset >= 0 ? result->rate_limit_reset :
-			DEFAULT_RATE_LIMIT_PAUSE_S;
+			OCPB_DEFAULT_RATE_LIMIT_PAUSE_S;
 		transfer->connection->paused_until =
 			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) reset_s * 1000);
 	}

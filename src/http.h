@@ -19,6 +19,9 @@
 #include "endpoint.h"
 #include "scrub.h"
 
+/* A 429 without RateLimit-Reset pauses its server this long. */
+#define OCPB_DEFAULT_RATE_LIMIT_PAUSE_S 60
+
 /* Answers larger than this are refused: OCP's are a few kilobytes. */
 #define OCPB_MAX_RESPONSE_BYTES (8 * 1024 * 1024)
 

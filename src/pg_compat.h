@@ -17,6 +17,8 @@
 #if PG_VERSION_NUM >= 160000
 #define pg_foreign_server_aclcheck(server_id, role_id, mode) \
 	object_aclcheck(ForeignServerRelationId, (server_id), (role_id), (mode))
+#define pg_proc_aclcheck(proc_id, role_id, mode) \
+	object_aclcheck(ProcedureRelationId, (proc_id), (role_id), (mode))
 #endif
 
 /*

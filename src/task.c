@@ -17,6 +17,7 @@
 #include "report.h"
 #include "request.h"
 #include "response.h"
+#include "task.h"
 
 PG_FUNCTION_INFO_V1(ocp_backup_task);
 
@@ -71,12 +72,8 @@ set_time(TaskRow *row, TaskColumn column, bool present, long long unix_us)
 	set_value(row, column, present, TimestampTzGetDatum(from_unix_us(unix_us)));
 }
 
-/*
- * What OCP said goes into the task's row, for refresh, wait and the view:
- * the row of the task asked for, through the server asked.
- */
-static void
-record_status(const OcpbEndpoint *endpoint, int64 task_id, const OcpbTaskInfo *task)
+void
+ocpb_task_record_status(const OcpbEndpoint *endpoint, int64 task_id, const OcpbTaskInfo *task)
 {
 	OcpbTaskStatus status;
 
@@ -158,7 +155,7 @@ ocp_backup_task(PG_FUNCTION_ARGS)
 		if (failed)
 			ocpb_raise_failure(&failure);
 		fill_row(&row, &task);
-		record_status(endpoint, task_id, &task);
+		ocpb_task_record_status(endpoint, task_id, &task);
 	}
 	PG_FINALLY();
 	{

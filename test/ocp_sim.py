@@ -25,6 +25,7 @@ Control API (no authentication, never recorded):
                                         one included), and M is the most API
                                         requests answered at once since the
                                         last reset
+    DELETE /__sim/connections/in_flight_peak   restart that count, nothing else
     POST   /__sim/reset                 forget requests, tasks, faults, config, fleet
     GET    /__sim/config                the configuration
     POST   /__sim/config                merge {"task_seconds": 2, ...}
@@ -1639,6 +1640,10 @@ def control_action(state, method, name, query, payload):
         return control_answer(200, {"accepted": state.accepted,
                                     "open": state.open_connections,
                                     "in_flight_peak": state.in_flight_peak})
+    if (method, name) == ("DELETE", "connections/in_flight_peak"):
+        with state.lock:
+            state.in_flight_peak = state.in_flight
+        return control_answer(200, {"ok": True})
     if (method, name) == ("POST", "reset"):
         state.reset()
         return control_answer(200, {"ok": True})

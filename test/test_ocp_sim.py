@@ -658,6 +658,10 @@ class Record(SimTestCase):
         elapsed = time.monotonic() - started
         self.assertGreaterEqual(elapsed, 0.3)
         self.assertEqual(self.sim.control("GET", "connections")["in_flight_peak"], 3)
+        self.sim.control("DELETE", "connections/in_flight_peak")
+        self.assertEqual(self.sim.control("GET", "connections")["in_flight_peak"], 0)
+        self.sim.backup(1)
+        self.assertEqual(self.sim.control("GET", "connections")["in_flight_peak"], 1)
         self.sim.control("POST", "reset")
         self.assertEqual(self.sim.control("GET", "connections")["in_flight_peak"], 0)
         self.sim.control("POST", "config", {"answer_delay_ms": -1}, expect=400)

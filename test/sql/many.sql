@@ -4,6 +4,9 @@
 -- entry per server and user mapping, whose connections close when that
 -- server or mapping changes, and only then.
 --
+-- A database of its own: no journal row of another suite can come in.
+CREATE DATABASE ocpb_many;
+\c ocpb_many
 \set ECHO none
 \i test/sql/include/common.sql
 \set ECHO all
@@ -36,10 +39,13 @@ CREATE FUNCTION sim_in_flight_peak() RETURNS int LANGUAGE sql AS $$
 SELECT sim_reset();
 SELECT sim_config('{"task_seconds": 3600, "answer_delay_ms": 200}');
 SELECT sim_fault('{"kind": "reset", "path": "/clusters/5/"}');
+-- (Terse: the trace ids in the details depend on which answer came first.)
+\set VERBOSITY terse
 SELECT cluster_id, task_id IS NOT NULL AS has_task, successful, error_code, hint
   FROM ocp_backup_now(ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 2, 99, 10, 11, 12, 1],
                       'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage')
  ORDER BY cluster_id;
+\set VERBOSITY default
 SELECT sim_in_flight_peak() AS in_flight_peak;
 SELECT count(*) AS requests, count(DISTINCT r ->> 'path') AS distinct_paths
   FROM sim_requests() r;
@@ -166,3 +172,62 @@ REVOKE USAGE ON FOREIGN SERVER ocp FROM many_operator;
 DROP SCHEMA many_planted CASCADE;
 DROP TABLE many_trace;
 DROP ROLE many_operator;
+
+-- ocp_backup_refresh reads its tasks concurrently, at most max_parallel per
+-- server, and a 429 pauses only the server that sent it.  Server far is
+-- another simulator, reached under its path prefix.
+\getenv far_url OCP_SIM_PREFIX_URL
+TRUNCATE ocp_backup.invocation CASCADE;
+SELECT sim_reset();
+SELECT sim_config('{"task_seconds": 3600}');
+ALTER SERVER ocp OPTIONS (SET max_parallel '1');
+CREATE SERVER far FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'far_url', max_parallel '2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER far OPTIONS (username 'admin', password 'admin');
+SELECT count(*) FROM ocp_backup_now(ARRAY[71, 72, 73, 74, 75, 76], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp');
+SELECT count(*) FROM ocp_backup_now(ARRAY[81, 82, 83, 84], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'far');
+SELECT min(task_id) + 1 AS throttled_task FROM ocp_backup.task WHERE server_name = 'ocp' \gset
+-- Server ocp answers its second task with a 429; far answers 300 ms late.
+SELECT count(*) AS ocp_before FROM sim_requests() \gset
+SELECT sim_fault(jsonb_build_object('kind', 'rate_limit', 'reset', 30, 'path', '/tasks/instances/' || :throttled_task));
+UPDATE sim SET url = regexp_replace(:'far_url', '/ocp$', '');
+SELECT sim_config('{"answer_delay_ms": 300}');
+SELECT 'peak restarted' FROM sim_call('DELETE', '/__sim/connections/in_flight_peak');
+UPDATE sim SET url = :'sim_url';
+SELECT ocp_backup_refresh() AS checked;
+-- ocp: its first task read, the throttled one and the three after it left
+-- as they were (unchecked, no error) for the next run; far: all four read,
+-- two at a time.
+SELECT server_name, cluster_id, status, last_checked_at IS NOT NULL AS checked, last_error
+  FROM ocp_backup.task ORDER BY server_name, cluster_id;
+SELECT count(*) - :ocp_before AS ocp_requests FROM sim_requests();
+UPDATE sim SET url = regexp_replace(:'far_url', '/ocp$', '');
+SELECT sim_in_flight_peak() AS far_in_flight_peak;
+SELECT sim_config('{"answer_delay_ms": 0}');
+UPDATE sim SET url = :'sim_url';
+-- Until RateLimit-Reset, the next run sends ocp nothing.
+SELECT ocp_backup_refresh() AS checked;
+SELECT count(*) - :ocp_before AS ocp_requests FROM sim_requests();
+-- A changed server is no longer the one that said 429.
+ALTER SERVER ocp OPTIONS (SET max_parallel '4');
+SELECT ocp_backup_refresh() AS checked;
+SELECT count(*) FILTER (WHERE last_checked_at IS NOT NULL) AS checked_tasks, count(*) AS tasks
+  FROM ocp_backup.task;
+
+-- The reads in bulk take the right to read one task.
+CREATE ROLE many_reader;
+GRANT EXECUTE ON FUNCTION ocp_backup_refresh(integer) TO many_reader;
+SET ROLE many_reader;
+SELECT * FROM ocp_backup_read_tasks(ARRAY['ocp'], ARRAY[1]::bigint[]);
+RESET ROLE;
+DROP OWNED BY many_reader;
+DROP ROLE many_reader;
+-- Bad arguments.
+SELECT * FROM ocp_backup_read_tasks(ARRAY['ocp', 'far'], ARRAY[1]::bigint[]);
+SELECT * FROM ocp_backup_read_tasks(ARRAY['ocp'], ARRAY[NULL]::bigint[]);
+SELECT * FROM ocp_backup_read_tasks(NULL, ARRAY[1]::bigint[]);
+-- A server gone fails its own tasks only.
+SELECT server_name, task_id, status, error, postponed
+  FROM ocp_backup_read_tasks(ARRAY['nowhere', 'ocp'], ARRAY[5, :throttled_task]::bigint[]);
+DROP SERVER far CASCADE;
+\c contrib_regression
+DROP DATABASE ocpb_many WITH (FORCE);

@@ -121,7 +121,8 @@ ALTER USER MAPPING FOR CURRENT_USER SERVER ocp OPTIONS (DROP password);
 SELECT sim_reset();
 
 -- NULL arguments are errors, never zero rows.
-SELECT * FROM ocp_backup_now(NULL, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+-- (An untyped NULL could be either form's first argument: it is typed here.)
+SELECT * FROM ocp_backup_now(NULL::bigint, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 SELECT * FROM ocp_backup_now(8, NULL, 'FULL_BACKUP', :'storage');
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', NULL, :'storage');
 SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', NULL);
