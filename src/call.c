@@ -14,6 +14,7 @@
 
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "endpoint.h"
@@ -253,11 +254,23 @@ many_leaving(OcpbExchange *exchange, void *arg)
 	record_leaving(exchange->arg);
 }
 
-/* Each call is classified, logged, inserted and reported as it ends. */
+/* What many calls share: their rows, and memory reset after each answer. */
+typedef struct ManyCalls
+{
+	ReturnSetInfo *rsinfo;
+	MemoryContext answer_context;
+} ManyCalls;
+
+/*
+ * Each call is classified, logged, inserted and reported as it ends, in
+ * memory of its own: a fleet's answers do not pile up until the last.
+ */
 static void
 many_answered(OcpbExchange *exchange, void *arg)
 {
+	ManyCalls  *many = arg;
 	BackupNowCall *call = exchange->arg;
+	MemoryContext caller_context = MemoryContextSwitchTo(many->answer_context);
 
 	call->http = exchange->result;
 	call->record.finished_at = GetCurrentTimestamp();
@@ -265,7 +278,7 @@ many_answered(OcpbExchange *exchange, void *arg)
 	PG_TRY();
 	{
 		classify(call, false);
-		report_call(arg, call);
+		report_call(many->rsinfo, call);
 	}
 	PG_FINALLY();
 	{
@@ -274,6 +287,8 @@ many_answered(OcpbExchange *exchange, void *arg)
 	PG_END_TRY();
 	pfree(call->http.body);
 	call->http.body = NULL;
+	MemoryContextSwitchTo(caller_context);
+	MemoryContextReset(many->answer_context);
 }
 
 void
@@ -286,9 +301,13 @@ ocpb_call_backup_now_many(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args
 	BackupNowCall *calls = palloc0(sizeof(BackupNowCall) * Max(n, 1));
 	OcpbExchange *exchanges = palloc0(sizeof(OcpbExchange) * Max(n, 1));
 	OcpbExchangeHooks hooks;
+	ManyCalls	many;
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
+	many.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	many.answer_context = AllocSetContextCreate(CurrentMemoryContext,
+												"ocp_backup answer", ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < n; i++)
 	{
 		each[i] = *args;
@@ -303,6 +322,7 @@ ocpb_call_backup_now_many(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.leaving = many_leaving;
 	hooks.answered = many_answered;
-	hooks.arg = fcinfo->resultinfo;
+	hooks.arg = &many;
 	ocpb_http_exchange_all(exchanges, n, &hooks);
+	MemoryContextDelete(many.answer_context);
 }

@@ -26,6 +26,13 @@ typedef struct ConnectionKey
 } ConnectionKey;
 
 static HTAB *connections = NULL;
+static uint64 invalidations = 0;
+
+uint64
+ocpb_connection_invalidations(void)
+{
+	return invalidations;
+}
 
 static char *
 copy_or_null(const char *s)
@@ -103,6 +110,7 @@ drop_entry_contents(OcpbConnection *connection)
 		close_curl(connection);
 	/* A changed server may no longer be the one that sent the 429. */
 	connection->paused_until = 0;
+	connection->dropped_at = invalidations;
 }
 
 /*
@@ -116,6 +124,7 @@ invalidate(Datum arg, int cacheid, uint32 hashvalue)
 	HASH_SEQ_STATUS scan;
 	OcpbConnection *connection;
 
+	invalidations++;
 	if (connections == NULL)
 		return;
 	hash_seq_init(&scan, connections);

@@ -50,6 +50,8 @@ typedef struct OcpbConnection
 	bool		closing;		/* changed while pinned: close when unpinned */
 	OcpbSocketWatch watch;
 	TimestampTz paused_until;	/* after a 429: no request before then */
+	uint64		dropped_at;		/* ocpb_connection_invalidations() when its
+								 * contents were last dropped */
 } OcpbConnection;
 
 /*
@@ -72,6 +74,12 @@ extern OcpbEndpoint *ocpb_copy_endpoint(const OcpbEndpoint *endpoint);
  */
 extern void ocpb_connection_pin(OcpbConnection *connection);
 extern void ocpb_connection_unpin(OcpbConnection *connection);
+
+/*
+ * How many server, mapping or wrapper invalidations this backend has
+ * processed: an endpoint resolved while the count moved may be stale.
+ */
+extern uint64 ocpb_connection_invalidations(void);
 
 /* Registers the invalidation callbacks, from _PG_init. */
 extern void ocpb_connection_init(void);

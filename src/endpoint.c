@@ -259,14 +259,8 @@ chosen_server(const char *server_name)
 	return server;
 }
 
-/*
- * The endpoint comes from the connection layer's entry for the server and
- * mapping, resolved again only after either changed; USAGE on the server
- * is checked on every call.  The caller gets a copy: the entry may be
- * dropped by an invalidation before the caller is done.
- */
-OcpbEndpoint *
-ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
+static OcpbEndpoint *
+resolve_once(const char *server_name, bool mapping_required, uint64 resolved_at)
 {
 	ForeignServer *server = chosen_server(server_name);
 	OcpbConnection *connection;
@@ -290,11 +284,34 @@ ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
 						 "OPTIONS (username '...', password '...');",
 						 quote_identifier(server->servername))));
 	connection = ocpb_connection(server->serverid, user_mapping_id);
-	if (connection->endpoint == NULL)
-	{
-		endpoint = build_endpoint(server, user_mapping_id);
+	if (connection->endpoint != NULL)
+		return ocpb_copy_endpoint(connection->endpoint);
+	endpoint = build_endpoint(server, user_mapping_id);
+	endpoint->resolved_at = resolved_at;
+	/* Kept only if no invalidation came while the catalogs were read. */
+	if (ocpb_connection_invalidations() == resolved_at)
 		ocpb_connection_remember(connection, endpoint);
-		return endpoint;
-	}
-	return ocpb_copy_endpoint(connection->endpoint);
+	return endpoint;
+}
+
+/*
+ * The endpoint comes from the connection layer's entry for the server and
+ * mapping, resolved again only after either changed; USAGE on the server
+ * is checked on every call.  The caller gets a copy: the entry may be
+ * dropped by an invalidation before the caller is done.  Reading the
+ * catalogs may process invalidations: an endpoint resolved meanwhile is
+ * resolved again, so that none is built from options already changed.
+ */
+OcpbEndpoint *
+ocpb_resolve_endpoint(const char *server_name, bool mapping_required)
+{
+	OcpbEndpoint *endpoint;
+	uint64		resolved_at;
+
+	do
+	{
+		resolved_at = ocpb_connection_invalidations();
+		endpoint = resolve_once(server_name, mapping_required, resolved_at);
+	} while (ocpb_connection_invalidations() != resolved_at);
+	return endpoint;
 }

@@ -29,6 +29,7 @@ typedef struct OcpbEndpoint
 	char	   *proxy;			/* NULL: no proxy, environment ignored */
 	char	   *no_proxy;		/* hosts reached without the proxy; NULL: none */
 	int			max_parallel;	/* requests in flight at once to the server */
+	uint64		resolved_at;	/* ocpb_connection_invalidations() then */
 	/* Either username and password, or the access key pair. */
 	char	   *username;
 	char	   *password;

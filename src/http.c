@@ -34,6 +34,9 @@
 
 #define OCPB_USER_AGENT "ocp_backup/" OCPB_VERSION
 
+/* The longest pause a 429's RateLimit-Reset may ask for. */
+#define MAX_RATE_LIMIT_RESET_S (24 * 3600)
+
 /* libcurl sets no timer while a transfer only waits on its sockets. */
 #define LONGEST_WAIT_MS 1000
 
@@ -176,6 +179,7 @@ collect_header(char *data, size_t size, size_t count, void *userdata)
 	static const char name[] = "ratelimit-reset:";
 	char		value[16];
 	size_t		value_len;
+	long		reset;
 
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
 		collected->rate_limit_reset = -1;	/* a new answer begins */
@@ -184,7 +188,9 @@ collect_header(char *data, size_t size, size_t count, void *userdata)
 		value_len = Min(len - (sizeof(name) - 1), sizeof(value) - 1);
 		memcpy(value, data + sizeof(name) - 1, value_len);
 		value[value_len] = '\0';
-		collected->rate_limit_reset = atoi(value);
+		/* Seconds, at most a day: a server's word is no reason to stop for ever. */
+		reset = strtol(value, NULL, 10);
+		collected->rate_limit_reset = (int) Max(0, Min(reset, MAX_RATE_LIMIT_RESET_S));
 	}
 	return len;
 }
@@ -530,10 +536,16 @@ release_transfer(Transfer *transfer)
 	memset(&transfer->collected, 0, sizeof(transfer->collected));
 }
 
+/*
+ * A multi handle that failed, or was refused a socket (which makes libcurl
+ * fail it for good), is closed when its batch ends, and made again.
+ */
 static void
-check_multi(CURLMcode status, const OcpbSocketWatch *watch)
+check_multi(CURLMcode status, OcpbConnection *connection)
 {
-	if (watch->overflow)
+	if (connection->watch.overflow || status != CURLM_OK)
+		connection->closing = true;
+	if (connection->watch.overflow)
 		elog(ERROR, "libcurl waits on more than %d sockets", OCPB_MAX_WATCHED_SOCKETS);
 	if (status != CURLM_OK)
 		elog(ERROR, "libcurl multi interface failed: %s", curl_multi_strerror(status));
@@ -544,6 +556,7 @@ start_transfer(Batch *batch, Transfer *transfer)
 {
 	OcpbExchange *exchange = transfer->exchange;
 	OcpbConnection *connection = transfer->connection;
+	CURLMcode	status;
 
 	ensure_multi(connection, exchange->endpoint);
 	/* The caller's record of the request, before anything can leave. */
@@ -556,9 +569,13 @@ start_transfer(Batch *batch, Transfer *transfer)
 	transfer->error[0] = '\0';
 	transfer->headers = request_headers(exchange->endpoint, &transfer->wire);
 	prepare_request(transfer);
-	check_multi(curl_multi_add_handle(connection->multi, transfer->easy), &connection->watch);
-	transfer->attached = true;
-	connection->in_flight++;
+	status = curl_multi_add_handle(connection->multi, transfer->easy);
+	if (status == CURLM_OK)
+	{
+		transfer->attached = true;
+		connection->in_flight++;
+	}
+	check_multi(status, connection);
 	transfer->attempts++;
 	transfer->state = TRANSFER_RUNNING;
 }
@@ -800,7 +817,7 @@ serve_sockets(Batch *batch, WaitEvent *occurred, int n)
 		if (occurred[i].events & WL_SOCKET_WRITEABLE)
 			mask |= CURL_CSELECT_OUT;
 		check_multi(curl_multi_socket_action(connection->multi, occurred[i].fd, mask, &running),
-					&connection->watch);
+					connection);
 	}
 	now = GetCurrentTimestamp();
 	for (c = 0; c < batch->n_connections; c++)
@@ -811,7 +828,7 @@ serve_sockets(Batch *batch, WaitEvent *occurred, int n)
 			connection->watch.deadline <= now)
 			check_multi(curl_multi_socket_action(connection->multi, CURL_SOCKET_TIMEOUT, 0,
 												 &running),
-						&connection->watch);
+						connection);
 	}
 }
 
@@ -887,9 +904,25 @@ pin_connections(Batch *batch)
 			;
 		if (c == batch->n_connections)
 		{
+			/*
+			 * A batch runs alone on its connections: a hook's SQL (a trigger
+			 * on the journal, say) may not start another on them.
+			 */
+			if (transfer->connection->pins > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("ocp_backup cannot call OCP server \"%s\" from within a call to it",
+								endpoint->server_name),
+						 errhint("Look for a trigger on ocp_backup's tables that calls ocp_backup.")));
 			ocpb_connection_pin(transfer->connection);
 			batch->connections[batch->n_connections++] = transfer->connection;
 		}
+		/*
+		 * Handles made from options older than the entry's last change are
+		 * closed at the end, not kept for calls with the new options.
+		 */
+		if (endpoint->resolved_at < transfer->connection->dropped_at)
+			transfer->connection->closing = true;
 	}
 }
 

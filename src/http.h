@@ -76,8 +76,9 @@ typedef struct OcpbExchangeHooks
 	void	   *arg;
 	/*
 	 * A 429 pauses its server until RateLimit-Reset: the exchanges of that
-	 * server not yet sent are skipped, now and in the batches that follow
-	 * in this backend until then.
+	 * server not yet tried are skipped, now and in the batches that follow
+	 * in this backend until then (one waiting to be tried again, which
+	 * never left, still is).
 	 */
 	bool		pause_on_rate_limit;
 } OcpbExchangeHooks;

@@ -22,6 +22,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
@@ -179,10 +180,16 @@ read_arguments(FunctionCallInfo fcinfo, List **servers, int *n_reads)
 	return reads;
 }
 
-/* Each answer is classified, and a task read has its status recorded. */
+/*
+ * Each answer is classified, and a task read has its status recorded, in
+ * memory of its own (arg), reset after each answer; what the result row
+ * needs is copied out.
+ */
 static void
 task_answered(OcpbExchange *exchange, void *arg)
 {
+	MemoryContext answer_context = arg;
+	MemoryContext caller_context = MemoryContextSwitchTo(answer_context);
 	TaskRead   *read = exchange->arg;
 	const OcpbEndpoint *endpoint = exchange->endpoint;
 	OcpbHttpResult *http = &exchange->result;
@@ -196,6 +203,7 @@ task_answered(OcpbExchange *exchange, void *arg)
 		read->server->throttled++;
 		read->server->answered_429 = true;
 		read->server->rate_limit_reset = http->rate_limit_reset;
+		MemoryContextSwitchTo(caller_context);
 		return;
 	}
 	if (!ocpb_parse_task_response(http->body, http->body_len, &task))
@@ -205,11 +213,11 @@ task_answered(OcpbExchange *exchange, void *arg)
 		subject.action = psprintf("read task " INT64_FORMAT, read->task_id);
 		subject.object = psprintf("task " INT64_FORMAT, read->task_id);
 		if (ocpb_exchange_failed(endpoint, &subject, http, &task.envelope, &failure))
-			read->error = failure.message;
+			read->error = MemoryContextStrdup(caller_context, failure.message);
 		else
 		{
 			ocpb_task_record_status(endpoint, read->task_id, &task);
-			read->status = task.status ? pstrdup(task.status) : NULL;
+			read->status = task.status ? MemoryContextStrdup(caller_context, task.status) : NULL;
 		}
 	}
 	PG_FINALLY();
@@ -219,6 +227,8 @@ task_answered(OcpbExchange *exchange, void *arg)
 	PG_END_TRY();
 	pfree(http->body);
 	http->body = NULL;
+	MemoryContextSwitchTo(caller_context);
+	MemoryContextReset(answer_context);
 }
 
 /* The exchanges for the tasks of usable servers, in the order given. */
@@ -311,8 +321,11 @@ ocp_backup_read_tasks(PG_FUNCTION_ARGS)
 	exchanges = task_exchanges(reads, n_reads, &n_exchanges);
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.answered = task_answered;
+	hooks.arg = AllocSetContextCreate(CurrentMemoryContext, "ocp_backup task answer",
+									  ALLOCSET_DEFAULT_SIZES);
 	hooks.pause_on_rate_limit = true;
 	ocpb_http_exchange_all(exchanges, n_exchanges, &hooks);
+	MemoryContextDelete(hooks.arg);
 	for (i = 0; i < n_exchanges; i++)
 	{
 		TaskRead   *read = exchanges[i].arg;
