@@ -857,8 +857,12 @@ finish_done(Batch *batch)
 	}
 }
 
-/* Runs the transfers until every result is final. */
-static void
+/*
+ * Runs the transfers until every result is final.  Not inlined, like
+ * pin_connections: what they store in the batch must be in memory, not in
+ * registers, when an error's longjmp reaches end_batch.
+ */
+static pg_noinline void
 run_batch(Batch *batch)
 {
 	WaitEvent  *occurred = NULL;
@@ -887,13 +891,12 @@ run_batch(Batch *batch)
 		pfree(occurred);
 }
 /* The distinct connections of the batch, pinned. */
-static void
+static pg_noinline void
 pin_connections(Batch *batch)
 {
 	int			i;
 	int			c;
 
-	batch->connections = palloc(sizeof(OcpbConnection *) * batch->n);
 	for (i = 0; i < batch->n; i++)
 	{
 		Transfer   *transfer = &batch->transfers[i];
@@ -938,22 +941,28 @@ end_batch(Batch *batch)
 		ocpb_connection_unpin(batch->connections[i]);
 }
 
+/*
+ * The batch lives in palloc'd memory, not on the stack: the compiler may
+ * keep a local struct's fields in registers, which the longjmp of an error
+ * would leave stale for end_batch (gcc 14 did, on a cancel).
+ */
 void
 ocpb_http_exchange_all(OcpbExchange *exchanges, int n, const OcpbExchangeHooks *hooks)
 {
-	Batch		batch;
+	Batch	   *batch;
 	int			i;
 
 	if (n == 0)
 		return;
-	memset(&batch, 0, sizeof(batch));
-	batch.hooks = hooks;
-	batch.n = n;
-	batch.left = n;
-	batch.transfers = palloc0(sizeof(Transfer) * n);
+	batch = palloc0(sizeof(Batch));
+	batch->hooks = hooks;
+	batch->n = n;
+	batch->left = n;
+	batch->transfers = palloc0(sizeof(Transfer) * n);
+	batch->connections = palloc0(sizeof(OcpbConnection *) * n);
 	for (i = 0; i < n; i++)
 	{
-		Transfer   *transfer = &batch.transfers[i];
+		Transfer   *transfer = &batch->transfers[i];
 		OcpbExchange *exchange = &exchanges[i];
 
 		exchange->skipped = false;
@@ -969,16 +978,17 @@ ocpb_http_exchange_all(OcpbExchange *exchanges, int n, const OcpbExchangeHooks *
 	}
 	PG_TRY();
 	{
-		pin_connections(&batch);
-		run_batch(&batch);
+		pin_connections(batch);
+		run_batch(batch);
 	}
 	PG_FINALLY();
 	{
-		end_batch(&batch);
+		end_batch(batch);
 	}
 	PG_END_TRY();
-	pfree(batch.transfers);
-	pfree(batch.connections);
+	pfree(batch->transfers);
+	pfree(batch->connections);
+	pfree(batch);
 }
 
 void
