@@ -6,6 +6,7 @@ here against what the simulator received (each scenario backs up a cluster
 id of its own), after:
 
   kill_waiting     kill -9 of the calling backend while OCP hangs
+  kill_many        the same for the array form, four answers in and two requests out
   kill_open_xact   kill -9 after the call returned, its transaction open:
                    the row is complete (successful, with its task), and the
                    id the caller got is never handed out again
@@ -252,6 +253,34 @@ def kill_waiting_call(cluster, sim, cluster_id, app):
 def scenario_kill_waiting(cluster, sim):
     kill_waiting_call(cluster, sim, 101, "crash_waiting")
     judge("kill_waiting", cluster, sim, 101, True)
+
+
+def scenario_kill_many(cluster, sim):
+    """The array form killed (-9) with four answers in and two requests out."""
+    sim.fresh()
+    hanging = (202, 204)
+    for cluster_id in hanging:
+        sim.control("POST", "faults", {"kind": "hang", "path": "/clusters/%d/" % cluster_id})
+    ids = list(range(201, 207))
+    session = cluster.background(
+        "SELECT count(*) FROM ocp_backup_now(ARRAY%s::bigint[], 'PHYSICAL_BACKUP', "
+        "'FULL_BACKUP', '%s');" % (ids, STORAGE), "crash_many")
+    for cluster_id in ids:
+        wait_requests(sim, cluster_id, 1)
+    # The four answers are read and their rows logged a moment after they came.
+    deadline = time.time() + 10
+    while time.time() < deadline and cluster.value(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash_many' "
+            "AND wait_event IS NOT NULL AND state = 'active'") != "1":
+        time.sleep(0.05)
+    time.sleep(0.3)
+    for pid in cluster.backend_pids("crash_many"):
+        kill(pid)
+    session.wait(timeout=30)
+    cluster.wait_ready()
+    for cluster_id in ids:
+        judge("kill_many cluster %d" % cluster_id, cluster, sim, cluster_id,
+              cluster_id in hanging)
 
 
 def scenario_kill_open_xact(cluster, sim):
@@ -587,7 +616,7 @@ def scenario_one_statement(cluster, sim, calls):
               err.strip()[:200]))
 
 
-SCENARIOS = ["kill_waiting", "kill_open_xact", "kill_other", "immediate_stop", "postmaster_death",
+SCENARIOS = ["kill_waiting", "kill_many", "kill_open_xact", "kill_other", "immediate_stop", "postmaster_death",
              "async_commit",
              "first_use", "burst", "locked_journal", "prepared", "recreated", "one_statement"]
 
