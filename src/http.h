@@ -1,5 +1,5 @@
 /*
- * http.h - sends one request to OCP with libcurl.
+ * http.h - sends requests to OCP with libcurl, many at once.
  */
 #ifndef OCPB_HTTP_H
 #define OCPB_HTTP_H

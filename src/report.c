@@ -297,25 +297,27 @@ ocpb_failure_text(const OcpbFailure *failure)
 	return psprintf("%s: %s", failure->message, failure->detail);
 }
 
-void
-ocpb_raise_failure(const OcpbFailure *failure)
+static void
+report_failure(int elevel, const OcpbFailure *failure)
 {
-	ereport(ERROR,
+	ereport(elevel,
 			(errcode(failure->sqlerrcode),
 			 errmsg_internal("%s", failure->message),
 			 failure->detail ? errdetail_internal("%s", failure->detail) : 0,
 			 failure->hint ? errhint("%s", failure->hint) : 0));
+}
+
+void
+ocpb_raise_failure(const OcpbFailure *failure)
+{
+	report_failure(ERROR, failure);
 	pg_unreachable();
 }
 
 void
 ocpb_warn_failure(const OcpbFailure *failure)
 {
-	ereport(WARNING,
-			(errcode(failure->sqlerrcode),
-			 errmsg_internal("%s", failure->message),
-			 failure->detail ? errdetail_internal("%s", failure->detail) : 0,
-			 failure->hint ? errhint("%s", failure->hint) : 0));
+	report_failure(WARNING, failure);
 }
 
 void
