@@ -54,3 +54,15 @@ SELECT cluster_id, cluster_name, last_success_at, last_full_backup_at, last_fail
 SELECT server_name, cluster_id, cluster_name, last_success_at FROM ocp_backup.cluster_status
  WHERE last_success_at IS NULL OR last_success_at < now() - interval '24 hours'
  ORDER BY cluster_id;
+\echo
+\echo '-- Back them all up now, in one call: concurrently, max_parallel (8) at a time,'
+\echo '-- a journal row each; a cluster OCP refuses gives a WARNING and a row saying why.'
+SELECT cluster_id, task_id, successful, error_code, hint
+  FROM ocp_backup_now(ARRAY(SELECT cluster_id FROM ocp_backup.cluster_status
+                             WHERE last_success_at IS NULL OR last_success_at < now() - interval '24 hours'),
+                      'PHYSICAL_BACKUP', 'FULL_BACKUP',
+                      '{"configName":"nfs0907","obBackupStorageBaseInfo":{"backupStorageType":"BACKUP_STORAGE_FILE","storageUrl":"/obbackup/"}}')
+ ORDER BY cluster_id;
+\echo
+\echo '-- And follow every task started, all at once:'
+SELECT ocp_backup_refresh() AS tasks_read;
