@@ -256,8 +256,9 @@ hide_statement_with_secrets(void *arg)
 }
 
 /*
- * Runs make_calls with the error context that hides the statement once
- * secrets are found, and frees the secrets (malloc'd) on every path.
+ * Makes the call (cluster_ids NULL) or the calls for each of cluster_ids,
+ * with the error context that hides the statement once secrets are found,
+ * and frees the secrets (malloc'd) on every path.
  */
 static void
 call_with_secrets(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
