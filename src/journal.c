@@ -20,6 +20,7 @@
  */
 #include "journal.h"
 
+#include "journal_write.h"
 #include "spool.h"
 
 #include "access/htup_details.h"
@@ -66,6 +67,7 @@ typedef struct JournalCatalog
 {
 	bool		valid;
 	Oid			journal;		/* ocp_backup.invocation */
+	Oid			task_table;		/* ocp_backup.task */
 	Oid			owner;			/* of the journal */
 	Oid			id_sequence;	/* ocp_backup.invocation_id_seq */
 	Oid			record_invocation;	/* ocp_backup.record_invocation */
@@ -87,7 +89,8 @@ ocpb_journal_check_writable(const char *function_name)
 static void
 forget_journal_catalog(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == journal_catalog.journal)
+	if (relid == InvalidOid || relid == journal_catalog.journal ||
+		relid == journal_catalog.task_table)
 	{
 		journal_catalog.valid = false;
 		journal_invalidations++;
@@ -188,6 +191,7 @@ lookup_journal_catalog(void)
 	journal_catalog.owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 	journal_catalog.id_sequence = journal_relation("invocation_id_seq", namespace_id);
+	journal_catalog.task_table = journal_relation("task", namespace_id);
 	journal_catalog.record_invocation =
 		journal_function("record_invocation", namespace_id,
 						 lengthof(record_invocation_args), record_invocation_args);
@@ -196,6 +200,7 @@ lookup_journal_catalog(void)
 						 lengthof(record_task_status_args), record_task_status_args);
 	require_extension_member(RelationRelationId, journal_catalog.journal, "invocation");
 	require_extension_member(RelationRelationId, journal_catalog.id_sequence, "invocation_id_seq");
+	require_extension_member(RelationRelationId, journal_catalog.task_table, "task");
 	require_extension_member(ProcedureRelationId, journal_catalog.record_invocation,
 							 "record_invocation");
 	require_extension_member(ProcedureRelationId, journal_catalog.record_task_status,
@@ -288,10 +293,75 @@ ocpb_journal_adopt_row(Jsonb *row, int64 id)
 	(void) ocpb_journal_record_jsonb(row);
 }
 
+/*
+ * The row is written twice per call (before sending, and with the answer):
+ * its pieces are appended without format strings, and strings escaped a
+ * run of plain bytes at a time.
+ */
 static void
 append_key(StringInfo row, const char *key)
 {
-	appendStringInfo(row, "%s\"%s\": ", row->len > 1 ? ", " : "", key);
+	if (row->len > 1)
+		appendBinaryStringInfo(row, ", ", 2);
+	appendStringInfoChar(row, '"');
+	appendStringInfoString(row, key);
+	appendBinaryStringInfo(row, "\": ", 3);
+}
+
+static void
+append_int64(StringInfo row, int64 value)
+{
+	char		digits[MAXINT8LEN + 1];
+
+	appendBinaryStringInfo(row, digits, pg_lltoa(value, digits));
+}
+
+/* A JSON string, escaped as escape_json escapes it. */
+static void
+append_json_string(StringInfo row, const char *value)
+{
+	appendStringInfoChar(row, '"');
+	while (*value != '\0')
+	{
+		size_t		plain = 0;
+		unsigned char c;
+
+		while ((c = (unsigned char) value[plain]) != '\0' && c >= ' ' && c != '"' && c != '\\')
+			plain++;
+		appendBinaryStringInfo(row, value, (int) plain);
+		value += plain;
+		if (*value == '\0')
+			break;
+		c = (unsigned char) *value++;
+		switch (c)
+		{
+			case '"':
+				appendBinaryStringInfo(row, "\\\"", 2);
+				break;
+			case '\\':
+				appendBinaryStringInfo(row, "\\\\", 2);
+				break;
+			case '\b':
+				appendBinaryStringInfo(row, "\\b", 2);
+				break;
+			case '\f':
+				appendBinaryStringInfo(row, "\\f", 2);
+				break;
+			case '\n':
+				appendBinaryStringInfo(row, "\\n", 2);
+				break;
+			case '\r':
+				appendBinaryStringInfo(row, "\\r", 2);
+				break;
+			case '\t':
+				appendBinaryStringInfo(row, "\\t", 2);
+				break;
+			default:
+				appendStringInfo(row, "\\u%04x", c);
+				break;
+		}
+	}
+	appendStringInfoChar(row, '"');
 }
 
 static void
@@ -300,7 +370,7 @@ append_text_field(StringInfo row, const char *key, const char *value)
 	if (value == NULL)
 		return;
 	append_key(row, key);
-	escape_json(row, value);
+	append_json_string(row, value);
 }
 
 static void
@@ -310,7 +380,9 @@ append_timestamp_field(StringInfo row, const char *key, TimestampTz value)
 
 	JsonEncodeDateTime(text, TimestampTzGetDatum(value), TIMESTAMPTZOID, NULL);
 	append_key(row, key);
-	appendStringInfo(row, "\"%s\"", text);
+	appendStringInfoChar(row, '"');
+	appendStringInfoString(row, text);
+	appendStringInfoChar(row, '"');
 }
 
 /*
@@ -339,6 +411,9 @@ append_json_field(StringInfo row, const char *key, const char *json)
 	}
 }
 
+/* A key of the row the call log holds: a column's name. */
+#define COLUMN(name) ocpb_invocation_column_name(INVOCATION_##name)
+
 /*
  * The whole row as JSON keyed by column name: what the spool keeps, and
  * what jsonb_populate_record reads back on replay.
@@ -351,44 +426,48 @@ row_json(const OcpbInvocation *invocation)
 
 	initStringInfo(&row);
 	appendStringInfoChar(&row, '{');
-	append_key(&row, "id");
-	appendStringInfo(&row, INT64_FORMAT, invocation->id);
+	append_key(&row, COLUMN(ID));
+	append_int64(&row, invocation->id);
 	/* Which journal the id is of: the extension may be created again. */
 	append_key(&row, "journal");
-	appendStringInfo(&row, "%u", lookup_journal_catalog()->journal);
-	append_timestamp_field(&row, "started_at", invocation->started_at);
-	append_timestamp_field(&row, "finished_at", invocation->finished_at);
-	append_text_field(&row, "invoked_by", invocation->invoked_by);
-	append_text_field(&row, "server_name", invocation->server_name);
-	append_key(&row, "cluster_id");
-	appendStringInfo(&row, INT64_FORMAT, invocation->cluster_id);
-	append_text_field(&row, "backup_mode", invocation->backup_mode);
-	append_text_field(&row, "data_mode", invocation->data_mode);
-	append_json_field(&row, "request", invocation->request_json);
+	append_int64(&row, lookup_journal_catalog()->journal);
+	append_timestamp_field(&row, COLUMN(STARTED_AT), invocation->started_at);
+	append_timestamp_field(&row, COLUMN(FINISHED_AT), invocation->finished_at);
+	append_text_field(&row, COLUMN(INVOKED_BY), invocation->invoked_by);
+	append_text_field(&row, COLUMN(SERVER_NAME), invocation->server_name);
+	append_key(&row, COLUMN(CLUSTER_ID));
+	append_int64(&row, invocation->cluster_id);
+	append_text_field(&row, COLUMN(BACKUP_MODE), invocation->backup_mode);
+	append_text_field(&row, COLUMN(DATA_MODE), invocation->data_mode);
+	append_json_field(&row, COLUMN(REQUEST), invocation->request_json);
 	if (invocation->http_status != 0)
 	{
-		append_key(&row, "http_status");
-		appendStringInfo(&row, "%d", invocation->http_status);
+		append_key(&row, COLUMN(HTTP_STATUS));
+		append_int64(&row, invocation->http_status);
 	}
-	append_key(&row, "successful");
+	append_key(&row, COLUMN(SUCCESSFUL));
 	appendStringInfoString(&row, invocation->successful ? "true" : "false");
-	append_key(&row, "task_ids");
+	append_key(&row, COLUMN(TASK_IDS));
 	appendStringInfoChar(&row, '[');
 	for (i = 0; i < invocation->n_task_ids; i++)
-		appendStringInfo(&row, "%s%lld", i > 0 ? ", " : "", invocation->task_ids[i]);
+	{
+		if (i > 0)
+			appendBinaryStringInfo(&row, ", ", 2);
+		append_int64(&row, invocation->task_ids[i]);
+	}
 	appendStringInfoChar(&row, ']');
-	append_text_field(&row, "trace_id", invocation->trace_id);
-	append_text_field(&row, "error", invocation->error);
+	append_text_field(&row, COLUMN(TRACE_ID), invocation->trace_id);
+	append_text_field(&row, COLUMN(ERROR), invocation->error);
 	/* A string: a JSON value would lose its exact text on the way. */
 	append_text_field(&row, "response_text", invocation->response_text);
 	if (invocation->tenant_id != 0)
 	{
-		append_key(&row, "tenant_id");
-		appendStringInfo(&row, INT64_FORMAT, invocation->tenant_id);
+		append_key(&row, COLUMN(TENANT_ID));
+		append_int64(&row, invocation->tenant_id);
 	}
-	append_key(&row, "outcome_unknown");
+	append_key(&row, COLUMN(OUTCOME_UNKNOWN));
 	appendStringInfoString(&row, invocation->outcome_unknown ? "true" : "false");
-	append_text_field(&row, "ocp_account", invocation->ocp_account);
+	append_text_field(&row, COLUMN(OCP_ACCOUNT), invocation->ocp_account);
 	appendStringInfoChar(&row, '}');
 	return row.data;
 }
@@ -435,6 +514,30 @@ ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 	ocpb_spool_call_leaving(row_json(&interrupted));
 }
 
+/*
+ * The row and its task rows written, straight into the tables when nothing
+ * on them needs SQL, else by the SQL writer from the logged row; false
+ * when a row of its id is there already.
+ */
+static bool
+insert_call(const OcpbInvocation *invocation, const char *row)
+{
+	JournalCatalog *catalog = lookup_journal_catalog();
+
+	switch (ocpb_journal_write_direct(catalog->journal, catalog->task_table, catalog->owner,
+									  invocation))
+	{
+		case OCPB_WRITE_DONE:
+			return true;
+		case OCPB_WRITE_EXISTS:
+			return false;
+		case OCPB_WRITE_NEEDS_SQL:
+			break;
+	}
+	return ocpb_journal_record_jsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																		CStringGetDatum(row))));
+}
+
 void
 ocpb_journal_record_call(const OcpbInvocation *invocation, bool insert)
 {
@@ -442,9 +545,7 @@ ocpb_journal_record_call(const OcpbInvocation *invocation, bool insert)
 
 	ocpb_spool_call_answered(row);
 	/* A row there already came from the log: it still needs the writer. */
-	if (insert &&
-		ocpb_journal_record_jsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																	 CStringGetDatum(row)))))
+	if (insert && insert_call(invocation, row))
 		ocpb_spool_call_inserted();
 	pfree(row);
 }

@@ -60,6 +60,30 @@
 #define ocpb_create_wait_event_set(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
 #endif
 
+/*
+ * The speculative insertion of INSERT ... ON CONFLICT DO NOTHING, for the
+ * journal's direct writer: 16 gave ExecInsertIndexTuples() onlySummarizing
+ * (false: every index), 18 gave ExecCheckIndexConstraints() the tuple an
+ * UPDATE replaces (none for an insert) and RelationGetPrimaryKeyIndex()
+ * whether a deferrable key will do (no: ON CONFLICT refuses one).
+ */
+#if PG_VERSION_NUM >= 180000
+#define ocpb_check_index_constraints(result, slot, estate, conflict, arbiters) \
+	ExecCheckIndexConstraints((result), (slot), (estate), (conflict), NULL, (arbiters))
+#define ocpb_primary_key_index(relation) RelationGetPrimaryKeyIndex((relation), false)
+#else
+#define ocpb_check_index_constraints(result, slot, estate, conflict, arbiters) \
+	ExecCheckIndexConstraints((result), (slot), (estate), (conflict), (arbiters))
+#define ocpb_primary_key_index(relation) RelationGetPrimaryKeyIndex(relation)
+#endif
+#if PG_VERSION_NUM >= 160000
+#define ocpb_insert_index_tuples(result, slot, estate, conflict, arbiters) \
+	ExecInsertIndexTuples((result), (slot), (estate), false, true, (conflict), (arbiters), false)
+#else
+#define ocpb_insert_index_tuples(result, slot, estate, conflict, arbiters) \
+	ExecInsertIndexTuples((result), (slot), (estate), false, true, (conflict), (arbiters))
+#endif
+
 /* 18 replaced the trailing pg_attribute_noreturn() by a leading pg_noreturn. */
 #if PG_VERSION_NUM < 180000 && !defined(pg_noreturn)
 #define pg_noreturn pg_attribute_noreturn()

@@ -143,11 +143,40 @@ key_is(const char *key, size_t len, const char *name)
 	return normalized == strlen(name) && key_contains(key, len, name);
 }
 
+/* Keys at most this long are normalized once, then searched. */
+#define SHORT_KEY 64
+
+/* The short key lower-cased and without '_' and '-', in normalized. */
+static void
+normalize_key(const char *key, size_t len, char normalized[SHORT_KEY + 1])
+{
+	size_t		n = 0;
+	size_t		at;
+
+	for (at = 0; at < len; at++)
+		if (key[at] != '_' && key[at] != '-')
+			normalized[n++] = ascii_lower(key[at]);
+	normalized[n] = '\0';
+}
+
 bool
 ocpb_is_secret_key(const char *key, size_t len)
 {
 	const char *const *marker;
+	char		normalized[SHORT_KEY + 1];
 
+	/* A NUL in a key ends what strstr sees: such a key takes the long way. */
+	if (len <= SHORT_KEY && memchr(key, '\0', len) == NULL)
+	{
+		normalize_key(key, len, normalized);
+		for (marker = secret_markers; *marker != NULL; marker++)
+			if (strstr(normalized, *marker) != NULL)
+				return true;
+		for (marker = secret_names; *marker != NULL; marker++)
+			if (strcmp(normalized, *marker) == 0)
+				return true;
+		return false;
+	}
 	for (marker = secret_markers; *marker != NULL; marker++)
 		if (key_contains(key, len, *marker))
 			return true;
@@ -666,7 +695,12 @@ ocpb_utf8_repair(const char *s, size_t len, size_t *out_len, bool *changed)
 	*changed = false;
 	while (at < len)
 	{
-		if ((n = utf8_char((const unsigned char *) s + at, len - at, &bad)) > 0)
+		/* Most of an answer is ASCII (NUL aside): it goes over a run at a time. */
+		for (n = 0; at + n < len && s[at + n] != '\0' && (unsigned char) s[at + n] < 0x80; n++)
+			;
+		if (n > 0)
+			buf_put(&out, s + at, n);
+		else if ((n = utf8_char((const unsigned char *) s + at, len - at, &bad)) > 0)
 			buf_put(&out, s + at, n);
 		else
 		{

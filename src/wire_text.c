@@ -123,7 +123,14 @@ repair_lone_surrogates(const char *text, size_t len, size_t *out_len)
 			i += 2;
 		}
 		else
-			appendStringInfoChar(&out, text[i++]);
+		{
+			/* Up to the next escape, at once. */
+			const char *escape = memchr(text + i + 1, '\\', len - i - 1);
+			size_t		run = escape != NULL ? (size_t) (escape - text) - i : len - i;
+
+			appendBinaryStringInfo(&out, text + i, (int) run);
+			i += run;
+		}
 	}
 	*out_len = out.len;
 	return out.data;

@@ -208,6 +208,43 @@ SELECT f AS spool_files FROM pg_ls_dir(:'spool_dir') f WHERE f <> 'writer.lock' 
 SELECT pg_read_file(:'poisoned' || '.aside') AS set_aside;
 COPY (SELECT 1) TO PROGRAM :'remove_aside';
 
+-- The rows go straight into the tables while nothing on them needs SQL,
+-- and through ocp_backup.record_invocation when something does (here a
+-- trigger the owner added, then a column with a default): both store the
+-- same row, and a task OCP lists twice, or lists again, is kept once.
+SELECT sim_fault(jsonb_build_object('kind', 'raw', 'path', 'backupNow', 'count', 2, 'body',
+  '{"data": {"backupObjectOpsResultList": [{"beSuccessful": true, "obBackupObjectList": [{"backupDimension": "CLUSTER", "clusterId": 40}], "taskIdList": [4100, 4100]}], "obBackupTaskType": "DATA_BACKUP_NOW"}, "status": 200, "successful": true, "traceId": "00000000000040aa"}'::jsonb));
+SELECT count(*) AS result_rows FROM ocp_backup_now(40, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT max(id) AS direct_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
+CREATE TABLE journal_seen (id bigint);
+CREATE FUNCTION journal_seen_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.journal_seen VALUES (NEW.id);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER journal_seen AFTER INSERT ON ocp_backup.invocation
+    FOR EACH ROW EXECUTE FUNCTION journal_seen_row();
+SELECT count(*) AS result_rows FROM ocp_backup_now(40, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+DROP TRIGGER journal_seen ON ocp_backup.invocation;
+SELECT max(id) AS sql_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
+SELECT id = :sql_id AS trigger_saw_the_second_call FROM journal_seen;
+SELECT (to_jsonb(a) - '{id,started_at,finished_at}'::text[]) = (to_jsonb(b) - '{id,started_at,finished_at}'::text[])
+         AS same_row,
+       a.task_ids, b.response ->> 'traceId' AS trace_id
+  FROM ocp_backup.invocation a, ocp_backup.invocation b
+ WHERE a.id = :direct_id AND b.id = :sql_id;
+SELECT task_id, invocation_id = :direct_id AS of_the_first_call
+  FROM ocp_backup.task WHERE server_name = 'ocp' AND task_id = 4100;
+ALTER TABLE ocp_backup.task ADD COLUMN note text DEFAULT 'the default';
+SELECT sim_fault(jsonb_build_object('kind', 'raw', 'path', 'backupNow', 'body',
+  '{"data": {"backupObjectOpsResultList": [{"beSuccessful": true, "obBackupObjectList": [{"backupDimension": "CLUSTER", "clusterId": 41}], "taskIdList": [4101]}], "obBackupTaskType": "DATA_BACKUP_NOW"}, "status": 200, "successful": true, "traceId": "00000000000041aa"}'::jsonb));
+SELECT task_id FROM ocp_backup_now(41, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT task_id, note FROM ocp_backup.task WHERE server_name = 'ocp' AND task_id = 4101;
+ALTER TABLE ocp_backup.task DROP COLUMN note;
+DROP TABLE journal_seen;
+DROP FUNCTION journal_seen_row();
+
 -- Purging old rows.
 SELECT ocp_backup.purge_journal('-1 day');
 SELECT ocp_backup.purge_journal(NULL);
