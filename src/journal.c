@@ -2,10 +2,12 @@
  * journal.c - records every call that tried to reach OCP in
  * ocp_backup.invocation.
  *
- * A call's row is one JSON object keyed by column name, built once in C:
- * the same text is the row spool.c logs on disk and the argument of
- * ocp_backup.record_invocation, the SQL function that writes it.  The
- * journal's writes run in the install script's SECURITY DEFINER functions,
+ * A call's row is one JSON object keyed by column name, built in C: the
+ * row spool.c logs on disk, and the argument of
+ * ocp_backup.record_invocation, the SQL function that writes the rows of
+ * the journal writer and, when the tables need SQL, of calls (otherwise
+ * journal_write.c inserts them straight from the call's values).  The
+ * SQL writes run in the install script's SECURITY DEFINER functions,
  * whose search_path is pinned to pg_catalog, pg_temp: they run with the
  * journal owner's rights, so that roles allowed to trigger backups get
  * their calls recorded without being able to write (or forge) journal rows
