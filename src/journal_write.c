@@ -15,14 +15,20 @@
  * pg_catalog, pg_temp: as in the SQL writer.
  *
  * What only SQL does is left to the SQL writer, and the caller is told so:
- * a table with triggers on INSERT, rules, CHECK constraints or forced row
- * security, a column unknown to the extension that INSERT would fill, or a
- * NULL for a NOT NULL column.  The task table's foreign key to the journal
- * is not checked here: the row it points at was inserted just before, by
- * this transaction, and no other can see it, let alone remove it.
+ * a table with triggers on INSERT, rules, CHECK constraints or row
+ * security that applies to the journal's owner, a partition, an owner other
+ * than the journal's, a primary key other than the SQL writer's conflict
+ * target, a column unknown to the extension that INSERT would fill, or a
+ * NULL for a NOT NULL column.  The task table's foreign keys to the journal
+ * are not checked here: the row they point at was
+ * inserted just before, by this transaction, and no other can see it, let
+ * alone remove it.  Unlike INSERT under REPEATABLE READ, a conflicting row
+ * the snapshot cannot see raises no serialization failure: the row there
+ * is kept, as it is under READ COMMITTED.
  */
 #include "journal_write.h"
 
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -92,6 +98,16 @@ static const KnownColumn task_columns[TASK_COLUMNS] = {
 
 #define MAX_KNOWN_COLUMNS INVOCATION_COLUMNS
 
+/* The conflict targets of the SQL writer's ON CONFLICT clauses. */
+static const int invocation_key[] = {INVOCATION_ID};
+static const int task_key[] = {TASK_SERVER_NAME, TASK_TASK_ID};
+
+/*
+ * Keys of the row the call log holds that name no column: the SQL writer
+ * would fill a column of that name from them.
+ */
+static const char *const logged_only_keys[] = {"journal", "response_text", NULL};
+
 /*
  * How a table takes rows directly, made from its relcache entry and
  * forgotten when that changes.
@@ -137,7 +153,10 @@ null_accepted(Form_pg_attribute attribute, bool all_columns_given)
 		(all_columns_given || (!attribute->atthasdef && attribute->attidentity == '\0'));
 }
 
-/* Whether an INSERT into the table would run a trigger other than fk's. */
+/*
+ * Whether an INSERT into the table would run a trigger other than the
+ * check of a foreign key to fk_referenced.
+ */
 static bool
 has_insert_triggers(Relation relation, Oid fk_referenced)
 {
@@ -157,6 +176,17 @@ has_insert_triggers(Relation relation, Oid fk_referenced)
 			continue;
 		return true;
 	}
+	return false;
+}
+
+static bool
+logged_only_key(const char *name)
+{
+	const char *const *key;
+
+	for (key = logged_only_keys; *key != NULL; key++)
+		if (strcmp(*key, name) == 0)
+			return true;
 	return false;
 }
 
@@ -190,7 +220,8 @@ columns_fit(Relation relation, const KnownColumn *columns, int ncolumns,
 		k = known_column(columns, ncolumns, NameStr(attribute->attname));
 		if (k < 0)
 		{
-			if (!null_accepted(attribute, all_columns_given))
+			if (!null_accepted(attribute, all_columns_given) ||
+				(all_columns_given && logged_only_key(NameStr(attribute->attname))))
 				return false;
 			continue;
 		}
@@ -203,9 +234,27 @@ columns_fit(Relation relation, const KnownColumn *columns, int ncolumns,
 	return found == ncolumns;
 }
 
+/* Whether the primary key is on exactly the SQL writer's conflict target. */
+static bool
+primary_key_is(Relation relation, const TablePlan *plan, const int *key, int nkey)
+{
+	Bitmapset  *primary = RelationGetIndexAttrBitmap(relation, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	Bitmapset  *expected = NULL;
+	bool		same;
+	int			i;
+
+	for (i = 0; i < nkey; i++)
+		expected = bms_add_member(expected, plan->attindex[key[i]] + 1 -
+								  FirstLowInvalidHeapAttributeNumber);
+	same = bms_equal(primary, expected);
+	bms_free(primary);
+	bms_free(expected);
+	return same;
+}
+
 static const TablePlan *
 table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int ncolumns,
-		   bool all_columns_given, Oid fk_referenced)
+		   const int *key, int nkey, bool all_columns_given, Oid fk_referenced, Oid owner)
 {
 	Form_pg_class form = relation->rd_rel;
 
@@ -218,13 +267,16 @@ table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int n
 	}
 	memset(plan, 0, sizeof(*plan));
 	plan->primary_key = ocpb_primary_key_index(relation);
-	plan->direct = form->relkind == RELKIND_RELATION &&
+	/* Row security is bypassed by the table's owner only. */
+	plan->direct = form->relkind == RELKIND_RELATION && !form->relispartition &&
+		form->relowner == owner &&
 		!form->relhasrules &&
 		!(form->relrowsecurity && form->relforcerowsecurity) &&
 		(relation->rd_att->constr == NULL || relation->rd_att->constr->num_check == 0) &&
 		!has_insert_triggers(relation, fk_referenced) &&
 		OidIsValid(plan->primary_key) &&
-		columns_fit(relation, columns, ncolumns, all_columns_given, plan);
+		columns_fit(relation, columns, ncolumns, all_columns_given, plan) &&
+		primary_key_is(relation, plan, key, nkey);
 	plan->relid = RelationGetRelid(relation);
 	return plan;
 }
@@ -399,10 +451,12 @@ insert_call_rows(Relation journal, const TablePlan *journal_plan,
 				 const OcpbInvocation *invocation, const Datum *values, const bool *isnull)
 {
 	EState	   *estate = CreateExecutorState();
+	MemoryContext caller_context = MemoryContextSwitchTo(estate->es_query_cxt);
 	TableWrite	journal_write;
 	TableWrite	task_write;
 	bool		inserted;
 
+	/* What the inserts allocate goes with the executor state. */
 	estate->es_output_cid = GetCurrentCommandId(true);
 	open_table_write(&journal_write, journal, journal_plan, estate);
 	inserted = insert_unless_taken(&journal_write, values, isnull, INVOCATION_COLUMNS, true,
@@ -415,6 +469,7 @@ insert_call_rows(Relation journal, const TablePlan *journal_plan,
 		ExecCloseIndices(task_write.result);
 	}
 	ExecResetTupleTable(estate->es_tupleTable, false);
+	MemoryContextSwitchTo(caller_context);
 	FreeExecutorState(estate);
 	return inserted;
 }
@@ -437,12 +492,13 @@ ocpb_journal_write_direct(Oid journal, Oid task_table, Oid owner,
 	invocation_values(invocation, values, isnull);
 	journal_relation = table_open(journal, RowExclusiveLock);
 	journal_plan = table_plan(journal_relation, &invocation_plan, invocation_columns,
-							  INVOCATION_COLUMNS, true, InvalidOid);
+							  INVOCATION_COLUMNS, invocation_key, lengthof(invocation_key),
+							  true, InvalidOid, owner);
 	if (invocation->n_task_ids > 0)
 	{
 		task_relation = table_open(task_table, RowExclusiveLock);
 		task_plan_used = table_plan(task_relation, &task_plan, task_columns, TASK_COLUMNS,
-									false, journal);
+									task_key, lengthof(task_key), false, journal, owner);
 	}
 	if (!row_fits(journal_plan, isnull, INVOCATION_COLUMNS) ||
 		(task_plan_used != NULL && !task_plan_used->direct))

@@ -54,7 +54,8 @@ typedef enum OcpbDirectWrite
  * into task_table (ocp_backup.task), as owner, the journal's owner, as
  * INSERT ... ON CONFLICT DO NOTHING would; or writes nothing and says the
  * SQL writer is needed: a trigger, a rule, a CHECK constraint, forced row
- * security, a column unknown to the extension that INSERT would fill.
+ * security, another owner or primary key, a column unknown to the
+ * extension that INSERT would fill.
  */
 extern OcpbDirectWrite ocpb_journal_write_direct(Oid journal, Oid task_table, Oid owner,
 												 const OcpbInvocation *invocation);

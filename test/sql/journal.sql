@@ -214,7 +214,12 @@ COPY (SELECT 1) TO PROGRAM :'remove_aside';
 -- same row, and a task OCP lists twice, or lists again, is kept once.
 SELECT sim_fault(jsonb_build_object('kind', 'raw', 'path', 'backupNow', 'count', 2, 'body',
   '{"data": {"backupObjectOpsResultList": [{"beSuccessful": true, "obBackupObjectList": [{"backupDimension": "CLUSTER", "clusterId": 40}], "taskIdList": [4100, 4100]}], "obBackupTaskType": "DATA_BACKUP_NOW"}, "status": 200, "successful": true, "traceId": "00000000000040aa"}'::jsonb));
+SET track_functions = 'all';
+BEGIN;
 SELECT count(*) AS result_rows FROM ocp_backup_now(40, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT pg_stat_get_xact_function_calls('ocp_backup.record_invocation(jsonb)'::regprocedure)
+         AS sql_writer_calls;
+COMMIT;
 SELECT max(id) AS direct_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
 CREATE TABLE journal_seen (id bigint);
 CREATE FUNCTION journal_seen_row() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -225,7 +230,12 @@ END
 $$;
 CREATE TRIGGER journal_seen AFTER INSERT ON ocp_backup.invocation
     FOR EACH ROW EXECUTE FUNCTION journal_seen_row();
+BEGIN;
 SELECT count(*) AS result_rows FROM ocp_backup_now(40, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
+SELECT pg_stat_get_xact_function_calls('ocp_backup.record_invocation(jsonb)'::regprocedure)
+         AS sql_writer_calls;
+COMMIT;
+RESET track_functions;
 DROP TRIGGER journal_seen ON ocp_backup.invocation;
 SELECT max(id) AS sql_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
 SELECT id = :sql_id AS trigger_saw_the_second_call FROM journal_seen;
