@@ -627,9 +627,66 @@ ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 		pnstrdup(body, body_len) : NULL;
 }
 
+static void
+push_string(JsonbParseState **state, JsonbIteratorToken token, const char *text)
+{
+	JsonbValue	value;
+
+	value.type = jbvString;
+	value.val.string.val = unconstify(char *, text);
+	value.val.string.len = (int) strlen(text);
+	(void) pushJsonbValue(state, token, &value);
+}
+
+static void
+push_number(JsonbParseState **state, int64 number)
+{
+	JsonbValue	value;
+
+	value.type = jbvNumeric;
+	value.val.numeric = int64_to_numeric(number);
+	(void) pushJsonbValue(state, WJB_VALUE, &value);
+}
+
+/*
+ * The body of ocpb_backup_now_body as jsonb, built from the storage object
+ * as jsonb: what parsing the body would give, without parsing it.
+ */
+static Jsonb *
+request_jsonb(const OcpbInvocation *invocation, Jsonb *storage)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	storage_value;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_string(&state, WJB_KEY, OCPB_BODY_OBJECT);
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_string(&state, WJB_KEY, OCPB_BODY_CLUSTER_ID);
+	push_number(&state, invocation->cluster_id);
+	if (invocation->tenant_id != 0)
+	{
+		push_string(&state, WJB_KEY, OCPB_BODY_TENANT_ID);
+		push_number(&state, invocation->tenant_id);
+	}
+	push_string(&state, WJB_KEY, OCPB_BODY_DIMENSION);
+	push_string(&state, WJB_VALUE,
+				invocation->tenant_id != 0 ? OCPB_BODY_TENANT : OCPB_BODY_CLUSTER);
+	(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	push_string(&state, WJB_KEY, OCPB_BODY_BACKUP_MODE);
+	push_string(&state, WJB_VALUE, invocation->backup_mode);
+	push_string(&state, WJB_KEY, OCPB_BODY_DATA_MODE);
+	push_string(&state, WJB_VALUE, invocation->data_mode);
+	push_string(&state, WJB_KEY, OCPB_BODY_STORAGE);
+	storage_value.type = jbvBinary;
+	storage_value.val.binary.data = &storage->root;
+	storage_value.val.binary.len = VARSIZE(storage) - VARHDRSZ;
+	(void) pushJsonbValue(&state, WJB_VALUE, &storage_value);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
 /*
  * The request as the journal keeps it: the body sent, with the secrets of
- * the storage object masked.
+ * the storage object masked, as text and as jsonb.
  */
 void
 ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
@@ -641,6 +698,7 @@ ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 	char	   *body;
 
 	invocation->request_json = body_sent;
+	invocation->request = request_jsonb(invocation, masked != NULL ? masked : storage);
 	if (masked == NULL)
 		return;
 	request.cluster_id = invocation->cluster_id;

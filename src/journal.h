@@ -24,6 +24,7 @@ typedef struct OcpbInvocation
 	const char *backup_mode;
 	const char *data_mode;
 	const char *request_json;	/* the body sent, secrets masked */
+	Jsonb	   *request;		/* the same as jsonb */
 	int			http_status;	/* 0: no answer came */
 	bool		successful;
 	const long long *task_ids;

@@ -154,11 +154,42 @@ null_accepted(Form_pg_attribute attribute, bool all_columns_given)
 }
 
 /*
+ * The foreign key a task row holds by construction: the install script's,
+ * from its invocation_id to the journal's id.  Another the owner added is
+ * checked by SQL.
+ */
+typedef struct JournalReference
+{
+	Oid			journal;		/* InvalidOid: none for this table */
+	AttrNumber	journal_id;		/* the journal's id column */
+	int			column;			/* the known column that refers to it */
+} JournalReference;
+
+static bool
+is_journal_reference(Relation relation, Oid constraint, const JournalReference *reference,
+					 const TablePlan *plan)
+{
+	ListCell   *cell;
+
+	foreach(cell, RelationGetFKeyList(relation))
+	{
+		const ForeignKeyCacheInfo *key = lfirst(cell);
+
+		if (key->conoid == constraint)
+			return key->confrelid == reference->journal && key->nkeys == 1 &&
+				key->conkey[0] == plan->attindex[reference->column] + 1 &&
+				key->confkey[0] == reference->journal_id;
+	}
+	return false;
+}
+
+/*
  * Whether an INSERT into the table would run a trigger other than the
- * check of a foreign key to fk_referenced.
+ * check of the task rows' reference to the journal.
  */
 static bool
-has_insert_triggers(Relation relation, Oid fk_referenced)
+has_insert_triggers(Relation relation, const JournalReference *reference,
+					const TablePlan *plan)
 {
 	TriggerDesc *triggers = relation->trigdesc;
 	int			i;
@@ -171,8 +202,9 @@ has_insert_triggers(Relation relation, Oid fk_referenced)
 
 		if (!TRIGGER_FOR_INSERT(trigger->tgtype))
 			continue;
-		if (OidIsValid(fk_referenced) && trigger->tgisinternal &&
-			trigger->tgfoid == F_RI_FKEY_CHECK_INS && trigger->tgconstrrelid == fk_referenced)
+		if (OidIsValid(reference->journal) && trigger->tgisinternal &&
+			trigger->tgfoid == F_RI_FKEY_CHECK_INS &&
+			is_journal_reference(relation, trigger->tgconstraint, reference, plan))
 			continue;
 		return true;
 	}
@@ -254,7 +286,8 @@ primary_key_is(Relation relation, const TablePlan *plan, const int *key, int nke
 
 static const TablePlan *
 table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int ncolumns,
-		   const int *key, int nkey, bool all_columns_given, Oid fk_referenced, Oid owner)
+		   const int *key, int nkey, bool all_columns_given,
+		   const JournalReference *reference, Oid owner)
 {
 	Form_pg_class form = relation->rd_rel;
 
@@ -273,10 +306,10 @@ table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int n
 		!form->relhasrules &&
 		!(form->relrowsecurity && form->relforcerowsecurity) &&
 		(relation->rd_att->constr == NULL || relation->rd_att->constr->num_check == 0) &&
-		!has_insert_triggers(relation, fk_referenced) &&
 		OidIsValid(plan->primary_key) &&
 		columns_fit(relation, columns, ncolumns, all_columns_given, plan) &&
-		primary_key_is(relation, plan, key, nkey);
+		primary_key_is(relation, plan, key, nkey) &&
+		!has_insert_triggers(relation, reference, plan);
 	plan->relid = RelationGetRelid(relation);
 	return plan;
 }
@@ -337,7 +370,7 @@ invocation_values(const OcpbInvocation *invocation, Datum *values, bool *isnull)
 	values[INVOCATION_CLUSTER_ID] = Int64GetDatum(invocation->cluster_id);
 	values[INVOCATION_BACKUP_MODE] = text_datum(invocation->backup_mode, &isnull[INVOCATION_BACKUP_MODE]);
 	values[INVOCATION_DATA_MODE] = text_datum(invocation->data_mode, &isnull[INVOCATION_DATA_MODE]);
-	values[INVOCATION_REQUEST] = DirectFunctionCall1(jsonb_in, CStringGetDatum(invocation->request_json));
+	values[INVOCATION_REQUEST] = JsonbPGetDatum(invocation->request);
 	values[INVOCATION_HTTP_STATUS] = Int32GetDatum(invocation->http_status);
 	isnull[INVOCATION_HTTP_STATUS] = invocation->http_status == 0;
 	values[INVOCATION_SUCCESSFUL] = BoolGetDatum(invocation->successful);
@@ -488,25 +521,33 @@ ocpb_journal_write_direct(Oid journal, Oid task_table, Oid owner,
 	int			saved_context;
 	int			guc_level;
 	bool		inserted;
+	const JournalReference no_reference = {InvalidOid, InvalidAttrNumber, 0};
 
 	invocation_values(invocation, values, isnull);
 	journal_relation = table_open(journal, RowExclusiveLock);
 	journal_plan = table_plan(journal_relation, &invocation_plan, invocation_columns,
 							  INVOCATION_COLUMNS, invocation_key, lengthof(invocation_key),
-							  true, InvalidOid, owner);
-	if (invocation->n_task_ids > 0)
+							  true, &no_reference, owner);
+	if (!row_fits(journal_plan, isnull, INVOCATION_COLUMNS))
 	{
-		task_relation = table_open(task_table, RowExclusiveLock);
-		task_plan_used = table_plan(task_relation, &task_plan, task_columns, TASK_COLUMNS,
-									task_key, lengthof(task_key), false, journal, owner);
-	}
-	if (!row_fits(journal_plan, isnull, INVOCATION_COLUMNS) ||
-		(task_plan_used != NULL && !task_plan_used->direct))
-	{
-		if (task_relation != NULL)
-			table_close(task_relation, NoLock);
 		table_close(journal_relation, NoLock);
 		return OCPB_WRITE_NEEDS_SQL;
+	}
+	if (invocation->n_task_ids > 0)
+	{
+		JournalReference task_reference = {
+			journal, journal_plan->attindex[INVOCATION_ID] + 1, TASK_INVOCATION_ID
+		};
+
+		task_relation = table_open(task_table, RowExclusiveLock);
+		task_plan_used = table_plan(task_relation, &task_plan, task_columns, TASK_COLUMNS,
+									task_key, lengthof(task_key), false, &task_reference, owner);
+		if (!task_plan_used->direct)
+		{
+			table_close(task_relation, NoLock);
+			table_close(journal_relation, NoLock);
+			return OCPB_WRITE_NEEDS_SQL;
+		}
 	}
 
 	/* An error on the way is undone by the (sub)transaction's abort. */

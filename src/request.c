@@ -41,15 +41,18 @@ put(char **out, const char *src, size_t len)
 char *
 ocpb_backup_now_body(const OcpbBackupNowRequest *request, size_t *body_len)
 {
-	static const char object_head[] = "{\"obBackupObject\":{\"clusterId\":";
-	static const char cluster_object[] = ",\"backupDimension\":\"CLUSTER\"";
-	static const char tenant_object[] = ",\"backupDimension\":\"TENANT\"";
-	static const char backup_mode[] = "},\"backupMode\":\"";
-	static const char data_mode[] = "\",\"dataBackupMode\":\"";
-	static const char storage[] = "\",\"obBackupServiceStorageConfig\":";
+	static const char object_head[] =
+		"{\"" OCPB_BODY_OBJECT "\":{\"" OCPB_BODY_CLUSTER_ID "\":";
+	static const char cluster_object[] =
+		",\"" OCPB_BODY_DIMENSION "\":\"" OCPB_BODY_CLUSTER "\"";
+	static const char tenant_object[] =
+		",\"" OCPB_BODY_DIMENSION "\":\"" OCPB_BODY_TENANT "\"";
+	static const char backup_mode[] = "},\"" OCPB_BODY_BACKUP_MODE "\":\"";
+	static const char data_mode[] = "\",\"" OCPB_BODY_DATA_MODE "\":\"";
+	static const char storage[] = "\",\"" OCPB_BODY_STORAGE "\":";
 	char		object[112];
 	size_t		object_len = request->tenant_id != 0 ?
-		(size_t) snprintf(object, sizeof(object), "%lld,\"tenantId\":%lld%s",
+		(size_t) snprintf(object, sizeof(object), "%lld,\"" OCPB_BODY_TENANT_ID "\":%lld%s",
 						  request->cluster_id, request->tenant_id, tenant_object) :
 		(size_t) snprintf(object, sizeof(object), "%lld%s",
 						  request->cluster_id, cluster_object);

@@ -12,6 +12,20 @@
 /* Large enough for any path built here, with a 20-digit id. */
 #define OCPB_PATH_SIZE 96
 
+/*
+ * The backupNow body's keys and dimensions: the body is built here, and as
+ * jsonb for the journal (journal.c).
+ */
+#define OCPB_BODY_OBJECT "obBackupObject"
+#define OCPB_BODY_CLUSTER_ID "clusterId"
+#define OCPB_BODY_TENANT_ID "tenantId"
+#define OCPB_BODY_DIMENSION "backupDimension"
+#define OCPB_BODY_CLUSTER "CLUSTER"
+#define OCPB_BODY_TENANT "TENANT"
+#define OCPB_BODY_BACKUP_MODE "backupMode"
+#define OCPB_BODY_DATA_MODE "dataBackupMode"
+#define OCPB_BODY_STORAGE "obBackupServiceStorageConfig"
+
 typedef struct OcpbBackupNowRequest
 {
 	long long	cluster_id;

@@ -19,6 +19,9 @@ SELECT request, response -> 'data' AS response_data FROM ocp_backup.invocation O
 SELECT * FROM sim_wire();
 -- The exact bytes of the body: the storage object as given, unknown keys included.
 SELECT body FROM sim_wire();
+-- The journal's request is that body (no secret in it to mask).
+SELECT request = (SELECT body::jsonb FROM sim_wire()) AS journal_request_is_the_body
+  FROM ocp_backup.invocation ORDER BY id DESC LIMIT 1;
 SELECT r -> 'headers' ->> 'host' = regexp_replace((SELECT url FROM sim), '^http://', '') AS host_as_signed,
        r -> 'headers' ->> 'authorization' AS authorization,
        r -> 'headers' ->> 'accept-language' AS accept_language,
@@ -90,6 +93,8 @@ SELECT cluster_id, tenant_id, backup_dimension, successful, task_id IS NOT NULL 
   FROM ocp_backup_now(9223372036854775807, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage',
                       tenant_id => 9223372036854775807);
 SELECT path, body::jsonb -> 'obBackupObject' AS sent FROM sim_wire();
+SELECT request = (SELECT body::jsonb FROM sim_wire()) AS journal_request_is_the_body
+  FROM ocp_backup.invocation ORDER BY id DESC LIMIT 1;
 SELECT i.cluster_id, i.tenant_id, cardinality(i.task_ids) AS tasks,
        i.response #> '{data,backupObjectOpsResultList,0,obBackupObjectList,0}' AS answered,
        (SELECT count(*) FROM ocp_backup.task t WHERE t.invocation_id = i.id) AS task_rows
