@@ -19,8 +19,8 @@
  * security that applies to the journal's owner, a partition, an owner other
  * than the journal's, a primary key other than the SQL writer's conflict
  * target, a column unknown to the extension that INSERT would fill, or a
- * NULL for a NOT NULL column.  The task table's foreign keys to the journal
- * are not checked here: the row they point at was
+ * NULL for a NOT NULL column.  The task table's foreign key to the journal
+ * (the install script's) is not checked here: the row it points at was
  * inserted just before, by this transaction, and no other can see it, let
  * alone remove it.  Unlike INSERT under REPEATABLE READ, a conflicting row
  * the snapshot cannot see raises no serialization failure: the row there
@@ -124,6 +124,8 @@ typedef struct TablePlan
 static TablePlan invocation_plan;
 static TablePlan task_plan;
 static bool plan_callback_registered = false;
+/* Counts invalidations, so that one while a plan is made is not lost. */
+static uint64 plan_invalidations = 0;
 
 const char *
 ocpb_invocation_column_name(OcpbInvocationColumn column)
@@ -134,6 +136,7 @@ ocpb_invocation_column_name(OcpbInvocationColumn column)
 static void
 forget_table_plans(Datum arg, Oid relid)
 {
+	plan_invalidations++;
 	if (relid == InvalidOid || relid == invocation_plan.relid)
 		invocation_plan.relid = InvalidOid;
 	if (relid == InvalidOid || relid == task_plan.relid)
@@ -290,6 +293,7 @@ table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int n
 		   const JournalReference *reference, Oid owner)
 {
 	Form_pg_class form = relation->rd_rel;
+	uint64		invalidations_before = plan_invalidations;
 
 	if (plan->relid == RelationGetRelid(relation))
 		return plan;
@@ -310,7 +314,9 @@ table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int n
 		columns_fit(relation, columns, ncolumns, all_columns_given, plan) &&
 		primary_key_is(relation, plan, key, nkey) &&
 		!has_insert_triggers(relation, reference, plan);
-	plan->relid = RelationGetRelid(relation);
+	/* Good for this call (the table is locked); made again if it changed. */
+	plan->relid = plan_invalidations == invalidations_before ?
+		RelationGetRelid(relation) : InvalidOid;
 	return plan;
 }
 
