@@ -218,13 +218,19 @@ COPY (SELECT 1) TO PROGRAM :'remove_aside';
 SELECT sim_fault(jsonb_build_object('kind', 'raw', 'path', 'backupNow', 'count', 2, 'body',
   '{"data": {"backupObjectOpsResultList": [{"beSuccessful": true, "obBackupObjectList": [{"backupDimension": "CLUSTER", "clusterId": 40}], "taskIdList": [4100, 4100]}], "obBackupTaskType": "DATA_BACKUP_NOW"}, "status": 200, "successful": true, "traceId": "00000000000040aa"}'::jsonb));
 SET track_functions = 'all';
-BEGIN;
-SELECT coalesce(pg_stat_get_xact_function_calls('ocp_backup.record_invocation(jsonb)'::regprocedure), 0)
-         AS sql_writer_calls_before \gset
-SELECT count(*) AS result_rows FROM ocp_backup_now(40, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
-SELECT coalesce(pg_stat_get_xact_function_calls('ocp_backup.record_invocation(jsonb)'::regprocedure), 0)
-         - :sql_writer_calls_before AS sql_writer_calls;
-COMMIT;
+CREATE FUNCTION call_counting_sql_writes(cluster bigint, storage jsonb,
+                                         OUT result_rows bigint, OUT sql_writer_calls bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    record_invocation regprocedure := 'ocp_backup.record_invocation(jsonb)';
+    before bigint := coalesce(pg_stat_get_xact_function_calls(record_invocation), 0);
+BEGIN
+    SELECT count(*) INTO result_rows
+      FROM ocp_backup_now(cluster, 'PHYSICAL_BACKUP', 'FULL_BACKUP', storage);
+    sql_writer_calls := coalesce(pg_stat_get_xact_function_calls(record_invocation), 0) - before;
+END
+$$;
+SELECT * FROM call_counting_sql_writes(40, :'storage');
 SELECT max(id) AS direct_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
 CREATE TABLE journal_seen (id bigint);
 CREATE FUNCTION journal_seen_row() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -235,27 +241,16 @@ END
 $$;
 CREATE TRIGGER journal_seen AFTER INSERT ON ocp_backup.invocation
     FOR EACH ROW EXECUTE FUNCTION journal_seen_row();
-BEGIN;
-SELECT coalesce(pg_stat_get_xact_function_calls('ocp_backup.record_invocation(jsonb)'::regprocedure), 0)
-         AS sql_writer_calls_before \gset
-SELECT count(*) AS result_rows FROM ocp_backup_now(40, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
-SELECT coalesce(pg_stat_get_xact_function_calls('ocp_backup.record_invocation(jsonb)'::regprocedure), 0)
-         - :sql_writer_calls_before AS sql_writer_calls;
-COMMIT;
+SELECT * FROM call_counting_sql_writes(40, :'storage');
 DROP TRIGGER journal_seen ON ocp_backup.invocation;
 -- A foreign key the owner adds from the task table to the journal is left
 -- to SQL to check: only the install script's holds by construction.
 ALTER TABLE ocp_backup.task ADD CONSTRAINT task_cluster_is_a_call
     FOREIGN KEY (cluster_id) REFERENCES ocp_backup.invocation (id) NOT VALID;
-BEGIN;
-SELECT coalesce(pg_stat_get_xact_function_calls('ocp_backup.record_invocation(jsonb)'::regprocedure), 0)
-         AS sql_writer_calls_before \gset
-SELECT count(*) AS result_rows FROM ocp_backup_now(:direct_id, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
-SELECT coalesce(pg_stat_get_xact_function_calls('ocp_backup.record_invocation(jsonb)'::regprocedure), 0)
-         - :sql_writer_calls_before AS sql_writer_calls;
-COMMIT;
+SELECT * FROM call_counting_sql_writes(:direct_id, :'storage');
 ALTER TABLE ocp_backup.task DROP CONSTRAINT task_cluster_is_a_call;
 RESET track_functions;
+DROP FUNCTION call_counting_sql_writes(bigint, jsonb);
 SELECT max(id) AS sql_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
 SELECT id = :sql_id AS trigger_saw_the_second_call FROM journal_seen;
 SELECT (to_jsonb(a) - '{id,started_at,finished_at}'::text[]) = (to_jsonb(b) - '{id,started_at,finished_at}'::text[])
