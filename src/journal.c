@@ -297,8 +297,7 @@ ocpb_journal_adopt_row(Jsonb *row, int64 id)
 
 /*
  * The row is written twice per call (before sending, and with the answer):
- * its pieces are appended without format strings, and strings escaped a
- * run of plain bytes at a time.
+ * its pieces are appended without format strings.
  */
 static void
 append_key(StringInfo row, const char *key)
@@ -318,61 +317,13 @@ append_int64(StringInfo row, int64 value)
 	appendBinaryStringInfo(row, digits, pg_lltoa(value, digits));
 }
 
-/* A JSON string, escaped as escape_json escapes it. */
-static void
-append_json_string(StringInfo row, const char *value)
-{
-	appendStringInfoChar(row, '"');
-	while (*value != '\0')
-	{
-		size_t		plain = 0;
-		unsigned char c;
-
-		while ((c = (unsigned char) value[plain]) != '\0' && c >= ' ' && c != '"' && c != '\\')
-			plain++;
-		appendBinaryStringInfo(row, value, (int) plain);
-		value += plain;
-		if (*value == '\0')
-			break;
-		c = (unsigned char) *value++;
-		switch (c)
-		{
-			case '"':
-				appendBinaryStringInfo(row, "\\\"", 2);
-				break;
-			case '\\':
-				appendBinaryStringInfo(row, "\\\\", 2);
-				break;
-			case '\b':
-				appendBinaryStringInfo(row, "\\b", 2);
-				break;
-			case '\f':
-				appendBinaryStringInfo(row, "\\f", 2);
-				break;
-			case '\n':
-				appendBinaryStringInfo(row, "\\n", 2);
-				break;
-			case '\r':
-				appendBinaryStringInfo(row, "\\r", 2);
-				break;
-			case '\t':
-				appendBinaryStringInfo(row, "\\t", 2);
-				break;
-			default:
-				appendStringInfo(row, "\\u%04x", c);
-				break;
-		}
-	}
-	appendStringInfoChar(row, '"');
-}
-
 static void
 append_text_field(StringInfo row, const char *key, const char *value)
 {
 	if (value == NULL)
 		return;
 	append_key(row, key);
-	append_json_string(row, value);
+	escape_json(row, value);
 }
 
 static void
@@ -648,13 +599,10 @@ push_number(JsonbParseState **state, int64 number)
 	(void) pushJsonbValue(state, WJB_VALUE, &value);
 }
 
-/*
- * The body of ocpb_backup_now_body as jsonb, built from the storage object
- * as jsonb: what parsing the body would give, without parsing it.
- */
-static Jsonb *
-request_jsonb(const OcpbInvocation *invocation, Jsonb *storage)
+Jsonb *
+ocpb_journal_request_jsonb(const OcpbInvocation *invocation)
 {
+	Jsonb	   *storage = invocation->request_storage;
 	JsonbParseState *state = NULL;
 	JsonbValue	storage_value;
 
@@ -686,7 +634,7 @@ request_jsonb(const OcpbInvocation *invocation, Jsonb *storage)
 
 /*
  * The request as the journal keeps it: the body sent, with the secrets of
- * the storage object masked, as text and as jsonb.
+ * the storage object masked: the text, and the storage object it holds.
  */
 void
 ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
@@ -698,7 +646,7 @@ ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 	char	   *body;
 
 	invocation->request_json = body_sent;
-	invocation->request = request_jsonb(invocation, masked != NULL ? masked : storage);
+	invocation->request_storage = masked != NULL ? masked : storage;
 	if (masked == NULL)
 		return;
 	request.cluster_id = invocation->cluster_id;

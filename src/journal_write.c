@@ -376,7 +376,7 @@ invocation_values(const OcpbInvocation *invocation, Datum *values, bool *isnull)
 	values[INVOCATION_CLUSTER_ID] = Int64GetDatum(invocation->cluster_id);
 	values[INVOCATION_BACKUP_MODE] = text_datum(invocation->backup_mode, &isnull[INVOCATION_BACKUP_MODE]);
 	values[INVOCATION_DATA_MODE] = text_datum(invocation->data_mode, &isnull[INVOCATION_DATA_MODE]);
-	values[INVOCATION_REQUEST] = JsonbPGetDatum(invocation->request);
+	values[INVOCATION_REQUEST] = JsonbPGetDatum(ocpb_journal_request_jsonb(invocation));
 	values[INVOCATION_HTTP_STATUS] = Int32GetDatum(invocation->http_status);
 	isnull[INVOCATION_HTTP_STATUS] = invocation->http_status == 0;
 	values[INVOCATION_SUCCESSFUL] = BoolGetDatum(invocation->successful);
