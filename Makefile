@@ -7,7 +7,7 @@ MODULE_big = ocp_backup
 DATA = sql/ocp_backup--1.0.sql sql/ocp_backup--1.1.sql sql/ocp_backup--1.0--1.1.sql
 
 # The pure core: plain C over cJSON and libcrypto, no PostgreSQL headers.
-CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o src/scrub.o
+CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o src/scrub.o src/json_plain.o
 # The shell: PostgreSQL entry points, catalog access, libcurl, SPI.
 SHELL_OBJS = src/ocp_backup.o src/call.o src/options.o src/endpoint.o src/connection.o src/http.o \
 	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o \
@@ -68,6 +68,12 @@ UNIT_CFLAGS = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Wmissing-prototypes \
 test/unit/%.bin: test/unit/%.c $(CORE_OBJS:.o=.c) src/*.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_OBJS:.o=.c) -lcjson -lcrypto -lm
 
+# The plain-JSON recognizer is checked against PostgreSQL's own parser:
+# its frontend build, in libpgcommon.
+test/unit/test_json_plain.bin: test/unit/test_json_plain.c $(CORE_OBJS:.o=.c) src/*.h test/unit/*.h
+	$(CC) $(UNIT_CFLAGS) -I$(includedir_server) -o $@ $< $(CORE_OBJS:.o=.c) \
+		$(pkglibdir)/libpgcommon.a $(pkglibdir)/libpgport.a -lcjson -lcrypto -lm
+
 # Builds and runs the unit tests.
 unit: $(UNIT_TESTS)
 	@status=0; for test in $(UNIT_TESTS); do ./$$test || status=1; done; exit $$status
@@ -75,15 +81,18 @@ unit: $(UNIT_TESTS)
 test/.work/regress:
 	mkdir -p $@
 
-# A libFuzzer harness for the response parser (clang and libclang-rt-14-dev);
-# test/fuzz/run runs it.
+# A libFuzzer harness for the response parser (clang and libclang-rt-14-dev),
+# with PostgreSQL's frontend JSON parser beside the plain-JSON recognizer
+# (its headers, configured for gcc, declare a printf format clang does not
+# know: -Wno-ignored-attributes); test/fuzz/run runs it.
 FUZZ_CC = clang
 FUZZ_CFLAGS = -std=gnu99 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wdeclaration-after-statement -Isrc
 
-test/fuzz/fuzz_response: test/fuzz/fuzz_response.c $(CORE_OBJS:.o=.c) src/*.h
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_OBJS:.o=.c) -lcjson -lcrypto -lm
+test/fuzz/fuzz_response: test/fuzz/fuzz_response.c $(CORE_OBJS:.o=.c) src/*.h test/unit/postgres_json.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-ignored-attributes -I$(includedir_server) -o $@ $< $(CORE_OBJS:.o=.c) \
+		$(pkglibdir)/libpgcommon.a $(pkglibdir)/libpgport.a -lcjson -lcrypto -lm
 
 fuzz: test/fuzz/fuzz_response
 

@@ -7,12 +7,11 @@
  * on those promises, so a broken one is a crash or a wrong answer waiting in
  * the backend.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "postgres_fe.h"
 
+#include "json_plain.h"
 #include "response.h"
+#include "../unit/postgres_json.h"
 
 /* Bounds of what any date with a four-digit year and a valid zone can be. */
 #define YEAR_0_US (-62167219200LL * 1000000LL)
@@ -237,6 +236,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ocpb_list_page_free(&list);
 
 	ocpb_answer_free(&answer);
+
+	/*
+	 * What the journal keeps as JSON without asking PostgreSQL, PostgreSQL
+	 * takes (plain JSON nests 64 deep at most: its parser can recurse).
+	 */
+	if (ocpb_json_is_plain(body, size))
+		REQUIRE(postgres_takes(body, size));
 
 	/* The text readers take C strings: give them one, cut at the first NUL. */
 	text = malloc(size + 1);
