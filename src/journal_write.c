@@ -17,9 +17,12 @@
  * What only SQL does is left to the SQL writer, and the caller is told so:
  * a table with triggers on INSERT, rules, CHECK constraints or row
  * security that applies to the journal's owner, a partition, an owner other
- * than the journal's, a primary key other than the SQL writer's conflict
- * target, a column unknown to the extension that INSERT would fill, or a
- * NULL for a NOT NULL column.  The task table's foreign key to the journal
+ * than the journal's or one without the right to INSERT, a primary key
+ * other than the SQL writer's conflict target, another unique index or an
+ * exclusion constraint (ON CONFLICT would take one as an arbiter too, or
+ * check it first), a known column with a type modifier, a column unknown
+ * to the extension that INSERT would fill or that has a domain's type, or
+ * a NULL for a NOT NULL column.  The task table's foreign key to the journal
  * (the install script's) is not checked here: the row it points at was
  * inserted just before, by this transaction, and no other can see it, let
  * alone remove it.  Unlike INSERT under REPEATABLE READ, a conflicting row
@@ -33,6 +36,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
@@ -40,13 +44,16 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/syscache.h"
 
 #include "pg_compat.h"
 
@@ -115,6 +122,12 @@ static const char *const logged_only_keys[] = {"journal", "response_text", NULL}
 typedef struct TablePlan
 {
 	Oid			relid;			/* InvalidOid: to be made */
+	/*
+	 * What else it was made for: the task table's plan depends on the
+	 * journal's owner and OID, which change without touching that table.
+	 */
+	Oid			owner;
+	Oid			journal;		/* that task rows refer to; InvalidOid: none */
 	bool		direct;			/* false: the SQL writer is needed */
 	Oid			primary_key;	/* the conflict arbiter */
 	int			attindex[MAX_KNOWN_COLUMNS];	/* each known column's */
@@ -255,12 +268,16 @@ columns_fit(Relation relation, const KnownColumn *columns, int ncolumns,
 		k = known_column(columns, ncolumns, NameStr(attribute->attname));
 		if (k < 0)
 		{
+			/* A domain's default and constraints are SQL's to apply to a NULL. */
 			if (!null_accepted(attribute, all_columns_given) ||
-				(all_columns_given && logged_only_key(NameStr(attribute->attname))))
+				(all_columns_given && logged_only_key(NameStr(attribute->attname))) ||
+				get_typtype(attribute->atttypid) == TYPTYPE_DOMAIN)
 				return false;
 			continue;
 		}
-		if (attribute->atttypid != columns[k].type || attribute->attgenerated != '\0')
+		/* A type modifier would have SQL coerce the value (a timestamp's precision). */
+		if (attribute->atttypid != columns[k].type || attribute->atttypmod != -1 ||
+			attribute->attgenerated != '\0')
 			return false;
 		plan->attindex[k] = i;
 		plan->null_refused[k] = !null_accepted(attribute, all_columns_given);
@@ -287,6 +304,40 @@ primary_key_is(Relation relation, const TablePlan *plan, const int *key, int nke
 	return same;
 }
 
+/*
+ * Whether the primary key is the one index that checks rows against each
+ * other: INSERT ... ON CONFLICT (key) would take another unique index on
+ * the key as an arbiter too, and look a conflict up before any index is
+ * checked, where an insertion checks each index as it goes.
+ */
+static bool
+primary_key_checks_alone(Relation relation, Oid primary_key)
+{
+	List	   *indexes = RelationGetIndexList(relation);
+	ListCell   *cell;
+	bool		alone = true;
+
+	foreach(cell, indexes)
+	{
+		Oid			index = lfirst_oid(cell);
+		HeapTuple	tuple;
+		Form_pg_index form;
+
+		if (index == primary_key)
+			continue;
+		tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", index);
+		form = (Form_pg_index) GETSTRUCT(tuple);
+		alone = !form->indisunique && !form->indisexclusion;
+		ReleaseSysCache(tuple);
+		if (!alone)
+			break;
+	}
+	list_free(indexes);
+	return alone;
+}
+
 static const TablePlan *
 table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int ncolumns,
 		   const int *key, int nkey, bool all_columns_given,
@@ -295,7 +346,8 @@ table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int n
 	Form_pg_class form = relation->rd_rel;
 	uint64		invalidations_before = plan_invalidations;
 
-	if (plan->relid == RelationGetRelid(relation))
+	if (plan->relid == RelationGetRelid(relation) && plan->owner == owner &&
+		plan->journal == reference->journal)
 		return plan;
 	if (!plan_callback_registered)
 	{
@@ -303,16 +355,20 @@ table_plan(Relation relation, TablePlan *plan, const KnownColumn *columns, int n
 		plan_callback_registered = true;
 	}
 	memset(plan, 0, sizeof(*plan));
+	plan->owner = owner;
+	plan->journal = reference->journal;
 	plan->primary_key = ocpb_primary_key_index(relation);
 	/* Row security is bypassed by the table's owner only. */
 	plan->direct = form->relkind == RELKIND_RELATION && !form->relispartition &&
 		form->relowner == owner &&
+		pg_class_aclcheck(RelationGetRelid(relation), owner, ACL_INSERT) == ACLCHECK_OK &&
 		!form->relhasrules &&
 		!(form->relrowsecurity && form->relforcerowsecurity) &&
 		(relation->rd_att->constr == NULL || relation->rd_att->constr->num_check == 0) &&
 		OidIsValid(plan->primary_key) &&
 		columns_fit(relation, columns, ncolumns, all_columns_given, plan) &&
 		primary_key_is(relation, plan, key, nkey) &&
+		primary_key_checks_alone(relation, plan->primary_key) &&
 		!has_insert_triggers(relation, reference, plan);
 	/* Good for this call (the table is locked); made again if it changed. */
 	plan->relid = plan_invalidations == invalidations_before ?

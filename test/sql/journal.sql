@@ -249,6 +249,48 @@ ALTER TABLE ocp_backup.task ADD CONSTRAINT task_cluster_is_a_call
     FOREIGN KEY (cluster_id) REFERENCES ocp_backup.invocation (id) NOT VALID;
 SELECT * FROM call_counting_sql_writes(:direct_id, :'storage');
 ALTER TABLE ocp_backup.task DROP CONSTRAINT task_cluster_is_a_call;
+-- The owner's rights decide table by table: once the journal is another
+-- role's, its task table (still the old owner's) is SQL's to write, even
+-- in a session that wrote it directly before; with both tables that
+-- role's, rows go in directly again, as that role; without its right to
+-- INSERT into one, SQL writes (record_invocation, as the extension's
+-- owner).  Another unique index, a column of a domain (whose default the
+-- row gets), or a type modifier on a column the writer fills also leave
+-- the rows to SQL.
+SELECT relowner::regrole AS journal_owner FROM pg_class
+ WHERE oid = 'ocp_backup.invocation'::regclass \gset
+CREATE ROLE ocp_keeper NOLOGIN;
+-- (The task table's foreign key is checked as the journal's owner.)
+GRANT USAGE ON SCHEMA ocp_backup TO ocp_keeper;
+SELECT * FROM call_counting_sql_writes(43, :'storage');
+ALTER TABLE ocp_backup.invocation OWNER TO ocp_keeper;
+SELECT * FROM call_counting_sql_writes(44, :'storage');
+ALTER TABLE ocp_backup.task OWNER TO ocp_keeper;
+SELECT * FROM call_counting_sql_writes(45, :'storage');
+REVOKE INSERT ON ocp_backup.task FROM ocp_keeper;
+SELECT * FROM call_counting_sql_writes(46, :'storage');
+GRANT INSERT ON ocp_backup.task TO ocp_keeper;
+ALTER TABLE ocp_backup.invocation OWNER TO :journal_owner;
+ALTER TABLE ocp_backup.task OWNER TO :journal_owner;
+REVOKE USAGE ON SCHEMA ocp_backup FROM ocp_keeper;
+DROP ROLE ocp_keeper;
+SELECT i.cluster_id, count(t.task_id) AS tasks
+  FROM ocp_backup.invocation i LEFT JOIN ocp_backup.task t ON t.invocation_id = i.id
+ WHERE i.cluster_id BETWEEN 43 AND 46 GROUP BY i.cluster_id ORDER BY 1;
+CREATE UNIQUE INDEX invocation_id_again ON ocp_backup.invocation (id);
+SELECT * FROM call_counting_sql_writes(47, :'storage');
+DROP INDEX ocp_backup.invocation_id_again;
+CREATE DOMAIN task_note AS text DEFAULT 'the domain''s default' CHECK (VALUE IS NOT NULL);
+ALTER TABLE ocp_backup.task ADD COLUMN note task_note;
+SELECT * FROM call_counting_sql_writes(48, :'storage');
+SELECT t.note FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
+ WHERE i.cluster_id = 48;
+ALTER TABLE ocp_backup.task DROP COLUMN note;
+DROP DOMAIN task_note;
+ALTER TABLE ocp_backup.invocation ALTER COLUMN reconciled_at TYPE timestamptz(0);
+SELECT * FROM call_counting_sql_writes(49, :'storage');
+ALTER TABLE ocp_backup.invocation ALTER COLUMN reconciled_at TYPE timestamptz;
+SELECT * FROM call_counting_sql_writes(50, :'storage');
 RESET track_functions;
 DROP FUNCTION call_counting_sql_writes(bigint, jsonb);
 SELECT max(id) AS sql_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
