@@ -121,11 +121,12 @@ journal_relation(const char *name, Oid namespace_id)
 }
 
 /*
- * Finds a journal function by its schema and exact argument types: no
- * search_path takes part, and the caller needs no USAGE on the schema.
+ * A function found by its schema and exact argument types, InvalidOid if
+ * there is none: no search_path takes part, and the caller needs no USAGE
+ * on the schema.
  */
-static Oid
-journal_function(const char *name, Oid namespace_id, int nargs, const Oid *arg_types)
+Oid
+ocpb_function_in_schema(const char *name, Oid namespace_id, int nargs, const Oid *arg_types)
 {
 	HeapTuple	tuple;
 	Oid			function;
@@ -134,12 +135,22 @@ journal_function(const char *name, Oid namespace_id, int nargs, const Oid *arg_t
 							PointerGetDatum(buildoidvector(arg_types, nargs)),
 							ObjectIdGetDatum(namespace_id));
 	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	function = ((Form_pg_proc) GETSTRUCT(tuple))->oid;
+	ReleaseSysCache(tuple);
+	return function;
+}
+
+static Oid
+journal_function(const char *name, Oid namespace_id, int nargs, const Oid *arg_types)
+{
+	Oid			function = ocpb_function_in_schema(name, namespace_id, nargs, arg_types);
+
+	if (!OidIsValid(function))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("the journal function ocp_backup.%s does not exist", name),
 				 errhint("Update the extension to the version of its library: ALTER EXTENSION ocp_backup UPDATE;")));
-	function = ((Form_pg_proc) GETSTRUCT(tuple))->oid;
-	ReleaseSysCache(tuple);
 	return function;
 }
 

@@ -110,6 +110,8 @@ extern Oid	ocpb_journal_oid(void);
  * privileged writers, granted to nobody, are called with it through fmgr.
  */
 extern Oid	ocpb_extension_function(const char *name, int nargs, const Oid *arg_types);
+extern Oid	ocpb_function_in_schema(const char *name, Oid namespace_id, int nargs,
+									const Oid *arg_types);
 
 /* The role that owns the journal, which the journal writer runs as. */
 extern Oid	ocpb_journal_owner(void);

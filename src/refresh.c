@@ -12,7 +12,6 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -23,7 +22,6 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "endpoint.h"
@@ -74,21 +72,16 @@ typedef struct TaskRead
 static void
 check_right_to_read_tasks(FunctionCallInfo fcinfo)
 {
-	Oid			arg_types[2] = {INT8OID, TEXTOID};
-	Oid			namespace_id = get_func_namespace(fcinfo->flinfo->fn_oid);
-	HeapTuple	tuple;
-	Oid			task_function;
+	const Oid	arg_types[] = {INT8OID, TEXTOID};
+	Oid			task_function = ocpb_function_in_schema("ocp_backup_task",
+														get_func_namespace(fcinfo->flinfo->fn_oid),
+														lengthof(arg_types), arg_types);
 
-	tuple = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum("ocp_backup_task"),
-							PointerGetDatum(buildoidvector(arg_types, 2)),
-							ObjectIdGetDatum(namespace_id));
-	if (!HeapTupleIsValid(tuple))
+	if (!OidIsValid(task_function))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("function ocp_backup_task(bigint, text) does not exist beside ocp_backup_read_tasks"),
 				 errhint("Update the extension to the version of its library: ALTER EXTENSION ocp_backup UPDATE;")));
-	task_function = ((Form_pg_proc) GETSTRUCT(tuple))->oid;
-	ReleaseSysCache(tuple);
 	if (pg_proc_aclcheck(task_function, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
