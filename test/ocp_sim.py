@@ -1735,6 +1735,7 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
     def __init__(self, request, client_address, server, conn_number):
         self.conn_number = conn_number
         self.state = server.state
+        self.in_flight = False  # this connection's request counts in state.in_flight
         super().__init__(request, client_address, server)
 
     def version_string(self):
@@ -1788,6 +1789,7 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
             self.send_answer(self.state.error_envelope(err, request.headers))
             return
         delay = self.state.answering(1)
+        self.in_flight = True
         try:
             if delay > 0:
                 self.server.stopping.wait(delay)
@@ -1804,6 +1806,12 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
             err = ApiError(500, 60018, "ocp_sim internal error")
             self.send_answer(self.state.error_envelope(err, request.headers))
         finally:
+            self.end_in_flight()
+
+    def end_in_flight(self):
+        """Counts this connection's request out of state.in_flight, once."""
+        if self.in_flight:
+            self.in_flight = False
             self.state.answering(-1)
 
     def read_body(self):
@@ -1851,6 +1859,10 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
 
     def send_answer(self, answer):
         self.send_head(answer, len(answer.body))
+        # Counted out before the body leaves: a client that sends its next
+        # request the moment this answer is whole must not find this one
+        # still counted, or the peak would exceed its real concurrency.
+        self.end_in_flight()
         self.wfile.write(answer.body)
 
     def wait_for_client_close(self):
