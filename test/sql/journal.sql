@@ -76,7 +76,8 @@ SELECT sim_fault('{"kind": "hang"}');
 DO $$
 BEGIN
   FOR i IN 1..100 LOOP
-    EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE 'SELECT * FROM ocp_backup_now(30,%' AND state = 'active');
+    -- Until the request has reached the simulator (so it was recorded first).
+    EXIT WHEN EXISTS (SELECT FROM sim_requests() r WHERE r ->> 'path' LIKE '%/clusters/30/%');
     PERFORM pg_sleep(0.05);
   END LOOP;
 END $$;
