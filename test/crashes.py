@@ -227,6 +227,42 @@ def kill(pid):
     os.kill(pid, 9)
 
 
+def wait_until(condition, timeout=20):
+    """Polls condition() until it holds or timeout seconds pass; its last value."""
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def spool_directory(cluster):
+    return cluster.value("SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid "
+                         "FROM pg_database WHERE datname = current_database()")
+
+
+def answered_in_call_logs(spool):
+    """The clusters whose answered row (outcome known) a call log holds now."""
+    answered = set()
+    try:
+        names = [n for n in os.listdir(spool) if n.endswith(".jsonl")]
+    except OSError:
+        return answered
+    for name in names:
+        try:
+            with open(os.path.join(spool, name)) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue  # handed to the writer and gone meanwhile
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line still being written
+            if row.get("outcome_unknown") is False:
+                answered.add(row.get("cluster_id"))
+    return answered
+
+
 def judge(name, cluster, sim, cluster_id, expect_unknown, extra="", patience=PATIENCE_S):
     received = sim.backup_requests(cluster_id)
     rows = wait_rows(cluster, cluster_id, received, patience)
@@ -268,12 +304,9 @@ def scenario_kill_many(cluster, sim):
     for cluster_id in ids:
         wait_requests(sim, cluster_id, 1)
     # The four answers are read and their rows logged a moment after they came.
-    deadline = time.time() + 10
-    while time.time() < deadline and cluster.value(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash_many' "
-            "AND wait_event IS NOT NULL AND state = 'active'") != "1":
-        time.sleep(0.05)
-    time.sleep(0.3)
+    spool = spool_directory(cluster)
+    answered = set(ids) - set(hanging)
+    wait_until(lambda: answered <= answered_in_call_logs(spool))
     for pid in cluster.backend_pids("crash_many"):
         kill(pid)
     session.wait(timeout=30)
@@ -331,7 +364,7 @@ def calls_in_flight(cluster, sim, cluster_id, app, count):
 def scenario_kill_other(cluster, sim):
     sessions = calls_in_flight(cluster, sim, 104, "crash_inflight", 3)
     bystander = cluster.background("SELECT pg_sleep(600);\n", "crash_bystander")
-    time.sleep(0.3)
+    wait_until(lambda: cluster.backend_pids("crash_bystander"))
     for pid in cluster.backend_pids("crash_bystander"):
         kill(pid)
     for session in sessions + [bystander]:
@@ -435,7 +468,10 @@ def scenario_first_use(cluster, sim):
     session = cluster.background("BEGIN;\n%s\nSELECT pg_sleep(600);\n" % call_sql(116),
                                  "crash_terminated")
     wait_requests(sim, 116, 1)
-    time.sleep(0.3)
+    # Once the call has returned (its answered row logged) and the sleep began.
+    wait_until(lambda: cluster.value(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash_terminated' "
+        "AND query LIKE 'SELECT pg_sleep%'") == "1")
     cluster.value("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                   "WHERE application_name = 'crash_terminated'")
     session.wait(timeout=30)
@@ -485,8 +521,11 @@ def scenario_burst(cluster, sim, calls):
 def scenario_locked_journal(cluster, sim):
     sim.fresh()
     locker = cluster.background("BEGIN;\nLOCK TABLE ocp_backup.invocation;\n"
-                                "SELECT pg_sleep(4);\nCOMMIT;\n", "crash_locker")
-    time.sleep(0.5)
+                                "SELECT pg_sleep(8);\nCOMMIT;\n", "crash_locker")
+    wait_until(lambda: cluster.value(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE a.application_name = 'crash_locker' AND l.granted "
+        "AND l.relation = 'ocp_backup.invocation'::regclass") != "0")
     # A failed call (cluster 99 is missing in the simulator) does not touch
     # the journal; a successful one would wait for the lock in its INSERT.
     out, err = cluster.psql(call_sql(99, "successful"))
@@ -521,8 +560,7 @@ def scenario_prepared(cluster, sim):
 def scenario_recreated(cluster, sim):
     """Rows logged for a journal that is then dropped and created again."""
     sim.fresh()
-    spool = cluster.value("SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid "
-                          "FROM pg_database WHERE datname = current_database()")
+    spool = spool_directory(cluster)
     old_journal = cluster.value("SELECT 'ocp_backup.invocation'::regclass::oid")
     cluster.psql("DROP EXTENSION ocp_backup CASCADE;\nCREATE EXTENSION ocp_backup;\n"
                  "CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url '%s', timeout_ms '60000');\n"
