@@ -506,7 +506,7 @@ class Tasks(SimTestCase):
         return [s["status"] for s in task["subtasks"]]
 
     def test_progression(self):
-        self.sim.control("POST", "config", {"task_seconds": 0.6})
+        self.sim.control("POST", "config", {"task_seconds": 3600})
         task_id = self.start_task(8)
         task = self.assert_envelope(self.sim.task(task_id), 200)["data"]
         self.assertEqual((task["id"], task["name"], task["status"], task["type"],
@@ -519,7 +519,8 @@ class Tasks(SimTestCase):
         self.assertRegex(" ".join(self.statuses(task)), r"^(SUCCESSFUL )*RUNNING( PENDING)*$")
         for date in (task["createTime"], task["startTime"]):
             self.assertRegex(date, INSTANCE_DATE)
-        time.sleep(0.7)
+        # The task's hour passes on the simulator's clock, not on this one.
+        self.sim.control("POST", "config", {"clock_skew_seconds": 3601})
         task = self.sim.task(task_id).json()["data"]
         self.assertEqual(task["status"], "SUCCESSFUL")
         self.assertRegex(task["finishTime"], INSTANCE_DATE)
@@ -693,6 +694,13 @@ class Faults(SimTestCase):
     def fault(self, **fault):
         self.assertEqual(self.sim.control("POST", "faults", fault), {"queued": 1})
 
+    def wait_faults_taken(self):
+        """Until a request has taken every queued fault (5 s at most)."""
+        deadline = time.monotonic() + 5
+        while self.sim.control("GET", "faults") != []:
+            self.assertLess(time.monotonic(), deadline, "the fault was not taken")
+            time.sleep(0.02)
+
     def test_delay(self):
         self.fault(kind="delay", ms=300)
         started = time.monotonic()
@@ -704,7 +712,7 @@ class Faults(SimTestCase):
     def test_hang(self):
         self.fault(kind="hang")
         with self.assertRaises(socket.timeout):
-            self.sim.backup(8, timeout=0.4)
+            self.sim.backup(8, timeout=1)
         self.assertEqual(self.last_request()["path"], backup_path(8))
         self.assertEqual(self.sim.backup(8).status, 200)  # the hang created no task
 
@@ -713,7 +721,7 @@ class Faults(SimTestCase):
         hanging = self.sim.connect(timeout=5)
         try:
             hanging.request("GET", "/api/v2/tasks/instances", headers=ADMIN)
-            time.sleep(0.1)
+            self.wait_faults_taken()  # by that request, not by the next
             started = time.monotonic()
             self.assertEqual(self.sim.call("GET", "/api/v2/time").status, 200)
             self.assertLess(time.monotonic() - started, 2)
@@ -722,7 +730,7 @@ class Faults(SimTestCase):
 
     def test_stall(self):
         self.fault(kind="stall", bytes=12)
-        received, closed = self.sim.raw_exchange(self.sim.raw_backup_request(8), timeout=0.8)
+        received, closed = self.sim.raw_exchange(self.sim.raw_backup_request(8), timeout=2)
         status, headers, body = split_answer(received)
         self.assertFalse(closed)
         self.assertEqual(status, "HTTP/1.1 200 OK")
@@ -1360,7 +1368,7 @@ class FleetBackupNow(FleetTestCase):
 
     def test_job_follows_the_task(self):
         self.upload()
-        self.sim.control("POST", "config", {"task_seconds": 0.5})
+        self.sim.control("POST", "config", {"task_seconds": 3600})
         body = {**BACKUP_BODY, "dataBackupMode": "INCREMENTAL_BACKUP"}
         reply = self.fleet_backup(backup_path(1000005), body)
         task_id = self.assert_envelope(reply, 200)["data"]["backupObjectOpsResultList"][0][
@@ -1377,7 +1385,7 @@ class FleetBackupNow(FleetTestCase):
                                delta=0.002)
         self.assertEqual(self.sim.control("GET", "fleet")["clusters"][0]["history"][-1]
                          ["ocpTaskId"], task_id)
-        time.sleep(0.6)
+        self.sim.control("POST", "config", {"clock_skew_seconds": 3601})
         job = self.history(1000005)[0]
         task = self.sim.task(task_id).json()["data"]
         self.assertEqual((job["taskId"], job["status"]), (9, "DONE"))

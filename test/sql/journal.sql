@@ -205,6 +205,16 @@ ROLLBACK;
 SELECT journal_rows_eventually('cluster_id = 34') AS rolled_back_call,
        journal_rows_eventually('id = ' || :planted_id) AS planted_row;
 SELECT invoked_by, cluster_id FROM ocp_backup.invocation WHERE id = :planted_id;
+-- (The writer removes a log a moment after its rows are visible.)
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN NOT EXISTS (SELECT FROM pg_ls_dir(current_setting('data_directory') || '/pg_ocp_backup/'
+                                                || (SELECT oid FROM pg_database WHERE datname = current_database())) f
+                           WHERE f LIKE '%.jsonl');
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
 SELECT f AS spool_files FROM pg_ls_dir(:'spool_dir') f WHERE f <> 'writer.lock' ORDER BY 1;
 SELECT pg_read_file(:'poisoned' || '.aside') AS set_aside;
 COPY (SELECT 1) TO PROGRAM :'remove_aside';
