@@ -223,6 +223,10 @@ END $$;
 SELECT sim_fault('{"kind": "hang", "path": "/clusters/307/"}');
 SELECT try($$SELECT * FROM ocp_backup_now(307, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{"configName": "c", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/"}}', 'fleet')$$) ~ '^08006' AS timed_out;
 SELECT ocp_console_backup(307) AS console_backup_started;
+-- A failed call's row reaches the journal through the writer, after the
+-- statement's end: the listing waits for each cluster's.
+SELECT bool_and(journal_rows_eventually('cluster_id = ' || c) > 0) AS all_journaled
+  FROM unnest(ARRAY[301, 302, 303, 305, 306, 307]) c;
 SELECT cluster_id, http_status, successful, outcome_unknown, reconciled_at
   FROM ocp_backup.invocation WHERE cluster_id BETWEEN 301 AND 307 ORDER BY id;
 -- Until a call's window has passed (its timeout, and the margin allowed for
