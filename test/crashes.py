@@ -216,13 +216,6 @@ def wait_rows(cluster, cluster_id, count, patience=PATIENCE_S):
         time.sleep(0.2)
 
 
-def wait_requests(sim, cluster_id, count, timeout=20):
-    deadline = time.time() + timeout
-    while sim.backup_requests(cluster_id) < count and time.time() < deadline:
-        time.sleep(0.05)
-    return sim.backup_requests(cluster_id)
-
-
 def kill(pid):
     os.kill(pid, 9)
 
@@ -233,6 +226,12 @@ def wait_until(condition, timeout=20):
     while not condition() and time.time() < deadline:
         time.sleep(0.05)
     return condition()
+
+
+def wait_requests(sim, cluster_id, count, timeout=20):
+    """Waits until the simulator has seen count requests of the cluster; how many it saw."""
+    wait_until(lambda: sim.backup_requests(cluster_id) >= count, timeout)
+    return sim.backup_requests(cluster_id)
 
 
 def spool_directory(cluster):
