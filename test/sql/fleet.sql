@@ -10,6 +10,8 @@
 CREATE SERVER fleet FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 CREATE USER MAPPING FOR PUBLIC SERVER fleet OPTIONS (username 'admin', password 'admin');
 SELECT sim_reset();
+-- Earlier suites' failed calls are in the journal before it is emptied.
+SELECT journal_writer_caught_up();
 TRUNCATE ocp_backup.invocation, ocp_backup.cluster, ocp_backup.tenant, ocp_backup.backup_history RESTART IDENTITY CASCADE;
 
 -- Six clusters, as OCP's own schedule left them: fresh, stale, never
@@ -224,9 +226,8 @@ SELECT sim_fault('{"kind": "hang", "path": "/clusters/307/"}');
 SELECT try($$SELECT * FROM ocp_backup_now(307, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{"configName": "c", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/"}}', 'fleet')$$) ~ '^08006' AS timed_out;
 SELECT ocp_console_backup(307) AS console_backup_started;
 -- A failed call's row reaches the journal through the writer, after the
--- statement's end: the listing waits for each cluster's.
-SELECT bool_and(journal_rows_eventually('cluster_id = ' || c) > 0) AS all_journaled
-  FROM unnest(ARRAY[301, 302, 303, 305, 306, 307]) c;
+-- statement's end: the listing waits for the writer.
+SELECT journal_writer_caught_up();
 SELECT cluster_id, http_status, successful, outcome_unknown, reconciled_at
   FROM ocp_backup.invocation WHERE cluster_id BETWEEN 301 AND 307 ORDER BY id;
 -- Until a call's window has passed (its timeout, and the margin allowed for

@@ -96,6 +96,25 @@ BEGIN
   RETURN found;
 END $$;
 
+-- Waits up to 10 s until the journal writer has written every row handed to
+-- it, that is until no call log of this database holds a row (a session's own
+-- log is emptied when its transaction commits with every row inserted; the
+-- writer removes a log once its rows are in); returns whether it did.
+CREATE OR REPLACE FUNCTION journal_writer_caught_up() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+  spool text := current_setting('data_directory') || '/pg_ocp_backup/'
+                || (SELECT oid FROM pg_database WHERE datname = current_database());
+BEGIN
+  FOR i IN 1..200 LOOP
+    IF NOT EXISTS (SELECT FROM pg_ls_dir(spool, true, false) f
+                    WHERE f LIKE '%.jsonl' AND (pg_stat_file(spool || '/' || f, true)).size > 0) THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN false;
+END $$;
+
 -- Runs a statement and returns its error, with run-dependent numbers masked.
 CREATE OR REPLACE FUNCTION try(statement text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
