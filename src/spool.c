@@ -55,6 +55,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "fmgr.h"
@@ -861,6 +862,25 @@ set_aside(const char *path, StringInfo rows)
 }
 
 /*
+ * Flushes all the WAL inserted so far.  GetXLogInsertRecPtr is where the next
+ * record would begin: at the very start of a page, past the page's header,
+ * which no WAL has reached yet, and XLogFlush raises an error for a request
+ * past the WAL there is.  (GetXLogInsertEndRecPtr does this, but older
+ * minor releases lack it.)
+ */
+static void
+flush_inserted_wal(void)
+{
+	XLogRecPtr	end = GetXLogInsertRecPtr();
+
+	if (XLogSegmentOffset(end, wal_segment_size) == SizeOfXLogLongPHD)
+		end -= SizeOfXLogLongPHD;
+	else if (end % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		end -= SizeOfXLogShortPHD;
+	XLogFlush(end);
+}
+
+/*
  * Writes the rows of one log in one transaction, each in a subtransaction.
  * Once the commit is on disk (the log is the rows' only other copy), the
  * log is removed, or, when rows wait on a lock, rewritten with just those.
@@ -890,7 +910,7 @@ replay_log(int fd, const char *path)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	/* The rows skipped as there already may be of an asynchronous commit. */
-	XLogFlush(GetXLogInsertRecPtr());
+	flush_inserted_wal();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	waiting = replay.waiting_rows != NIL;
 	if (waiting)
