@@ -189,12 +189,11 @@ SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid AS spool_di
   FROM pg_database WHERE datname = current_database() \gset
 SELECT :'spool_dir' || '/0-poisoned.jsonl' AS poisoned, :'spool_dir' || '/1-unreadable.jsonl' AS unreadable,
        nextval('ocp_backup.invocation_id_seq') AS planted_id \gset
-COPY (VALUES ('not a journal row'),
-             (format('{"id": %s, "started_at": %s, "finished_at": %s, '
-                     '"invoked_by": "planted", "server_name": "ocp", "cluster_id": 77, "backup_mode": "PHYSICAL_BACKUP", '
-                     '"data_mode": "FULL_BACKUP", "request": {}, "successful": false, "task_ids": [], '
-                     '"outcome_unknown": false}', :planted_id, to_json(now()), to_json(now()))))
-  TO :'poisoned';
+SELECT format('{"id": %s, "started_at": %s, "finished_at": %s, '
+              '"invoked_by": "planted", "server_name": "ocp", "cluster_id": 77, "backup_mode": "PHYSICAL_BACKUP", '
+              '"data_mode": "FULL_BACKUP", "request": {}, "successful": false, "task_ids": [], '
+              '"outcome_unknown": false}', :planted_id, to_json(now()), to_json(now())) AS planted_row \gset
+COPY (VALUES ('not a journal row'), (:'planted_row')) TO :'poisoned';
 COPY (SELECT 'x') TO :'unreadable';
 SELECT format('cat >/dev/null; chmod 000 %s', :'unreadable') AS make_unreadable,
        format('cat >/dev/null; rm -f %s/*.aside', :'spool_dir') AS remove_aside \gset
@@ -219,11 +218,12 @@ COPY (SELECT 1) TO PROGRAM :'remove_aside';
 -- replay, so it is tried until the position held through a replay.
 CREATE FUNCTION wal_at_page_start() RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
+  page int := current_setting('wal_block_size')::int;
   room int;
 BEGIN
   FOR i IN 1..20 LOOP
-    room := 8192 - ((pg_current_wal_insert_lsn() - '0/0'::pg_lsn) % 8192)::int;
-    IF room = 8192 - 24 THEN
+    room := page - ((pg_current_wal_insert_lsn() - '0/0'::pg_lsn) % page)::int;
+    IF room = page - 24 THEN
       RETURN true;
     END IF;
     -- A non-transactional message with the prefix 'x' takes 55 bytes besides
@@ -251,11 +251,7 @@ BEGIN
   END LOOP;
   logs_left := ARRAY(SELECT f FROM pg_ls_dir(spool_dir) f WHERE f LIKE '2-journaled-%' ORDER BY f);
 END $$;
-SELECT * FROM replay_at_page_start(:'spool_dir',
-  format('{"id": %s, "started_at": %s, "finished_at": %s, '
-         '"invoked_by": "planted", "server_name": "ocp", "cluster_id": 77, "backup_mode": "PHYSICAL_BACKUP", '
-         '"data_mode": "FULL_BACKUP", "request": {}, "successful": false, "task_ids": [], '
-         '"outcome_unknown": false}', :planted_id, to_json(now()), to_json(now())));
+SELECT * FROM replay_at_page_start(:'spool_dir', :'planted_row');
 DROP FUNCTION replay_at_page_start(text, text), wal_at_page_start();
 
 -- The rows go straight into the tables while nothing on them needs SQL,
