@@ -4,7 +4,7 @@ EXTENSION = ocp_backup
 # The version, written once: the control file's default_version.
 OCPB_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" ocp_backup.control)
 MODULE_big = ocp_backup
-DATA = sql/ocp_backup--1.0.sql sql/ocp_backup--1.1.sql sql/ocp_backup--1.0--1.1.sql
+DATA = sql/ocp_backup--1.0.sql sql/ocp_backup--1.0--1.1.sql sql/ocp_backup--1.1--1.2.sql
 
 # The pure core: plain C over cJSON and libcrypto, no PostgreSQL headers.
 CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o src/scrub.o src/json_plain.o
