@@ -16,7 +16,11 @@ SET client_min_messages = warning;
 CREATE EXTENSION ocp_backup VERSION '1.0';
 RESET client_min_messages;
 GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text) TO upgrade_grantee WITH GRANT OPTION;
+-- A role that may create where the functions live could plant overloads:
+-- the update warns.
+GRANT CREATE ON SCHEMA public TO upgrade_grantee;
 ALTER EXTENSION ocp_backup UPDATE;
+REVOKE CREATE ON SCHEMA public FROM upgrade_grantee;
 SELECT extversion FROM pg_extension WHERE extname = 'ocp_backup';
 SELECT has_function_privilege('upgrade_grantee', 'ocp_backup_now(bigint, text, text, jsonb, text, bigint)',
                               'EXECUTE WITH GRANT OPTION') AS grant_kept;
