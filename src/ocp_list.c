@@ -52,26 +52,28 @@ without_url_credentials(char *body, size_t len)
 	return copy;
 }
 
-/* GETs one page: its rows as jsonb, for the SQL that stores them. */
-static void
-read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject *subject,
-		  long page, int page_size, OcpbPageRead *read)
+/* The path of one page of a list. */
+static char *
+page_path(const char *path, long page, int page_size)
 {
-	OcpbHttpRequest request;
-	OcpbHttpResult http;
+	return psprintf("%s%cpage=%ld&size=%d", path, strchr(path, '?') ? '&' : '?',
+					page, page_size);
+}
+
+/* A page's result as jsonb, for the SQL that stores it; raises a failure. */
+static void
+page_from_result(const OcpbEndpoint *endpoint, const char *request_path,
+				 const OcpbCallSubject *subject, long page, OcpbHttpResult *http,
+				 OcpbPageRead *read)
+{
 	OcpbListPage list;
 	OcpbFailure failure;
 
-	memset(&request, 0, sizeof(request));
-	request.method = "GET";
-	request.path = psprintf("%s%cpage=%ld&size=%d", path, strchr(path, '?') ? '&' : '?',
-							page, page_size);
-	ocpb_http_exchange(endpoint, &request, &http);
-	if (!ocpb_parse_list_page(http.body, http.body_len, &list))
+	if (!ocpb_parse_list_page(http->body, http->body_len, &list))
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
-		if (ocpb_exchange_failed(endpoint, subject, &http, &list.envelope, &failure))
+		if (ocpb_exchange_failed(endpoint, subject, http, &list.envelope, &failure))
 			ocpb_raise_failure(&failure);
 		read->n_rows = list.n_contents;
 		read->last = page >= list.total_pages || list.n_contents == 0;
@@ -81,15 +83,30 @@ read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject 
 		ocpb_list_page_free(&list);
 	}
 	PG_END_TRY();
-	if (!ocpb_jsonb_takes(http.body, http.body_len))
+	if (!ocpb_jsonb_takes(http->body, http->body_len))
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("OCP server \"%s\" sent a page ocp_backup cannot store", endpoint->server_name),
 				 errdetail("The answer to %s holds a number PostgreSQL's numeric cannot hold, or text jsonb refuses.",
-						   request.path)));
+						   request_path)));
 	read->answer = DirectFunctionCall1(jsonb_in,
-									   CStringGetDatum(without_url_credentials(http.body,
-																			   http.body_len)));
+									   CStringGetDatum(without_url_credentials(http->body,
+																			   http->body_len)));
+}
+
+/* GETs one page: its rows as jsonb, for the SQL that stores them. */
+static void
+read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject *subject,
+		  long page, int page_size, OcpbPageRead *read)
+{
+	OcpbHttpRequest request;
+	OcpbHttpResult http;
+
+	memset(&request, 0, sizeof(request));
+	request.method = "GET";
+	request.path = page_path(path, page, page_size);
+	ocpb_http_exchange(endpoint, &request, &http);
+	page_from_result(endpoint, request.path, subject, page, &http, read);
 }
 
 void
@@ -127,6 +144,158 @@ ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
 		MemoryContextDelete(page_context);
 	}
 	PG_END_TRY();
+}
+
+void
+ocpb_list_page(const OcpbEndpoint *endpoint, OcpbList *list, OcpbPageRead *read)
+{
+	if (list->throttled)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("OCP server \"%s\" is throttling requests", endpoint->server_name),
+				 errdetail("The request to %s was not sent: the server answered 429 and its RateLimit-Reset has not passed.",
+						   list->subject.action)));
+	Assert(list->answered);
+	page_from_result(endpoint, list->path, &list->subject, list->page, list->http, read);
+	list->last = read->last;
+}
+
+/* One round of ocpb_read_lists: the lists with a page to read. */
+typedef struct ListRound
+{
+	OcpbList   *lists;
+	int			n_lists;
+	int		   *pending;		/* per list index of its group's first: requests out */
+	OcpbListGroupDone done;
+	void	   *arg;
+} ListRound;
+
+/* The group of list i: its first list and how many it has. */
+static int
+group_bounds(const ListRound *round, int i, int *n)
+{
+	int			first = i;
+	int			last = i;
+
+	while (first > 0 && round->lists[first - 1].group == round->lists[i].group)
+		first--;
+	while (last + 1 < round->n_lists && round->lists[last + 1].group == round->lists[i].group)
+		last++;
+	*n = last - first + 1;
+	return first;
+}
+
+static void
+hand_over_group(ListRound *round, int first, int n)
+{
+	int			i;
+
+	for (i = first; i < first + n; i++)
+		round->lists[i].go_on = false;
+	round->done(&round->lists[first], n, round->arg);
+	for (i = first; i < first + n; i++)
+	{
+		OcpbList   *list = &round->lists[i];
+
+		if (list->answered || list->throttled)
+			list->done = !list->go_on || list->last || list->throttled;
+		if (list->http != NULL && list->http->body != NULL)
+		{
+			pfree(list->http->body);
+			list->http->body = NULL;
+		}
+		list->answered = list->throttled = false;
+		list->http = NULL;
+	}
+}
+
+static void
+list_answered(OcpbExchange *exchange, void *arg)
+{
+	ListRound  *round = arg;
+	int			i = (int) (intptr_t) exchange->arg;
+	int			first;
+	int			n;
+
+	round->lists[i].answered = true;
+	round->lists[i].http = &exchange->result;
+	first = group_bounds(round, i, &n);
+	if (--round->pending[first] == 0)
+		hand_over_group(round, first, n);
+}
+
+void
+ocpb_read_lists(const OcpbEndpoint *endpoint, OcpbList *lists, int n_lists,
+				OcpbListGroupDone done, void *arg)
+{
+	OcpbExchange *exchanges = palloc0(sizeof(OcpbExchange) * Max(n_lists, 1));
+	OcpbExchangeHooks hooks;
+	ListRound	round;
+	int			n_exchanges;
+	int			i;
+	int			n;
+
+	round.lists = lists;
+	round.n_lists = n_lists;
+	round.pending = palloc0(sizeof(int) * Max(n_lists, 1));
+	round.done = done;
+	round.arg = arg;
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.answered = list_answered;
+	hooks.arg = &round;
+	hooks.pause_on_rate_limit = true;
+	for (i = 0; i < n_lists; i++)
+	{
+		lists[i].page = 0;
+		lists[i].done = lists[i].answered = lists[i].throttled = lists[i].last = false;
+		lists[i].http = NULL;
+	}
+	for (;;)
+	{
+		n_exchanges = 0;
+		for (i = 0; i < n_lists; i++)
+		{
+			OcpbList   *list = &lists[i];
+			OcpbExchange *exchange;
+
+			if (list->done)
+				continue;
+			if (++list->page > OCPB_MAX_PAGES)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("OCP server \"%s\" lists more than %d pages", endpoint->server_name,
+								OCPB_MAX_PAGES),
+						 errdetail("The list is the answer to %s.", list->path)));
+			exchange = &exchanges[n_exchanges++];
+			memset(exchange, 0, sizeof(*exchange));
+			exchange->endpoint = endpoint;
+			exchange->request.method = "GET";
+			exchange->request.path = page_path(list->path, list->page, list->page_size);
+			exchange->arg = (void *) (intptr_t) i;
+			round.pending[group_bounds(&round, i, &n)]++;
+		}
+		if (n_exchanges == 0)
+			break;
+		ocpb_http_exchange_all(exchanges, n_exchanges, &hooks);
+		/* The groups that had a request throttled were not handed over yet. */
+		for (i = 0; i < n_exchanges; i++)
+			if (exchanges[i].skipped)
+				lists[(intptr_t) exchanges[i].arg].throttled = true;
+		for (i = 0; i < n_exchanges; i++)
+		{
+			int			first = group_bounds(&round, (int) (intptr_t) exchanges[i].arg, &n);
+
+			if (round.pending[first] > 0)
+			{
+				round.pending[first] = 0;
+				hand_over_group(&round, first, n);
+			}
+		}
+		for (i = 0; i < n_exchanges; i++)
+			pfree((char *) exchanges[i].request.path);
+	}
+	pfree(round.pending);
+	pfree(exchanges);
 }
 
 Datum

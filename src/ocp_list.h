@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "endpoint.h"
+#include "http.h"
 #include "report.h"
 
 /* OCP's largest page; the fewer round trips, the shorter a sync. */
@@ -39,6 +40,53 @@ typedef bool (*OcpbPageWriter) (const OcpbPageRead *read, void *arg);
 extern void ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
 							const OcpbCallSubject *subject, int page_size,
 							OcpbPageWriter write, void *arg);
+
+/*
+ * One paged list of those ocpb_read_lists reads together.  The caller
+ * fills path, subject, page_size and group; the runner the rest.
+ */
+typedef struct OcpbList
+{
+	const char *path;			/* with or without a query string of its own */
+	OcpbCallSubject subject;	/* whose words a failure takes */
+	int			page_size;
+	int			group;			/* lists of a group are adjacent, handed over together */
+	/* For the group hook, of this round: */
+	long		page;			/* the page requested (1-based) */
+	bool		answered;		/* its exchange has a result */
+	bool		throttled;		/* never sent: its server paused after a 429 */
+	OcpbHttpResult *http;		/* the exchange's result, read by ocpb_list_page */
+	bool		last;			/* set by ocpb_list_page: no page follows */
+	/* Set by the group hook: read the next page (when there is one). */
+	bool		go_on;
+	bool		done;			/* no page of it is read any more */
+} OcpbList;
+
+/*
+ * A group whose requests of this round all have their result (or were
+ * never sent, throttled).  It turns each answered list's result into a
+ * page with ocpb_list_page, stores it, and sets go_on on the lists whose
+ * next page it wants.  It runs while other groups' requests are in flight;
+ * an error it raises ends the whole read.
+ */
+typedef void (*OcpbListGroupDone) (OcpbList *lists, int n_lists, void *arg);
+
+/*
+ * Reads the lists through endpoint concurrently, round by round: page 1 of
+ * each, then the next page of those that go on, at most the server's
+ * max_parallel requests in flight; a 429 pauses the server as refresh's
+ * reads do (the lists not yet sent are handed over throttled).  Each
+ * group's hook runs as soon as its pages of the round are in.
+ */
+extern void ocpb_read_lists(const OcpbEndpoint *endpoint, OcpbList *lists, int n_lists,
+							OcpbListGroupDone done, void *arg);
+
+/*
+ * The page a list's exchange brought, as jsonb, with its row count and
+ * whether it is the last; raises the exchange's failure, classified and
+ * worded like every call to OCP, or that it was throttled.
+ */
+extern void ocpb_list_page(const OcpbEndpoint *endpoint, OcpbList *list, OcpbPageRead *read);
 
 /*
  * Calls one of the ocp_backup schema's privileged functions (SECURITY

@@ -3,11 +3,14 @@
  *
  * For each server: every page of the cluster list, then for each cluster
  * OCP lists, every page of its tenants and the new pages of its data-backup
- * history.  The GETs go out as the caller, with the caller's user mapping;
+ * history, the clusters read concurrently (ocpb_read_lists: at most the
+ * server's max_parallel requests in flight, a 429 pausing the server).  The GETs go out as the caller, with the caller's user mapping;
  * the rows are written by the SQL writers of the install script, as the
- * journal's owner, from what was read here.  Each server, and within it
- * each cluster, runs in a subtransaction of its own, so that one that
- * fails leaves the others' rows and says why in its result row.
+ * journal's owner, from what was read here.  Each server runs in a
+ * subtransaction of its own, and within it each cluster's pages of a round
+ * (mostly its only round: one page of tenants, one of new jobs) are stored
+ * in one, so that one that fails leaves the others' rows and says why in
+ * its result row.
  */
 #include "postgres.h"
 
@@ -16,6 +19,7 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -61,8 +65,12 @@ typedef struct ClusterPages
 	const OcpbEndpoint *endpoint;
 	Datum		seen_by;		/* text: the OCP account of the mapping */
 	Datum		run_started;	/* timestamptz: this server's sync began */
-	int64		cluster_id;
+	int64		cluster_id;		/* the cluster whose pages are being stored */
+	int64	   *cluster_ids;	/* the clusters listed, by group */
+	bool	   *failed;			/* by group: the cluster failed already */
 	SyncCounts *counts;
+	MemoryContext counts_context;	/* where the first failure is kept */
+	MemoryContext page_context; /* reset after each cluster's round */
 } ClusterPages;
 
 static bool
@@ -133,23 +141,101 @@ listed_clusters(const ClusterPages *pages)
 	return DatumGetArrayTypeP(ocpb_call_privileged("listed_clusters", 2, arg_types, args, nulls));
 }
 
-/* One cluster's tenants and new backup jobs. */
+/* A round's pages of one cluster, stored as one. */
+typedef struct ClusterRound
+{
+	ClusterPages *pages;
+	OcpbList   *lists;			/* [0] its tenants, [1] its backup jobs */
+} ClusterRound;
+
 static void
-sync_cluster(void *arg)
+write_cluster_round(void *arg)
+{
+	ClusterRound *round = arg;
+	OcpbPageRead read;
+	int			i;
+
+	/* The pages' memory goes with the round; an error's copy does not. */
+	MemoryContextSwitchTo(round->pages->page_context);
+	for (i = 0; i < 2; i++)
+	{
+		OcpbList   *list = &round->lists[i];
+
+		if (!list->answered && !list->throttled)
+			continue;
+		ocpb_list_page(round->pages->endpoint, list, &read);
+		list->go_on = i == 0 ? write_tenant_page(&read, round->pages) :
+			write_history_page(&read, round->pages);
+	}
+	MemoryContextSwitchTo(round->pages->counts_context);
+}
+
+/*
+ * A cluster's tenants and new backup jobs of one round, in a
+ * subtransaction: a cluster OCP fails to describe leaves the others' rows.
+ */
+static void
+cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 {
 	ClusterPages *pages = arg;
-	OcpbCallSubject subject;
+	ClusterRound round;
+	ErrorData  *failure;
+	MemoryContext caller_context = MemoryContextSwitchTo(pages->counts_context);
 
-	subject.object = psprintf("cluster " INT64_FORMAT, pages->cluster_id);
-	subject.action = psprintf("list the tenants of %s", subject.object);
-	ocpb_read_pages(pages->endpoint,
-					psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", pages->cluster_id),
-					&subject, OCPB_LIST_PAGE_SIZE, write_tenant_page, pages);
-	subject.action = psprintf("list the data backups of %s", subject.object);
-	ocpb_read_pages(pages->endpoint,
-					psprintf("/api/v2/ob/clusters/" INT64_FORMAT
-							 "/backup/task/dataBackupTasks", pages->cluster_id),
-					&subject, HISTORY_PAGE_SIZE, write_history_page, pages);
+	Assert(n_lists == 2);
+	pages->cluster_id = pages->cluster_ids[lists[0].group];
+	round.pages = pages;
+	round.lists = lists;
+	failure = ocpb_try_in_subtransaction(write_cluster_round, &round);
+	MemoryContextSwitchTo(caller_context);
+	MemoryContextReset(pages->page_context);
+	if (failure == NULL)
+		return;
+	lists[0].go_on = lists[1].go_on = false;
+	ereport(WARNING,
+			(errcode(failure->sqlerrcode),
+			 errmsg("could not sync cluster " INT64_FORMAT " of OCP server \"%s\"",
+					pages->cluster_id, pages->endpoint->server_name),
+			 errdetail("%s", ocpb_error_text(failure)),
+			 errhint("Its tenants and backups keep the rows of its last sync.")));
+	/* A cluster failing in a later round has been counted once. */
+	if (pages->failed[lists[0].group])
+		return;
+	pages->failed[lists[0].group] = true;
+	pages->counts->clusters_failed++;
+	if (pages->counts->first_failure == NULL)
+		pages->counts->first_failure = failure;
+}
+
+/*
+ * Every listed cluster's tenants and new backup jobs, read concurrently:
+ * each cluster's two lists go out together, and are stored as soon as both
+ * are in, while the other clusters' requests are in flight.
+ */
+static void
+sync_clusters(ClusterPages *pages, int n_clusters)
+{
+	OcpbList   *lists = palloc0(sizeof(OcpbList) * Max(2 * n_clusters, 1));
+	int			i;
+
+	for (i = 0; i < n_clusters; i++)
+	{
+		int64		id = pages->cluster_ids[i];
+		char	   *object = psprintf("cluster " INT64_FORMAT, id);
+
+		lists[2 * i].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", id);
+		lists[2 * i].subject.object = object;
+		lists[2 * i].subject.action = psprintf("list the tenants of %s", object);
+		lists[2 * i].page_size = OCPB_LIST_PAGE_SIZE;
+		lists[2 * i].group = i;
+		lists[2 * i + 1].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT
+										 "/backup/task/dataBackupTasks", id);
+		lists[2 * i + 1].subject.object = object;
+		lists[2 * i + 1].subject.action = psprintf("list the data backups of %s", object);
+		lists[2 * i + 1].page_size = HISTORY_PAGE_SIZE;
+		lists[2 * i + 1].group = i;
+	}
+	ocpb_read_lists(pages->endpoint, lists, 2 * n_clusters, cluster_round_done, pages);
 }
 
 static void
@@ -164,6 +250,7 @@ sync_server(const OcpbEndpoint *endpoint, void *arg)
 
 	pages.endpoint = endpoint;
 	pages.counts = arg;
+	pages.counts_context = CurrentMemoryContext;
 	/* Whose view of the fleet this is: the OCP account, not the role. */
 	pages.seen_by = CStringGetTextDatum(ocpb_endpoint_account(endpoint));
 	/* Overlapping syncs of a server wait for each other instead of racing. */
@@ -176,25 +263,14 @@ sync_server(const OcpbEndpoint *endpoint, void *arg)
 	clusters = listed_clusters(&pages);
 	deconstruct_array(clusters, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &cluster_ids, NULL, &n_clusters);
-	/* A cluster OCP fails to describe leaves the others' rows. */
+	pages.cluster_ids = palloc(sizeof(int64) * Max(n_clusters, 1));
+	pages.failed = palloc0(sizeof(bool) * Max(n_clusters, 1));
 	for (i = 0; i < n_clusters; i++)
-	{
-		ErrorData  *failure;
-
-		pages.cluster_id = DatumGetInt64(cluster_ids[i]);
-		failure = ocpb_try_in_subtransaction(sync_cluster, &pages);
-		if (failure == NULL)
-			continue;
-		ereport(WARNING,
-				(errcode(failure->sqlerrcode),
-				 errmsg("could not sync cluster " INT64_FORMAT " of OCP server \"%s\"",
-						pages.cluster_id, endpoint->server_name),
-				 errdetail("%s", ocpb_error_text(failure)),
-				 errhint("Its tenants and backups keep the rows of its last sync.")));
-		pages.counts->clusters_failed++;
-		if (pages.counts->first_failure == NULL)
-			pages.counts->first_failure = failure;
-	}
+		pages.cluster_ids[i] = DatumGetInt64(cluster_ids[i]);
+	pages.page_context = AllocSetContextCreate(CurrentMemoryContext, "ocp_backup sync page",
+											   ALLOCSET_DEFAULT_SIZES);
+	sync_clusters(&pages, n_clusters);
+	MemoryContextDelete(pages.page_context);
 }
 
 static void
