@@ -480,6 +480,46 @@ ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 }
 
 /*
+ * Whether a call says something about its cluster's backups: it reached
+ * OCP's backup service and OCP did not deny the cluster (the SQL writer,
+ * ocp_backup.called_cluster's comment and cluster_status say the same).
+ */
+static bool
+call_counts(const OcpbInvocation *invocation)
+{
+	switch (invocation->http_status)
+	{
+		case 0:					/* no answer: counts only if it may have left */
+			return invocation->outcome_unknown;
+		case 401:
+		case 403:
+		case 404:
+		case 407:
+		case 429:
+		case 502:
+		case 504:
+			return invocation->outcome_unknown;
+		default:
+			return true;
+	}
+}
+
+/* The call's cluster in ocp_backup.called_cluster, as the SQL writer does. */
+static void
+record_called_cluster(const OcpbInvocation *invocation)
+{
+	static const Oid arg_types[] = {TEXTOID, INT8OID};
+	Datum		args[2];
+
+	if (!call_counts(invocation))
+		return;
+	args[0] = CStringGetTextDatum(invocation->server_name);
+	args[1] = Int64GetDatum(invocation->cluster_id);
+	(void) OidFunctionCall2(ocpb_extension_function("record_called_cluster", 2, arg_types),
+							args[0], args[1]);
+}
+
+/*
  * The row and its task rows written, straight into the tables when nothing
  * on them needs SQL, else by the SQL writer from the logged row; false
  * when a row of its id is there already.
@@ -493,6 +533,7 @@ insert_call(const OcpbInvocation *invocation, const char *row)
 									  invocation))
 	{
 		case OCPB_WRITE_DONE:
+			record_called_cluster(invocation);
 			return true;
 		case OCPB_WRITE_EXISTS:
 			return false;
