@@ -256,23 +256,28 @@ BEGIN
 END
 $$;
 
--- A reconciled call may have been given the task reconcile found.
+-- A reconciled call may have been given the task reconcile found.  A
+-- statement trigger naming no column: the journal's columns stay free to
+-- change type.
 CREATE FUNCTION ocp_backup.settle_reconciled()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM ocp_backup.settle_last_success(ARRAY[NEW.server_name], ARRAY[NEW.cluster_id]);
+    PERFORM ocp_backup.settle_last_success(pg_catalog.array_agg(n.server_name), pg_catalog.array_agg(n.cluster_id))
+       FROM settled_before o JOIN settled_after n ON n.id = o.id
+      WHERE o.reconciled_at IS NULL AND n.reconciled_at IS NOT NULL
+     HAVING pg_catalog.count(*) > 0;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION ocp_backup.settle_reconciled() IS
-  'the trigger that keeps ocp_backup.cluster_success exact when ocp_backup_reconcile settles a call';
+  'the trigger that keeps ocp_backup.cluster_success exact when ocp_backup_reconcile settles calls';
 REVOKE ALL ON FUNCTION ocp_backup.settle_reconciled() FROM PUBLIC;
-CREATE TRIGGER invocation_reconciled AFTER UPDATE OF reconciled_at ON ocp_backup.invocation
-    FOR EACH ROW WHEN (OLD.reconciled_at IS NULL AND NEW.reconciled_at IS NOT NULL)
-    EXECUTE FUNCTION ocp_backup.settle_reconciled();
+CREATE TRIGGER invocation_reconciled AFTER UPDATE ON ocp_backup.invocation
+    REFERENCING OLD TABLE AS settled_before NEW TABLE AS settled_after
+    FOR EACH STATEMENT EXECUTE FUNCTION ocp_backup.settle_reconciled();
 COMMENT ON TRIGGER invocation_reconciled ON ocp_backup.invocation IS
   'keeps ocp_backup.cluster_success exact when reconcile settles calls (and records their task)';
 

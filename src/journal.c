@@ -24,6 +24,7 @@
 #include "json_plain.h"
 
 #include "journal_write.h"
+#include "ocp_list.h"
 #include "spool.h"
 
 #include "access/htup_details.h"
@@ -510,13 +511,13 @@ record_called_cluster(const OcpbInvocation *invocation)
 {
 	static const Oid arg_types[] = {TEXTOID, INT8OID};
 	Datum		args[2];
+	bool		nulls[2] = {false, false};
 
 	if (!call_counts(invocation))
 		return;
 	args[0] = CStringGetTextDatum(invocation->server_name);
 	args[1] = Int64GetDatum(invocation->cluster_id);
-	(void) OidFunctionCall2(ocpb_extension_function("record_called_cluster", 2, arg_types),
-							args[0], args[1]);
+	(void) ocpb_call_privileged("record_called_cluster", 2, arg_types, args, nulls);
 }
 
 /*
