@@ -467,3 +467,36 @@ EXCEPTION WHEN unique_violation THEN
               HINT = 'Choose another name, or delete that server''s rows from ocp_backup.task, ocp_backup.cluster, ocp_backup.tenant, ocp_backup.backup_history, ocp_backup.called_cluster and ocp_backup.cluster_success first.';
 END
 $$;
+
+-- TRUNCATE of the journal, the tasks or the history (a DBA starting over,
+-- a test) leaves nothing stale in called_cluster and cluster_success.
+CREATE FUNCTION ocp_backup.settle_after_truncate()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'invocation' THEN
+        DELETE FROM ocp_backup.called_cluster;
+    END IF;
+    PERFORM ocp_backup.settle_last_success(pg_catalog.array_agg(s.server_name), pg_catalog.array_agg(s.cluster_id))
+       FROM ocp_backup.cluster_success s
+     HAVING pg_catalog.count(*) > 0;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.settle_after_truncate() IS
+  'the trigger that keeps ocp_backup.called_cluster and cluster_success exact through TRUNCATE of the journal, the tasks or the history';
+REVOKE ALL ON FUNCTION ocp_backup.settle_after_truncate() FROM PUBLIC;
+CREATE TRIGGER invocation_truncated AFTER TRUNCATE ON ocp_backup.invocation
+    FOR EACH STATEMENT EXECUTE FUNCTION ocp_backup.settle_after_truncate();
+COMMENT ON TRIGGER invocation_truncated ON ocp_backup.invocation IS
+  'empties ocp_backup.called_cluster and settles cluster_success when the journal is truncated';
+CREATE TRIGGER task_truncated AFTER TRUNCATE ON ocp_backup.task
+    FOR EACH STATEMENT EXECUTE FUNCTION ocp_backup.settle_after_truncate();
+COMMENT ON TRIGGER task_truncated ON ocp_backup.task IS
+  'settles ocp_backup.cluster_success when the tasks are truncated';
+CREATE TRIGGER backup_history_truncated AFTER TRUNCATE ON ocp_backup.backup_history
+    FOR EACH STATEMENT EXECUTE FUNCTION ocp_backup.settle_after_truncate();
+COMMENT ON TRIGGER backup_history_truncated ON ocp_backup.backup_history IS
+  'settles ocp_backup.cluster_success when the history is truncated';
