@@ -394,6 +394,25 @@ SELECT k.server_name,
               ORDER BY i.started_at DESC LIMIT 1)) f
          ORDER BY f.at DESC NULLS LAST LIMIT 1) last_failure ON true;
 
+COMMENT ON VIEW ocp_backup.cluster_status IS
+  'one row per server and cluster that OCP lists or a call that reached OCP named (not 401, 403, 404, 407, 429, 502 or 504): the last call, the last success from OCP''s history or a task started from SQL and its age, the last full backup, the last failure, whether a backup runs, and 7-day counts; see each column';
+COMMENT ON COLUMN ocp_backup.cluster_status.server_name IS 'the foreign server (OCP endpoint)';
+COMMENT ON COLUMN ocp_backup.cluster_status.cluster_id IS 'OCP''s cluster id';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_invocation_at IS 'when the latest ocp_backup_now call for the cluster started, whatever its outcome; NULL when the journal has none';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_invocation_successful IS 'whether that latest call succeeded (false also for calls that never reached OCP or that OCP refused)';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_task_status IS 'OCP''s status (RUNNING, SUCCESSFUL, FAILED; NULL until read) of the latest task a call from SQL started';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_success_at IS 'the latest successful backup from either source: the end of a DONE job of OCP''s history (its start when OCP gives no end), or of a task from SQL that ended SUCCESSFUL (when OCP last said so when it gives no end time; when the call ended, for a task reconcile found and nobody read); NULL: never backed up';
+COMMENT ON COLUMN ocp_backup.cluster_status.successes_7d IS 'DONE jobs of OCP''s history that ended in the last 7 days once the cluster is synced (the history holds the backups started from SQL too); before, tasks from SQL that ended SUCCESSFUL in the last 7 days';
+COMMENT ON COLUMN ocp_backup.cluster_status.failures_7d IS 'FAILED or CANCELED jobs of OCP''s history that ended in the last 7 days once the cluster is synced (before, tasks from SQL that ended FAILED), plus the calls of the last 7 days that reached OCP, were refused and started no task; not counted: calls that never reached OCP or were answered 401, 403, 404, 407, 429, 502 or 504, and refusals because a backup was running (BAK31005)';
+COMMENT ON COLUMN ocp_backup.cluster_status.cluster_name IS 'the cluster''s name in OCP; NULL when no sync has listed it';
+COMMENT ON COLUMN ocp_backup.cluster_status.ocp_status IS 'OCP''s status of the cluster (RUNNING, STOPPED, ...) as the last sync read it';
+COMMENT ON COLUMN ocp_backup.cluster_status.missing_since IS 'since when OCP no longer lists the cluster; NULL while it does';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_full_backup_at IS 'as last_success_at, for FULL jobs of OCP''s history and tasks of FULL_BACKUP calls only';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_failure_at IS 'the latest failure among those failures_7d counts, of any age: a FAILED or CANCELED job''s end (its start without one), a FAILED task''s end (when OCP last said so, without one), a refused call''s start';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_failure_error IS 'why that latest failure happened: OCP''s errorMsg of the job, "OCP task N failed in subtask S", or the journal''s error of the call';
+COMMENT ON COLUMN ocp_backup.cluster_status.backup_running IS 'true while a job of OCP''s history is BEGINNING, INITIALIZING, DOING or CANCELING, a task from SQL is RUNNING or not read yet, or the latest call was refused because a backup was running (BAK31005) and nothing succeeded or failed since';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_success_age IS 'now() - last_success_at: how old the latest good backup is (NULL: never backed up), for alerts such as WHERE last_success_age > interval ''24 hours'' OR last_success_age IS NULL';
+
 -- purge_journal deletes the purged calls' tasks in one statement before the
 -- calls, so the foreign key's cascade finds none (it used to delete them
 -- one call at a time, half of a large purge), then settles what the fleet
