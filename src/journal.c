@@ -24,7 +24,6 @@
 #include "json_plain.h"
 
 #include "journal_write.h"
-#include "ocp_list.h"
 #include "spool.h"
 
 #include "access/htup_details.h"
@@ -76,6 +75,7 @@ typedef struct JournalCatalog
 	Oid			id_sequence;	/* ocp_backup.invocation_id_seq */
 	Oid			record_invocation;	/* ocp_backup.record_invocation */
 	Oid			record_task_status; /* ocp_backup.record_task_status */
+	Oid			record_called_cluster;	/* ocp_backup.record_called_cluster */
 } JournalCatalog;
 
 static JournalCatalog journal_catalog;
@@ -185,6 +185,7 @@ lookup_journal_catalog(void)
 	static const Oid record_task_status_args[] = {
 		TEXTOID, INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID
 	};
+	static const Oid record_called_cluster_args[] = {TEXTOID, INT8OID};
 	Oid			namespace_id;
 	HeapTuple	tuple;
 	uint64		invalidations_before;
@@ -213,6 +214,9 @@ lookup_journal_catalog(void)
 	journal_catalog.record_task_status =
 		journal_function("record_task_status", namespace_id,
 						 lengthof(record_task_status_args), record_task_status_args);
+	journal_catalog.record_called_cluster =
+		journal_function("record_called_cluster", namespace_id,
+						 lengthof(record_called_cluster_args), record_called_cluster_args);
 	require_extension_member(RelationRelationId, journal_catalog.journal, "invocation");
 	require_extension_member(RelationRelationId, journal_catalog.id_sequence, "invocation_id_seq");
 	require_extension_member(RelationRelationId, journal_catalog.task_table, "task");
@@ -220,6 +224,8 @@ lookup_journal_catalog(void)
 							 "record_invocation");
 	require_extension_member(ProcedureRelationId, journal_catalog.record_task_status,
 							 "record_task_status");
+	require_extension_member(ProcedureRelationId, journal_catalog.record_called_cluster,
+							 "record_called_cluster");
 	/* Good for this call; looked up again if something changed meanwhile. */
 	journal_catalog.valid = journal_invalidations == invalidations_before;
 	return &journal_catalog;
@@ -509,15 +515,19 @@ call_counts(const OcpbInvocation *invocation)
 static void
 record_called_cluster(const OcpbInvocation *invocation)
 {
-	static const Oid arg_types[] = {TEXTOID, INT8OID};
-	Datum		args[2];
-	bool		nulls[2] = {false, false};
+	LOCAL_FCINFO(fcinfo, 2);
+	FmgrInfo	function;
 
 	if (!call_counts(invocation))
 		return;
-	args[0] = CStringGetTextDatum(invocation->server_name);
-	args[1] = Int64GetDatum(invocation->cluster_id);
-	(void) ocpb_call_privileged("record_called_cluster", 2, arg_types, args, nulls);
+	fmgr_info(lookup_journal_catalog()->record_called_cluster, &function);
+	InitFunctionCallInfoData(*fcinfo, &function, 2, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = CStringGetTextDatum(invocation->server_name);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = Int64GetDatum(invocation->cluster_id);
+	fcinfo->args[1].isnull = false;
+	/* It returns void. */
+	(void) FunctionCallInvoke(fcinfo);
 }
 
 /*
