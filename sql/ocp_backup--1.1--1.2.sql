@@ -337,10 +337,17 @@ SELECT k.server_name,
                     AND h.status = 'DONE' AND h.backup_type = 'FULL'
                     AND coalesce(h.finish_time, h.start_time) IS NOT NULL
                   ORDER BY coalesce(h.finish_time, h.start_time) DESC LIMIT 1),
-                (SELECT max(coalesce(t.finish_time, t.last_checked_at, i.finished_at))
+                (SELECT coalesce(t.finish_time, t.last_checked_at)
                    FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
                   WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
-                    AND t.status = 'SUCCESSFUL' AND i.data_mode = 'FULL_BACKUP')) AS last_full_backup_at,
+                    AND t.status = 'SUCCESSFUL' AND i.data_mode = 'FULL_BACKUP'
+                    AND coalesce(t.finish_time, t.last_checked_at) IS NOT NULL
+                  ORDER BY coalesce(t.finish_time, t.last_checked_at) DESC LIMIT 1),
+                (SELECT max(i.finished_at)
+                   FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
+                  WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+                    AND t.status = 'SUCCESSFUL' AND i.data_mode = 'FULL_BACKUP'
+                    AND coalesce(t.finish_time, t.last_checked_at) IS NULL)) AS last_full_backup_at,
        last_failure.at AS last_failure_at,
        last_failure.error AS last_failure_error,
        EXISTS (SELECT FROM ocp_backup.backup_history h
