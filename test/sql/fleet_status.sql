@@ -150,6 +150,18 @@ SELECT * FROM status_mismatches;
 TRUNCATE ocp_backup.invocation CASCADE;
 SELECT count(*) AS stale_rows FROM (SELECT FROM ocp_backup.called_cluster UNION ALL SELECT FROM ocp_backup.cluster_success) s;
 
+-- A 429 pauses the server, as for refresh: one request at a time, 201's
+-- tenants are throttled, and nothing more is sent; both clusters fail and
+-- keep the rows of their last sync.  (Last: the pause lasts for this
+-- session.)
+ALTER SERVER fs OPTIONS (ADD max_parallel '1');
+SELECT max(seq) AS seen FROM sim_wire() \gset
+SELECT sim_fault('{"kind": "rate_limit", "reset": 30, "path": "/clusters/201/tenants"}');
+SELECT server_name, clusters, clusters_failed, tenants, backup_jobs, error_code FROM ocp_backup_sync('fs');
+SELECT regexp_replace(path, '\?.*', '') AS sent FROM sim_wire() WHERE seq > :seen ORDER BY seq;
+SELECT count(*) AS tenants_kept FROM ocp_backup.tenant WHERE server_name = 'fs';
+ALTER SERVER fs OPTIONS (DROP max_parallel);
+
 DROP VIEW status_mismatches;
 DROP FUNCTION reference_last_success(text, bigint);
 DROP FUNCTION backup_error(bigint, text, jsonb);
