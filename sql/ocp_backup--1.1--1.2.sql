@@ -420,10 +420,56 @@ COMMENT ON COLUMN ocp_backup.cluster_status.last_failure_error IS 'why that late
 COMMENT ON COLUMN ocp_backup.cluster_status.backup_running IS 'true while a job of OCP''s history is BEGINNING, INITIALIZING, DOING or CANCELING, a task from SQL is RUNNING or not read yet, or the latest call was refused because a backup was running (BAK31005) and nothing succeeded or failed since';
 COMMENT ON COLUMN ocp_backup.cluster_status.last_success_age IS 'now() - last_success_at: how old the latest good backup is (NULL: never backed up), for alerts such as WHERE last_success_age > interval ''24 hours'' OR last_success_age IS NULL';
 
--- purge_journal deletes the purged calls' tasks in one statement before the
--- calls, so the foreign key's cascade finds none (it used to delete them
--- one call at a time, half of a large purge), then settles what the fleet
--- views keep of the clusters concerned.
+-- A deleted call's tasks go with it, as 1.1's foreign key cascaded, but in
+-- one statement per DELETE: the foreign key's cascade ran a query for each
+-- deleted row, nine tenths of a large purge even once the tasks were gone.
+-- The same statement settles what the fleet views keep of the clusters
+-- concerned, whoever deletes (purge_journal, a DBA).  A task's row is
+-- written only by the writers, after its call's row, in the same
+-- transaction.
+ALTER TABLE ocp_backup.task DROP CONSTRAINT task_invocation_id_fkey;
+CREATE FUNCTION ocp_backup.delete_calls_tasks()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    servers text[];
+    clusters bigint[];
+BEGIN
+    WITH gone_tasks AS (
+        DELETE FROM ocp_backup.task t USING deleted_calls d
+         WHERE t.invocation_id OPERATOR(pg_catalog.=) d.id
+        RETURNING t.server_name, t.cluster_id, t.status
+    )
+    SELECT pg_catalog.array_agg(g.server_name), pg_catalog.array_agg(g.cluster_id) INTO servers, clusters
+      FROM (SELECT DISTINCT server_name, cluster_id FROM gone_tasks
+             WHERE status OPERATOR(pg_catalog.=) 'SUCCESSFUL') g;
+    IF servers IS NOT NULL THEN
+        PERFORM ocp_backup.settle_last_success(servers, clusters);
+    END IF;
+    -- A cluster only calls named is no longer one once none that counts is left.
+    DELETE FROM ocp_backup.called_cluster k
+     USING (SELECT DISTINCT d.server_name, d.cluster_id FROM deleted_calls d) p
+     WHERE k.server_name OPERATOR(pg_catalog.=) p.server_name
+       AND k.cluster_id OPERATOR(pg_catalog.=) p.cluster_id
+       AND NOT EXISTS (SELECT FROM ocp_backup.invocation i
+                        WHERE i.server_name OPERATOR(pg_catalog.=) k.server_name
+                          AND i.cluster_id OPERATOR(pg_catalog.=) k.cluster_id
+                          AND (i.outcome_unknown
+                               OR i.http_status OPERATOR(pg_catalog.<>) ALL ('{0,401,403,404,407,429,502,504}')));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.delete_calls_tasks() IS
+  'the trigger that deletes the tasks of deleted journal rows in one statement, and settles ocp_backup.cluster_success and called_cluster for their clusters';
+REVOKE ALL ON FUNCTION ocp_backup.delete_calls_tasks() FROM PUBLIC;
+CREATE TRIGGER invocation_deleted AFTER DELETE ON ocp_backup.invocation
+    REFERENCING OLD TABLE AS deleted_calls
+    FOR EACH STATEMENT EXECUTE FUNCTION ocp_backup.delete_calls_tasks();
+COMMENT ON TRIGGER invocation_deleted ON ocp_backup.invocation IS
+  'deletes the tasks of deleted journal rows, set-based, and settles the fleet views'' kept rows';
+
 CREATE OR REPLACE FUNCTION ocp_backup.purge_journal(older_than interval)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -431,43 +477,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     purged bigint;
-    servers text[];
-    clusters bigint[];
 BEGIN
     IF older_than IS NULL OR older_than < interval '0' THEN
         RAISE EXCEPTION 'older_than must be a non-negative interval, not %', coalesce(older_than::text, 'NULL')
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM @extschema@.ocp_backup_start_journal_writer();
-    WITH gone_tasks AS (
-        DELETE FROM ocp_backup.task t
-         USING ocp_backup.invocation i
-         WHERE t.invocation_id = i.id AND i.started_at < now() - older_than
-        RETURNING t.server_name, t.cluster_id, t.status
-    )
-    SELECT array_agg(g.server_name), array_agg(g.cluster_id) INTO servers, clusters
-      FROM (SELECT DISTINCT server_name, cluster_id FROM gone_tasks
-             WHERE status = 'SUCCESSFUL') g;
+    -- Their tasks go in the same statement (trigger invocation_deleted).
     WITH purged_rows AS (
-        DELETE FROM ocp_backup.invocation WHERE started_at < now() - older_than
-        RETURNING server_name, cluster_id
-    ), purged_clusters AS (
-        SELECT p.server_name, p.cluster_id, count(*) AS n FROM purged_rows p
-         GROUP BY p.server_name, p.cluster_id
-    ), unlisted AS (
-        -- A cluster only calls named is no longer one once none is left.
-        DELETE FROM ocp_backup.called_cluster k USING purged_clusters p
-         WHERE k.server_name = p.server_name AND k.cluster_id = p.cluster_id
-           AND NOT EXISTS (SELECT FROM ocp_backup.invocation i
-                            WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
-                              AND i.started_at >= now() - older_than
-                              AND (i.outcome_unknown
-                                   OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504)))
+        DELETE FROM ocp_backup.invocation WHERE started_at < now() - older_than RETURNING 1
     )
-    SELECT coalesce(sum(n), 0) INTO purged FROM purged_clusters;
-    IF servers IS NOT NULL THEN
-        PERFORM ocp_backup.settle_last_success(servers, clusters);
-    END IF;
+    SELECT count(*) INTO purged FROM purged_rows;
     RETURN purged;
 END
 $$;
@@ -503,6 +523,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'invocation' THEN
+        -- The tasks go with their calls, as they did through 1.1's foreign key.
+        DELETE FROM ocp_backup.task;
         DELETE FROM ocp_backup.called_cluster;
     END IF;
     PERFORM ocp_backup.settle_last_success(pg_catalog.array_agg(s.server_name), pg_catalog.array_agg(s.cluster_id))
@@ -517,7 +539,7 @@ REVOKE ALL ON FUNCTION ocp_backup.settle_after_truncate() FROM PUBLIC;
 CREATE TRIGGER invocation_truncated AFTER TRUNCATE ON ocp_backup.invocation
     FOR EACH STATEMENT EXECUTE FUNCTION ocp_backup.settle_after_truncate();
 COMMENT ON TRIGGER invocation_truncated ON ocp_backup.invocation IS
-  'empties ocp_backup.called_cluster and settles cluster_success when the journal is truncated';
+  'empties ocp_backup.task and called_cluster and settles cluster_success when the journal is truncated';
 CREATE TRIGGER task_truncated AFTER TRUNCATE ON ocp_backup.task
     FOR EACH STATEMENT EXECUTE FUNCTION ocp_backup.settle_after_truncate();
 COMMENT ON TRIGGER task_truncated ON ocp_backup.task IS
