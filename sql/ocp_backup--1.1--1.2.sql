@@ -453,11 +453,13 @@ BEGIN
      USING (SELECT DISTINCT d.server_name, d.cluster_id FROM deleted_calls d) p
      WHERE k.server_name OPERATOR(pg_catalog.=) p.server_name
        AND k.cluster_id OPERATOR(pg_catalog.=) p.cluster_id
-       AND NOT EXISTS (SELECT FROM ocp_backup.invocation i
-                        WHERE i.server_name OPERATOR(pg_catalog.=) k.server_name
-                          AND i.cluster_id OPERATOR(pg_catalog.=) k.cluster_id
-                          AND (i.outcome_unknown
-                               OR i.http_status OPERATOR(pg_catalog.<>) ALL ('{0,401,403,404,407,429,502,504}')));
+       -- Newest first: a purge leaves the recent calls, found at once.
+       AND (SELECT i.started_at FROM ocp_backup.invocation i
+             WHERE i.server_name OPERATOR(pg_catalog.=) k.server_name
+               AND i.cluster_id OPERATOR(pg_catalog.=) k.cluster_id
+               AND (i.outcome_unknown
+                    OR i.http_status OPERATOR(pg_catalog.<>) ALL ('{0,401,403,404,407,429,502,504}'))
+             ORDER BY i.started_at DESC LIMIT 1) IS NULL;
     RETURN NULL;
 END
 $$;
