@@ -68,6 +68,7 @@ typedef struct ClusterPages
 	int64		cluster_id;		/* the cluster whose pages are being stored */
 	int64	   *cluster_ids;	/* the clusters listed, by group */
 	bool	   *failed;			/* by group: the cluster failed already */
+	int			throttled;		/* clusters a 429 kept from being read */
 	SyncCounts *counts;
 	MemoryContext counts_context;	/* where the first failure is kept */
 	MemoryContext page_context; /* reset after each cluster's round */
@@ -180,9 +181,22 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 	ClusterPages *pages = arg;
 	ClusterRound round;
 	ErrorData  *failure;
-	MemoryContext caller_context = MemoryContextSwitchTo(pages->counts_context);
+	MemoryContext caller_context;
 
 	Assert(n_lists == 2);
+	if (lists[0].throttled || lists[1].throttled)
+	{
+		/* Not read at all: one WARNING for all of them, after the rounds. */
+		lists[0].go_on = lists[1].go_on = false;
+		if (!pages->failed[lists[0].group])
+		{
+			pages->failed[lists[0].group] = true;
+			pages->counts->clusters_failed++;
+			pages->throttled++;
+		}
+		return;
+	}
+	caller_context = MemoryContextSwitchTo(pages->counts_context);
 	pages->cluster_id = pages->cluster_ids[lists[0].group];
 	round.pages = pages;
 	round.lists = lists;
@@ -205,6 +219,36 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 	pages->counts->clusters_failed++;
 	if (pages->counts->first_failure == NULL)
 		pages->counts->first_failure = failure;
+}
+
+static void
+raise_throttled(void *arg)
+{
+	const ClusterPages *pages = arg;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("OCP server \"%s\" is throttling requests", pages->endpoint->server_name),
+			 errdetail("%d of its clusters were not read: they keep the rows of their last sync.",
+					   pages->throttled),
+			 errhint("It answered 429; the next sync after its RateLimit-Reset reads them.")));
+}
+
+/*
+ * One WARNING for the clusters a 429 kept from being read, and their error
+ * for the server's row when no cluster failed otherwise.
+ */
+static void
+warn_throttled(ClusterPages *pages)
+{
+	MemoryContext caller_context = MemoryContextSwitchTo(pages->counts_context);
+	ErrorData  *error = ocpb_try_in_subtransaction(raise_throttled, pages);
+
+	MemoryContextSwitchTo(caller_context);
+	error->elevel = WARNING;
+	ThrowErrorData(error);
+	if (pages->counts->first_failure == NULL)
+		pages->counts->first_failure = error;
 }
 
 /*
@@ -236,6 +280,8 @@ sync_clusters(ClusterPages *pages, int n_clusters)
 		lists[2 * i + 1].group = i;
 	}
 	ocpb_read_lists(pages->endpoint, lists, 2 * n_clusters, cluster_round_done, pages);
+	if (pages->throttled > 0)
+		warn_throttled(pages);
 }
 
 static void
@@ -265,6 +311,7 @@ sync_server(const OcpbEndpoint *endpoint, void *arg)
 					  &cluster_ids, NULL, &n_clusters);
 	pages.cluster_ids = palloc(sizeof(int64) * Max(n_clusters, 1));
 	pages.failed = palloc0(sizeof(bool) * Max(n_clusters, 1));
+	pages.throttled = 0;
 	for (i = 0; i < n_clusters; i++)
 		pages.cluster_ids[i] = DatumGetInt64(cluster_ids[i]);
 	pages.page_context = AllocSetContextCreate(CurrentMemoryContext, "ocp_backup sync page",
