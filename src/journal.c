@@ -26,7 +26,17 @@
 #include "journal_write.h"
 #include "spool.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_collation.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "access/relation.h"
 #include "access/xlog.h"
 #include "catalog/dependency.h"
@@ -76,6 +86,8 @@ typedef struct JournalCatalog
 	Oid			record_invocation;	/* ocp_backup.record_invocation */
 	Oid			record_task_status; /* ocp_backup.record_task_status */
 	Oid			record_called_cluster;	/* ocp_backup.record_called_cluster */
+	Oid			called_cluster; /* ocp_backup.called_cluster */
+	Oid			called_cluster_key; /* its primary key's index */
 } JournalCatalog;
 
 static JournalCatalog journal_catalog;
@@ -94,7 +106,8 @@ static void
 forget_journal_catalog(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == journal_catalog.journal ||
-		relid == journal_catalog.task_table)
+		relid == journal_catalog.task_table || relid == journal_catalog.called_cluster ||
+		relid == journal_catalog.called_cluster_key)
 	{
 		journal_catalog.valid = false;
 		journal_invalidations++;
@@ -208,6 +221,8 @@ lookup_journal_catalog(void)
 	ReleaseSysCache(tuple);
 	journal_catalog.id_sequence = journal_relation("invocation_id_seq", namespace_id);
 	journal_catalog.task_table = journal_relation("task", namespace_id);
+	journal_catalog.called_cluster = journal_relation("called_cluster", namespace_id);
+	journal_catalog.called_cluster_key = journal_relation("called_cluster_pkey", namespace_id);
 	journal_catalog.record_invocation =
 		journal_function("record_invocation", namespace_id,
 						 lengthof(record_invocation_args), record_invocation_args);
@@ -220,6 +235,7 @@ lookup_journal_catalog(void)
 	require_extension_member(RelationRelationId, journal_catalog.journal, "invocation");
 	require_extension_member(RelationRelationId, journal_catalog.id_sequence, "invocation_id_seq");
 	require_extension_member(RelationRelationId, journal_catalog.task_table, "task");
+	require_extension_member(RelationRelationId, journal_catalog.called_cluster, "called_cluster");
 	require_extension_member(ProcedureRelationId, journal_catalog.record_invocation,
 							 "record_invocation");
 	require_extension_member(ProcedureRelationId, journal_catalog.record_task_status,
@@ -511,16 +527,50 @@ call_counts(const OcpbInvocation *invocation)
 	}
 }
 
+/*
+ * Whether ocp_backup.called_cluster holds the call's cluster already, as
+ * this statement sees it: a look at its primary key, which costs a tenth
+ * of the SQL writer's INSERT ... ON CONFLICT DO NOTHING that every call
+ * would otherwise run.  Not found, the SQL writer decides.
+ */
+static bool
+called_cluster_known(const JournalCatalog *catalog, const OcpbInvocation *invocation)
+{
+	Relation	table = table_open(catalog->called_cluster, AccessShareLock);
+	Relation	index = index_open(catalog->called_cluster_key, AccessShareLock);
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(table, NULL);
+	bool		found;
+
+	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ,
+						   CStringGetTextDatum(invocation->server_name));
+	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   InvalidOid, F_INT8EQ, Int64GetDatum(invocation->cluster_id));
+	scan = index_beginscan(table, index,
+						   ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
+						   2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(table, AccessShareLock);
+	return found;
+}
+
 /* The call's cluster in ocp_backup.called_cluster, as the SQL writer does. */
 static void
 record_called_cluster(const OcpbInvocation *invocation)
 {
+	JournalCatalog *catalog = lookup_journal_catalog();
 	LOCAL_FCINFO(fcinfo, 2);
 	FmgrInfo	function;
 
-	if (!call_counts(invocation))
+	if (!call_counts(invocation) || called_cluster_known(catalog, invocation))
 		return;
-	fmgr_info(lookup_journal_catalog()->record_called_cluster, &function);
+	fmgr_info(catalog->record_called_cluster, &function);
 	InitFunctionCallInfoData(*fcinfo, &function, 2, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = CStringGetTextDatum(invocation->server_name);
 	fcinfo->args[0].isnull = false;
