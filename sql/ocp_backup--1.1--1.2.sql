@@ -163,9 +163,8 @@ CREATE INDEX task_succeeded_idx
 CREATE INDEX task_failed_idx
     ON ocp_backup.task (server_name, cluster_id, (coalesce(finish_time, last_checked_at)))
     WHERE status = 'FAILED';
-CREATE INDEX task_running_idx
-    ON ocp_backup.task (server_name, cluster_id)
-    WHERE status IS NULL OR status = 'RUNNING';
+-- (A task running is looked for through task_cluster_idx: a call's new
+-- task goes into no further index.)
 CREATE INDEX invocation_refused_idx
     ON ocp_backup.invocation (server_name, cluster_id, started_at)
     WHERE NOT successful

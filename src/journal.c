@@ -40,6 +40,7 @@
 #include "access/relation.h"
 #include "access/xlog.h"
 #include "catalog/dependency.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
@@ -236,6 +237,12 @@ lookup_journal_catalog(void)
 	require_extension_member(RelationRelationId, journal_catalog.id_sequence, "invocation_id_seq");
 	require_extension_member(RelationRelationId, journal_catalog.task_table, "task");
 	require_extension_member(RelationRelationId, journal_catalog.called_cluster, "called_cluster");
+	if (get_rel_relkind(journal_catalog.called_cluster_key) != RELKIND_INDEX ||
+		IndexGetRelation(journal_catalog.called_cluster_key, false) != journal_catalog.called_cluster)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("ocp_backup.called_cluster_pkey is not the primary key of ocp_backup.called_cluster"),
+				 errhint("Update or reinstall the extension: ALTER EXTENSION ocp_backup UPDATE;")));
 	require_extension_member(ProcedureRelationId, journal_catalog.record_invocation,
 							 "record_invocation");
 	require_extension_member(ProcedureRelationId, journal_catalog.record_task_status,
