@@ -81,6 +81,15 @@ unit: $(UNIT_TESTS)
 test/.work/regress:
 	mkdir -p $@
 
+# initdb refuses root, and pg_regress then says only "initdb failed".
+installcheck: installcheck-not-root
+installcheck-not-root:
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		echo "make installcheck cannot run as root: its instance is made by initdb, which refuses root." >&2; \
+		echo "Run it as a user that may write test/.work here (for example postgres), or run 'bash test/run' as root, which does that for you." >&2; \
+		exit 1; \
+	fi
+
 # A libFuzzer harness for the response parser (clang and libclang-rt-14-dev),
 # with PostgreSQL's frontend JSON parser beside the plain-JSON recognizer
 # (its headers, configured for gcc, declare a printf format clang does not
@@ -96,7 +105,7 @@ test/fuzz/fuzz_response: test/fuzz/fuzz_response.c $(CORE_OBJS:.o=.c) src/*.h te
 
 fuzz: test/fuzz/fuzz_response
 
-.PHONY: unit fuzz
+.PHONY: unit fuzz installcheck-not-root
 
 # A PGXN release: the committed tree at HEAD, under ocp_backup-VERSION/.
 dist:
