@@ -17,6 +17,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 char *
 ocpb_body_to_wire(const char *body, size_t len, size_t *wire_len)
@@ -217,4 +218,60 @@ ocpb_answer_from_wire(const char *body, size_t len, const OcpbSecretList *secret
 	else
 		result = repair_lone_surrogates(result, text_len, out_len);
 	return result;
+}
+
+/* Adds value, and its form in the database encoding when that differs. */
+static bool
+add_secret(OcpbSecretList *list, const char *value, Oid conversion)
+{
+	size_t		len = strlen(value);
+	unsigned char *converted;
+	int			taken;
+	bool		ok;
+
+	if (!ocpb_secret_list_add(list, value, len))
+		return false;
+	if (!OidIsValid(conversion) || len == 0 || len > MaxAllocSize / (MAX_CONVERSION_GROWTH + 1))
+		return true;
+	converted = palloc(len * MAX_CONVERSION_GROWTH + 1);
+	taken = pg_do_encoding_conversion_buf(conversion, PG_UTF8, GetDatabaseEncoding(),
+										  (unsigned char *) unconstify(char *, value), (int) len,
+										  converted, (int) (len * MAX_CONVERSION_GROWTH + 1), true);
+	ok = taken != (int) len ||
+		ocpb_secret_list_add(list, (char *) converted, strlen((char *) converted));
+	pfree(converted);
+	return ok;
+}
+
+void
+ocpb_exchange_secrets(const OcpbEndpoint *endpoint, const OcpbSecretList *request_secrets,
+					  OcpbSecretList *secrets)
+{
+	Oid			conversion = InvalidOid;
+	bool		ok = true;
+	size_t		i;
+
+	memset(secrets, 0, sizeof(*secrets));
+	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+		conversion = FindDefaultConversionProc(PG_UTF8, GetDatabaseEncoding());
+	for (i = 0; ok && request_secrets != NULL && i < request_secrets->n; i++)
+		ok = add_secret(secrets, request_secrets->values[i], conversion);
+	if (ok && endpoint->password != NULL)
+	{
+		/* The Basic header is base64("username:password"): a form of this. */
+		char	   *pair = psprintf("%s:%s", endpoint->username ? endpoint->username : "",
+									endpoint->password);
+
+		ok = add_secret(secrets, endpoint->password, conversion) &&
+			add_secret(secrets, pair, conversion);
+		explicit_bzero(pair, strlen(pair));
+		pfree(pair);
+	}
+	if (ok && endpoint->access_key_secret != NULL)
+		ok = add_secret(secrets, endpoint->access_key_secret, conversion);
+	if (!ok)
+	{
+		ocpb_secret_list_free(secrets);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
 }

@@ -211,12 +211,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(ocpb_parse_answer(body, size, &answer));
 	check_envelope(&answer.envelope);
 
-	REQUIRE(ocpb_parse_backup_now_response(body, size, NULL, &backup_now));
+	REQUIRE(ocpb_parse_backup_now_response(body, size, NULL, NULL, &backup_now));
 	check_backup_now(&backup_now);
 	check_same_envelope(&answer.envelope, &backup_now.envelope);
 	ocpb_backup_now_response_free(&backup_now);
 	/* As the shell parses it: with the largest ids asked for. */
-	REQUIRE(ocpb_parse_backup_now_response(body, size, &largest_ids, &backup_now));
+	REQUIRE(ocpb_parse_backup_now_response(body, size, &largest_ids, NULL, &backup_now));
 	check_backup_now(&backup_now);
 	check_same_envelope(&answer.envelope, &backup_now.envelope);
 	ocpb_backup_now_response_free(&backup_now);

@@ -9,7 +9,7 @@
 static bool
 parse(const char *body, OcpbBackupNowResponse *response)
 {
-	return ocpb_parse_backup_now_response(body, strlen(body), NULL, response);
+	return ocpb_parse_backup_now_response(body, strlen(body), NULL, NULL, response);
 }
 
 /* The sample answer of OCP's documentation. */
@@ -68,17 +68,17 @@ UNIT_TEST(echoed_ids_beyond_2_pow_53_as_numbers)
 	asked.cluster_id = 9223372036854775807LL;
 	asked.has_tenant_id = true;
 	asked.tenant_id = 9007199254740993LL;
-	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, &r));
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, NULL, &r));
 	CHECK_STR(r.envelope.problem, "");
 	CHECK_INT(r.results[0].objects[0].cluster_id, 9223372036854775807LL);
 	CHECK_INT(r.results[0].objects[0].tenant_id, 9007199254740993LL);
 	ocpb_backup_now_response_free(&r);
 	/* Another id, or none asked: a rounded number is no id. */
 	asked.cluster_id = 42;
-	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, &r));
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, NULL, &r));
 	CHECK_STR(r.envelope.problem, "an obBackupObjectList entry has an invalid clusterId");
 	ocpb_backup_now_response_free(&r);
-	CHECK(ocpb_parse_backup_now_response(body, strlen(body), NULL, &r));
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), NULL, NULL, &r));
 	CHECK_STR(r.envelope.problem, "an obBackupObjectList entry has an invalid clusterId");
 	ocpb_backup_now_response_free(&r);
 }
@@ -201,7 +201,7 @@ UNIT_TEST(body_with_embedded_nul_is_not_json)
 	OcpbBackupNowResponse r;
 	const char	body[] = "{\"successful\":true}\0garbage";
 
-	CHECK(ocpb_parse_backup_now_response(body, sizeof(body) - 1, NULL, &r));
+	CHECK(ocpb_parse_backup_now_response(body, sizeof(body) - 1, NULL, NULL, &r));
 	CHECK_STR(r.envelope.problem, "the body is not JSON");
 	ocpb_backup_now_response_free(&r);
 }
