@@ -108,14 +108,19 @@ SELECT l.what, i.cluster_id
 -- as OCP sent it.
 SELECT sim_reset();
 CREATE TEMP TABLE token_secrets (n int, secret jsonb);
+-- The simulator numbers tasks from 3000041: the seventh call's is 3000047,
+-- and the tenth's, sent as a string of digits, 3000050.
 INSERT INTO token_secrets VALUES (1, '"data"'), (2, '"taskId"'), (3, '"622"'), (4, '622'), (5, '"true"'),
-  (6, '"successful"'), (7, '"3000041"'), (8, '"backupObjectOpsResultList"'), (9, '"200"');
+  (6, '"successful"'), (7, '"3000047"'), (8, '"backupObjectOpsResultList"'), (9, '"200"'), (10, '"3000050"');
 CREATE TEMP TABLE token_rows (n int, cluster_id bigint, successful boolean, task bigint, error_code text);
 DO $$
 DECLARE
   t record;
 BEGIN
   FOR t IN SELECT * FROM token_secrets ORDER BY n LOOP
+    IF t.n = 10 THEN
+      PERFORM sim_config('{"task_ids_as_strings": true}');
+    END IF;
     INSERT INTO token_rows SELECT t.n, r.cluster_id, r.successful, r.task_id, r.error_code
       FROM ocp_backup_now(622, 'PHYSICAL_BACKUP', 'FULL_BACKUP',
              jsonb_build_object('configName', 'tok', 'obBackupStorageBaseInfo',
@@ -125,8 +130,8 @@ BEGIN
     PERFORM sim_post_task_status(r.task, 'SUCCESSFUL') FROM token_rows r WHERE r.n = t.n AND r.task IS NOT NULL;
   END LOOP;
 END $$;
-SELECT n, cluster_id, successful, task IS NOT NULL AS has_task, error_code FROM token_rows ORDER BY n;
-SELECT s.n, i.successful, i.http_status, i.error, cardinality(i.task_ids) AS tasks,
+SELECT n, cluster_id, successful, task - 3000040 AS task_number, error_code FROM token_rows ORDER BY n;
+SELECT s.n, i.successful, i.http_status, i.error, i.task_ids[1] - 3000040 AS task_number,
        EXISTS (SELECT FROM ocp_backup.task t WHERE t.task_id = i.task_ids[1] AND t.server_name = 'mask_basic') AS task_recorded,
        i.response::jsonb ? 'data' AS has_data,
        jsonb_typeof(i.response::jsonb #> '{data,backupObjectOpsResultList,0,taskIdList,0}') AS task_id_type,
