@@ -156,19 +156,22 @@ read_answer(BackupNowCall *call)
 	asked.cluster_id = call->args->cluster_id;
 	asked.has_tenant_id = call->args->tenant_id != 0;
 	asked.tenant_id = call->args->tenant_id;
-	ocpb_exchange_secrets(call->endpoint, call->request.secrets, &secrets);
+	/* No answer came (a transport failure): the empty body. */
+	if (call->http.raw_body == NULL)
+	{
+		call->http.raw_body = pstrdup(call->http.body);
+		call->http.raw_body_len = call->http.body_len;
+	}
+	ocpb_exchange_secrets(call->endpoint, call->request.secrets, call->http.raw_body,
+						  call->http.raw_body_len, &secrets);
 	masker = ocpb_masker_new(&secrets);
 	ocpb_secret_list_free(&secrets);
 	parsed = masker != NULL &&
-		ocpb_parse_backup_now_response(call->http.raw_body ? call->http.raw_body : call->http.body,
-									   call->http.raw_body ? call->http.raw_body_len : call->http.body_len,
+		ocpb_parse_backup_now_response(call->http.raw_body, call->http.raw_body_len,
 									   &asked, masker, &call->response);
 	ocpb_masker_free(masker);
-	if (call->http.raw_body != NULL)
-	{
-		pfree(call->http.raw_body);
-		call->http.raw_body = NULL;
-	}
+	pfree(call->http.raw_body);
+	call->http.raw_body = NULL;
 	if (!parsed)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }

@@ -54,6 +54,7 @@ typedef struct Scrubber
 {
 	const OcpbMasker *masker;
 	bool		json;			/* the body is one JSON value */
+	bool		keep_numbers;	/* ... and an answer that says it succeeded */
 	StrBuf		out;
 	StrBuf		decoded;		/* the current string token, decoded */
 	StrBuf		masked;			/* ... with its secrets masked */
@@ -583,7 +584,12 @@ scrub_string(Scrubber *s, const char *token, size_t len)
 			buf_put(&s->out, token, end + 1);
 	}
 	else if (s->json)
-		mask_needles(&s->out, token, end + 1, s->masker);
+	{
+		/* Only what cJSON reads and this decoder does not: the inside, raw. */
+		buf_put(&s->out, "\"", 1);
+		mask_needles(&s->out, token + 1, end - 1, s->masker);
+		buf_put(&s->out, "\"", 1);
+	}
 	else
 		buf_put(&s->out, token, end + 1);
 	if (s->decoded.failed || s->masked.failed)
@@ -605,9 +611,9 @@ is_word_byte(char c)
 }
 
 /*
- * Scrubs the number token that starts at token, in a body that is not one
- * JSON value; returns the bytes it took.  One equal to a secret, or to its
- * negation, becomes the masked string.
+ * Scrubs the number token that starts at token; returns the bytes it took.
+ * One equal to a secret, or to its negation, becomes the masked string, so
+ * JSON stays JSON.
  */
 static size_t
 scrub_number(Scrubber *s, const char *token, size_t len)
@@ -642,7 +648,7 @@ scrub_tokens(Scrubber *s, const char *body, size_t len)
 
 		if (c == '"')
 			at += scrub_string(s, body + at, len - at);
-		else if (!s->json && (c == '-' || (c >= '0' && c <= '9')) &&
+		else if (!s->keep_numbers && (c == '-' || (c >= '0' && c <= '9')) &&
 				 (at == 0 || !is_word_byte(body[at - 1])))
 			at += scrub_number(s, body + at, len - at);
 		else
@@ -829,23 +835,34 @@ ocpb_mask_text(const OcpbMasker *masker, const char *text, size_t len, size_t *o
 }
 
 /*
- * Whether text is one JSON value.  Then every string in it is known for a
- * key or a value, and only values are masked: masking raw bytes, keys or
- * numbers could only break it (a secret "data" would mask a key, "true" a
- * literal, 3600 the digits of a task id), and OCP's answer to a backup it
- * started would become unreadable.
+ * Whether text is one JSON value, and whether it is an answer that says it
+ * succeeded ("successful": true and no "error" object).  In JSON every
+ * string is known for a key or a value, and only values are masked:
+ * masking raw bytes, keys or literals could only break it (a secret "data"
+ * would mask a key, "true" a literal), and OCP's answer to a backup it
+ * started would become unreadable.  The numbers of a successful answer are
+ * its task and cluster ids; those of a failed one may be echoes.
  */
 static bool
-is_json(const char *text, size_t len)
+is_json(const char *text, size_t len, bool *successful)
 {
 	const char *end = NULL;
-	cJSON	   *parsed = cJSON_ParseWithLengthOpts(text, len, &end, false);
-	bool		whole = parsed != NULL;
+	cJSON	   *parsed;
+	bool		whole;
 
-	cJSON_Delete(parsed);
+	*successful = false;
+	/* cJSON ends a string at a NUL byte and reads no further into it. */
+	if (memchr(text, '\0', len) != NULL)
+		return false;
+	parsed = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	whole = parsed != NULL;
 	/* cJSON stops after the first value: only whitespace may follow it. */
 	for (; whole && end < text + len; end++)
 		whole = *end == ' ' || *end == '\t' || *end == '\n' || *end == '\r';
+	*successful = whole && cJSON_IsObject(parsed) &&
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(parsed, "successful")) &&
+		!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(parsed, "error"));
+	cJSON_Delete(parsed);
 	return whole;
 }
 
@@ -863,7 +880,7 @@ ocpb_scrub_answer(const char *body, size_t len, const OcpbSecretList *secrets,
 		buf_put(&out, body, len);
 	else
 	{
-		s.json = is_json(body, len);
+		s.json = is_json(body, len, &s.keep_numbers);
 		scrub_tokens(&s, body, len);
 		if (s.json)
 			buf_put(&out, s.out.data, s.out.len);

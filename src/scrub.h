@@ -95,12 +95,13 @@ extern char *ocpb_mask_text(const OcpbMasker *masker, const char *text, size_t l
  * occurs any more, in any form of ocpb_masker_new.  When the body is one
  * JSON value, only its string values are masked: each is decoded, and one
  * whose text holds a secret is re-encoded with each occurrence masked; its
- * keys, numbers and literals are OCP's and stay as they are, so a secret
- * equal to a key ("data") or a number (a task id) changes nothing.
- * Otherwise (an HTML page, malformed JSON) every string token is masked so,
- * key or not, a number token equal to a secret becomes the string
- * "********", and then any raw occurrence of a form of a secret is masked
- * too.  All other bytes are kept as they are; with an empty list the copy
+ * keys and literals are OCP's and stay as they are, and so are its numbers
+ * when it is an answer that says it succeeded ("successful": true, no
+ * "error"), so a secret equal to a key ("data"), a literal or a number (a
+ * task id) changes nothing in it; in another JSON value a number equal to a
+ * secret becomes the string "********".  Otherwise (an HTML page, malformed
+ * JSON, a NUL byte) every string token is masked so, key or not, numbers
+ * too, and then any raw occurrence of a form of a secret is masked too.  All other bytes are kept as they are; with an empty list the copy
  * is exact.  *out_len, unless out_len is NULL, gets the length without the
  * NUL added at the end.
  */

@@ -13,6 +13,8 @@
  */
 #include "wire_text.h"
 
+#include "response.h"
+
 #include "catalog/namespace.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -245,18 +247,31 @@ add_secret(OcpbSecretList *list, const char *value, Oid conversion)
 
 void
 ocpb_exchange_secrets(const OcpbEndpoint *endpoint, const OcpbSecretList *request_secrets,
-					  OcpbSecretList *secrets)
+					  const char *answer, size_t answer_len, OcpbSecretList *secrets)
 {
 	Oid			conversion = InvalidOid;
 	bool		ok = true;
+	bool		credentials = true;
+	OcpbAnswer	read;
 	size_t		i;
+
+	/*
+	 * An answer that says it succeeded echoes no credential, and may well
+	 * hold a password as weak as a user's name (admin:admin): only others
+	 * are masked of them.
+	 */
+	if (!ocpb_parse_answer(answer, answer_len, &read))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	credentials = !(read.envelope.is_envelope && read.envelope.successful &&
+					read.envelope.problem[0] == '\0');
+	ocpb_answer_free(&read);
 
 	memset(secrets, 0, sizeof(*secrets));
 	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
 		conversion = FindDefaultConversionProc(PG_UTF8, GetDatabaseEncoding());
 	for (i = 0; ok && request_secrets != NULL && i < request_secrets->n; i++)
 		ok = add_secret(secrets, request_secrets->values[i], conversion);
-	if (ok && endpoint->password != NULL)
+	if (ok && credentials && endpoint->password != NULL)
 	{
 		/* The Basic header is base64("username:password"): a form of this. */
 		char	   *pair = psprintf("%s:%s", endpoint->username ? endpoint->username : "",
@@ -267,7 +282,7 @@ ocpb_exchange_secrets(const OcpbEndpoint *endpoint, const OcpbSecretList *reques
 		explicit_bzero(pair, strlen(pair));
 		pfree(pair);
 	}
-	if (ok && endpoint->access_key_secret != NULL)
+	if (ok && credentials && endpoint->access_key_secret != NULL)
 		ok = add_secret(secrets, endpoint->access_key_secret, conversion);
 	if (!ok)
 	{

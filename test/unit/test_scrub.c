@@ -216,11 +216,19 @@ UNIT_TEST(escaped_echoes)
 UNIT_TEST(number_echo)
 {
 	/*
-	 * In JSON a number is OCP's, like a key or a literal: a secret equal to
-	 * a task id or a cluster id must not change how the answer reads.
+	 * A longer number only holds the secret's digits (a task id may): JSON
+	 * that stays JSON is left to the token pass, which masks whole tokens.
 	 */
 	CHECK(scrubs_to("{\"rejectedValue\":123456,\"n\":1234567,\"m\":-123456}", "123456",
-					"{\"rejectedValue\":123456,\"n\":1234567,\"m\":-123456}"));
+					"{\"rejectedValue\":\"********\",\"n\":1234567,\"m\":\"********\"}"));
+	/*
+	 * In an answer that says it succeeded a number is OCP's, like a key or a
+	 * literal: a secret equal to a task id or a cluster id changes nothing.
+	 */
+	CHECK(scrubs_to("{\"successful\":true,\"data\":{\"taskIdList\":[123456]}}", "123456",
+					"{\"successful\":true,\"data\":{\"taskIdList\":[123456]}}"));
+	CHECK(scrubs_to("{\"successful\":true,\"error\":{\"v\":123456}}", "123456",
+					"{\"successful\":true,\"error\":{\"v\":\"********\"}}"));
 	/* Literals and digits of a valid answer stay as they are. */
 	CHECK(scrubs_to("{\"successful\":true,\"data\":{\"taskIdList\":[13600]},\"hint\":\"ttl 3600\"}", "3600",
 					"{\"successful\":true,\"data\":{\"taskIdList\":[13600]},\"hint\":\"ttl ********\"}"));
@@ -229,7 +237,7 @@ UNIT_TEST(number_echo)
 	/* Not JSON: the raw pass masks what the token pass could not see. */
 	CHECK(scrubs_to("{\"n\":1234567,", "123456", "{\"n\":********7,"));
 	CHECK(scrubs_to("[-5, 5e3", "-5", "[\"********\", 5e3"));
-	CHECK(scrubs_to("[-5, 5e3]", "-5", "[-5, 5e3]"));
+	CHECK(scrubs_to("[-5, 5e3]", "-5", "[\"********\", 5e3]"));
 }
 
 UNIT_TEST(html_answer)
