@@ -1,12 +1,15 @@
 /*
- * scrub.c - keeps the secrets of a storage object out of everything
- * ocp_backup writes.
+ * scrub.c - keeps the secrets of a storage object, and the credentials of
+ * a user mapping, out of everything ocp_backup writes.
  *
- * Answers are scrubbed lexically rather than parsed: a parser would refuse
- * the HTML page of a proxy, and re-encoding a whole answer would change
- * bytes (numbers beyond 2^53, key order, escapes) that have nothing to do
- * with a secret.  Nothing here depends on the process locale, which a
- * backend inherits from the postmaster.
+ * Answers are scrubbed token by token rather than parsed and printed again:
+ * a parser would refuse the HTML page of a proxy, and re-encoding a whole
+ * answer would change bytes (numbers beyond 2^53, key order, escapes) that
+ * have nothing to do with a secret.  In an answer that is one JSON value,
+ * the tokens masked are exactly the string values a parser reads, and
+ * nothing else: its keys, literals and (in a successful answer) numbers
+ * are left as OCP sent them.  Nothing here depends on the process locale,
+ * which a backend inherits from the postmaster.
  */
 #include "scrub.h"
 
