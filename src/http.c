@@ -639,8 +639,6 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 	OcpbHttpResult *result = &exchange->result;
 	int			retries = exchange->request.single_attempt ? 0 : exchange->endpoint->retries;
 	OcpbSecretList secrets;
-	char	   *raw;
-	size_t		raw_len;
 	char	   *volatile answer = NULL;
 	int			reset_s;
 
@@ -655,9 +653,16 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 	 * Masked with the endpoint's credentials too, unless OCP says the call
 	 * succeeded: an error, or a gateway, may echo them.
 	 */
-	raw = ocpb_answer_from_wire(result->body, result->body_len, NULL, &raw_len);
-	ocpb_exchange_secrets(exchange->endpoint, exchange->request.secrets, raw, raw_len,
-						  &secrets);
+	if (exchange->request.raw_answer)
+	{
+		result->raw_body = ocpb_answer_from_wire(result->body, result->body_len, NULL,
+												 &result->raw_body_len);
+		ocpb_exchange_secrets(exchange->endpoint, exchange->request.secrets,
+							  result->raw_body, result->raw_body_len, &secrets);
+	}
+	else
+		ocpb_exchange_secrets(exchange->endpoint, exchange->request.secrets,
+							  result->body, result->body_len, &secrets);
 	PG_TRY();
 	{
 		answer = ocpb_answer_from_wire(result->body, result->body_len, &secrets,
@@ -670,13 +675,6 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 	PG_END_TRY();
 	pfree(result->body);
 	result->body = answer;
-	if (exchange->request.raw_answer)
-	{
-		result->raw_body = raw;
-		result->raw_body_len = raw_len;
-	}
-	else
-		pfree(raw);
 	transfer->state = TRANSFER_DONE;
 	batch->left--;
 	if (batch->hooks != NULL && batch->hooks->pause_on_rate_limit && result->status == 429)
