@@ -246,6 +246,32 @@ hex_value(char c)
 	return digit != NULL ? (int) (digit - hex_digits) : -1;
 }
 
+static bool add_url_value(OcpbSecretList *found, const char *value, size_t len);
+
+/*
+ * Adds the pieces of a value that holds an unescaped '#' or '?': OCP may
+ * read the URL as a parser does, and echo the value up to it, or what
+ * follows it, alone.
+ */
+static bool
+add_url_value_pieces(OcpbSecretList *found, const char *value, size_t len)
+{
+	size_t		start = 0;
+	size_t		at;
+	bool		ok = true;
+
+	if (memchr(value, '#', len) == NULL && memchr(value, '?', len) == NULL)
+		return true;
+	for (at = 0; at <= len && ok; at++)
+		if (at == len || value[at] == '#' || value[at] == '?')
+		{
+			if (at > start)
+				ok = add_url_value(found, value + start, at - start);
+			start = at + 1;
+		}
+	return ok;
+}
+
 /*
  * Adds a masked URL value to found, and its %XX-decoded form when that
  * differs: OCP decodes the URL and may echo the value either way.
@@ -274,7 +300,7 @@ add_url_value(OcpbSecretList *found, const char *value, size_t len)
 	ok = ocpb_secret_list_add(found, value, len) &&
 		(n == len || ocpb_secret_list_add(found, decoded, n));
 	free(decoded);
-	return ok;
+	return ok && add_url_value_pieces(found, value, len);
 }
 
 /* Copies url from *copied up to value, then the mask instead of the value. */

@@ -148,10 +148,13 @@ UNIT_TEST(url_credentials)
 	CHECK(masks_to("s3://b?host=h&access_key=SK&region=r",
 				   "s3://b?host=h&access_key=********&region=r",
 				   (const char *const[]) {"SK", NULL}));
-	/* A secret's value runs to '&' or ';': a '#' in it is the secret's. */
+	/*
+	 * A secret's value runs to '&' or ';': a '#' in it is the secret's, and
+	 * the pieces it parts are found too, as a URL parser would read them.
+	 */
 	CHECK(masks_to("cos://b/p?accessKey=A1&secret_key=S1&token=T1#frag",
 				   "cos://b/p?accessKey=********&secret_key=********&token=********",
-				   (const char *const[]) {"T1#frag", "A1", "S1", NULL}));
+				   (const char *const[]) {"T1#frag", "frag", "A1", "S1", "T1", NULL}));
 	CHECK(masks_to("ftp://user:pass@host/x", "ftp://user:********@host/x",
 				   (const char *const[]) {"pass", NULL}));
 	CHECK(masks_to("user:pw@host/p", "user:********@host/p",
@@ -375,6 +378,7 @@ UNIT_TEST(url_shapes)
 		{"s3://AKID:a/b/c@bucket/p?region=r", "s3://AKID:********@bucket/p?region=r", "a/b/c"},
 		/* A fragment: the value holds the '#', or the query follows it. */
 		{"s3://bucket/p?access_key=A#SECRET", "s3://bucket/p?access_key=********", "A#SECRET"},
+		{"s3://bucket/p?access_key=A%23B#C?D", "s3://bucket/p?access_key=********", "A%23B#C?D"},
 		{"s3://bucket/p#frag?access_key=SECRET", "s3://bucket/p#frag?access_key=********", "SECRET"},
 		{"s3://bucket/p#access_key=SECRET&x=1", "s3://bucket/p#access_key=********&x=1", "SECRET"},
 		/* ';' as a separator. */
@@ -430,6 +434,22 @@ UNIT_TEST(token_secrets_leave_the_answer_alone)
 	/* A value holding it is masked, and the answer stays JSON. */
 	CHECK(scrubs_to("{\"data\":{\"hint\":\"no data here\"},\"successful\":true}", "data",
 					"{\"data\":{\"hint\":\"no ******** here\"},\"successful\":true}"));
+}
+
+/* The pieces of a value a '#' parts are masked in an echo too. */
+UNIT_TEST(fragment_pieces_echoed)
+{
+	OcpbSecretList found = {0};
+	bool		masked = false;
+	char	   *url = ocpb_mask_url_credentials("s3://b/p?access_key=AK-1#FRAG-SECRET", &found, &masked);
+	const char *body = "{\"message\":\"key AK-1, fragment FRAG-SECRET\",\"successful\":false}";
+	char	   *scrubbed = ocpb_scrub_answer(body, strlen(body), &found, NULL);
+
+	CHECK_STR(url, "s3://b/p?access_key=********");
+	CHECK_STR(scrubbed, "{\"message\":\"key ********, fragment ********\",\"successful\":false}");
+	free(url);
+	free(scrubbed);
+	ocpb_secret_list_free(&found);
 }
 
 /* The forms an echo may give a secret: each is masked, in JSON and in text. */
@@ -514,6 +534,7 @@ main(void)
 	UNIT_RUN(utf8_repair);
 	UNIT_RUN(url_credentials_of_an_answer);
 	UNIT_RUN(url_shapes);
+	UNIT_RUN(fragment_pieces_echoed);
 	UNIT_RUN(token_secrets_leave_the_answer_alone);
 	UNIT_RUN(encoded_forms);
 	UNIT_RUN(mask_text);
