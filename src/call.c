@@ -24,6 +24,7 @@
 #include "request.h"
 #include "response.h"
 #include "rows.h"
+#include "wire_text.h"
 
 typedef struct BackupNowCall
 {
@@ -115,6 +116,7 @@ prepare(BackupNowCall *call, OcpbEndpoint *endpoint, const char *invoked_by,
 	call->request.path = call->path;
 	call->request.body = backup_now_body(args, args->storage_json, &call->request.body_len);
 	call->request.secrets = secrets;
+	call->request.raw_answer = true;
 
 	call->record.invoked_by = invoked_by;
 	call->record.server_name = call->endpoint->server_name;
@@ -134,19 +136,43 @@ record_leaving(BackupNowCall *call)
 	ocpb_journal_call_in_flight(&call->record);
 }
 
-/* OCP's answer read once; ocpb_call_backup_now frees it on every path. */
+/*
+ * OCP's answer read once; ocpb_call_backup_now frees it on every path.  It
+ * is parsed as OCP sent it, and the strings read are masked after: a secret
+ * equal to a key, a number or a literal of the answer ("data", a task id,
+ * the cluster id, true) cannot change how it reads.  The journal keeps the
+ * masked body, in which only string values are masked.
+ */
 static void
 read_answer(BackupNowCall *call)
 {
 	OcpbBackupObject asked;
+	OcpbSecretList secrets;
+	OcpbMasker *masker;
+	bool		parsed;
 
 	memset(&asked, 0, sizeof(asked));
 	asked.has_cluster_id = true;
 	asked.cluster_id = call->args->cluster_id;
 	asked.has_tenant_id = call->args->tenant_id != 0;
 	asked.tenant_id = call->args->tenant_id;
-	if (!ocpb_parse_backup_now_response(call->http.body, call->http.body_len, &asked,
-										&call->response))
+	/* No answer came (a transport failure): the empty body. */
+	if (call->http.raw_body == NULL)
+	{
+		call->http.raw_body = pstrdup(call->http.body);
+		call->http.raw_body_len = call->http.body_len;
+	}
+	ocpb_exchange_secrets(call->endpoint, call->request.secrets, call->http.raw_body,
+						  call->http.raw_body_len, &secrets);
+	masker = ocpb_masker_new(&secrets);
+	ocpb_secret_list_free(&secrets);
+	parsed = masker != NULL &&
+		ocpb_parse_backup_now_response(call->http.raw_body, call->http.raw_body_len,
+									   &asked, masker, &call->response);
+	ocpb_masker_free(masker);
+	pfree(call->http.raw_body);
+	call->http.raw_body = NULL;
+	if (!parsed)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
 

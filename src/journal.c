@@ -758,11 +758,13 @@ remember_container(JsonbIterator **iterator, OcpbSecretList *secrets)
 	}
 }
 
+/* Whether a key names a URL: it ends in "url" or "uri" (storageUrl, backupUri). */
 static bool
 is_url_key(const JsonbValue *key)
 {
 	return key->val.string.len >= 3 &&
-		pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "url", 3) == 0;
+		(pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "url", 3) == 0 ||
+		 pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "uri", 3) == 0);
 }
 
 /*

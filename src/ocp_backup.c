@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
@@ -16,6 +17,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "args.h"
 #include "call.h"
@@ -37,6 +39,44 @@ PG_FUNCTION_INFO_V1(ocp_backup_now_clusters);
 
 void		_PG_init(void);
 
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * The statement (client message) that last passed ocp_backup_now a storage
+ * object holding secrets, by its start and its transaction's start; both 0
+ * when none did.
+ */
+static TimestampTz secret_statement_start = 0;
+static TimestampTz secret_statement_xact_start = 0;
+
+static void
+remember_secret_statement(void)
+{
+	secret_statement_start = GetCurrentStatementStartTimestamp();
+	secret_statement_xact_start = GetCurrentTransactionStartTimestamp();
+}
+
+/*
+ * The text of a statement that passed a storage object with secrets is
+ * never logged with an error or warning (log_min_error_statement), even one
+ * raised after ocp_backup_now returned: a division by zero later in the
+ * same SELECT, a statement_timeout during a pg_sleep beside it, a trigger,
+ * an error caught in PL/pgSQL and another raised after it.  What is raised
+ * within the call is hidden by its error context (call_with_secrets); this
+ * covers the rest of the statement.  The statement's text is still what
+ * log_statement and log_min_duration_statement write (README.md).
+ */
+static void
+hide_secret_statement(ErrorData *edata)
+{
+	if (secret_statement_start != 0 &&
+		secret_statement_start == GetCurrentStatementStartTimestamp() &&
+		secret_statement_xact_start == GetCurrentTransactionStartTimestamp())
+		edata->hide_stmt = true;
+	if (prev_emit_log_hook != NULL)
+		prev_emit_log_hook(edata);
+}
+
 void
 _PG_init(void)
 {
@@ -55,6 +95,8 @@ _PG_init(void)
 				 errmsg("could not initialize libcurl")));
 	ocpb_connection_init();
 	ocpb_spool_init();
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = hide_secret_statement;
 }
 
 static void
@@ -282,6 +324,8 @@ call_with_secrets(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
 	}
 	PG_FINALLY();
 	{
+		if (secrets->n > 0)
+			remember_secret_statement();
 		ocpb_secret_list_free(secrets);
 	}
 	PG_END_TRY();
