@@ -65,13 +65,16 @@ DECLARE
     granted record;
     initial aclitem[];
     owner oid;
+    old_acl aclitem[];
     caller name := current_user;
     copied aclitem[] := '{}';
+    -- The grantees copied WITH GRANT OPTION: grantors of the next grants.
+    holders oid[] := '{}';
     progress boolean := true;
 BEGIN
     SELECT p.proacl INTO initial FROM pg_catalog.pg_proc p
      WHERE p.oid = '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text, bigint)'::pg_catalog.regprocedure;
-    SELECT p.proowner INTO owner FROM pg_catalog.pg_proc p
+    SELECT p.proowner, p.proacl INTO owner, old_acl FROM pg_catalog.pg_proc p
      WHERE p.oid = '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text)'::pg_catalog.regprocedure;
     -- Each grant keeps its grantor, so that REVOKE ... CASCADE still reaches
     -- the grants a grantee WITH GRANT OPTION made: made as the grantor (SET
@@ -82,13 +85,11 @@ BEGIN
         progress := false;
         FOR granted IN
             SELECT a.grantor, a.grantee, a.is_grantable
-              FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-             WHERE p.oid = '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text)'::pg_catalog.regprocedure
-               AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE' AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
+              FROM pg_catalog.aclexplode(old_acl) a
+             WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE' AND a.grantee OPERATOR(pg_catalog.<>) owner
                AND NOT pg_catalog.makeaclitem(a.grantee, a.grantor, 'EXECUTE', a.is_grantable) OPERATOR(pg_catalog.=) ANY (copied)
-               AND (a.grantor OPERATOR(pg_catalog.=) p.proowner
-                    OR EXISTS (SELECT FROM pg_catalog.aclexplode(copied) c
-                                WHERE c.grantee OPERATOR(pg_catalog.=) a.grantor AND c.is_grantable))
+               AND (a.grantor OPERATOR(pg_catalog.=) owner
+                    OR a.grantor OPERATOR(pg_catalog.=) ANY (holders))
              ORDER BY a.grantor, a.grantee
         LOOP
             IF granted.grantor OPERATOR(pg_catalog.<>) owner THEN
@@ -101,6 +102,9 @@ BEGIN
             EXECUTE pg_catalog.format('SET ROLE %I', caller);
             copied := copied OPERATOR(pg_catalog.||)
                       pg_catalog.makeaclitem(granted.grantee, granted.grantor, 'EXECUTE', granted.is_grantable);
+            IF granted.is_grantable THEN
+                holders := holders OPERATOR(pg_catalog.||) granted.grantee;
+            END IF;
             progress := true;
         END LOOP;
     END LOOP;
