@@ -92,7 +92,16 @@ ALTER SERVER grants_mine RENAME TO grants_srv;
 RESET ROLE;
 SELECT count(*) AS followed FROM ocp_backup.invocation WHERE cluster_id = 91 AND server_name = 'grants_srv';
 SELECT count(*) AS still_dropped FROM ocp_backup.dropped_server WHERE server_name = 'grants_srv';
--- DROP OWNED drops servers too, and notes the name.
+-- Its owner, no superuser, drops it: the name is noted again.
+SET ROLE grants_fdw;
+DROP SERVER grants_srv;
+RESET ROLE;
+SELECT server_name FROM ocp_backup.dropped_server WHERE server_name LIKE 'grants%';
+-- DROP OWNED drops servers too, and notes their names.
+SELECT ocp_backup.adopt_dropped_server('grants_srv') AS adopted;
+SET ROLE grants_fdw;
+CREATE SERVER grants_srv FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
+RESET ROLE;
 DROP OWNED BY grants_fdw;
 SELECT server_name FROM ocp_backup.dropped_server WHERE server_name LIKE 'grants%';
 
@@ -107,6 +116,16 @@ SELECT p.oid::regprocedure AS function, p.proacl,
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ocp_backup')
  ORDER BY p.oid::regprocedure::text;
+-- A role granted purge_journal needs no right on the journal writer.
+GRANT USAGE ON SCHEMA ocp_backup TO grants_nobody;
+GRANT EXECUTE ON FUNCTION ocp_backup.purge_journal(interval) TO grants_nobody;
+GRANT SELECT, DELETE ON ocp_backup.invocation TO grants_nobody;
+SET ROLE grants_nobody;
+SELECT ocp_backup.purge_journal('100 years') AS purged;
+RESET ROLE;
+REVOKE ALL ON SCHEMA ocp_backup FROM grants_nobody;
+REVOKE ALL ON FUNCTION ocp_backup.purge_journal(interval) FROM grants_nobody;
+REVOKE ALL ON ocp_backup.invocation FROM grants_nobody;
 SET ROLE grants_nobody;
 SELECT try($$SELECT ocp_backup_start_journal_writer()$$) AS start_journal_writer;
 SELECT try($$SELECT * FROM ocp_backup_read_tasks('{x}', '{1}')$$) AS read_tasks;
