@@ -148,8 +148,8 @@ reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 	int			n;
 	int			i;
 
-	/* Overlapping runs would look for the same calls' tasks twice. */
-	ocpb_lock_server(OCPB_LOCK_RECONCILE, endpoint->server_id);
+	/* Overlapping runs would look for the same calls' tasks twice: one skips. */
+	ocpb_lock_server(OCPB_LOCK_RECONCILE, endpoint->server_id, endpoint->server_name);
 	unsettled_calls(endpoint, run, &calls, &n);
 	call.endpoint = endpoint;
 	call.run = run;
