@@ -63,53 +63,58 @@ COMMENT ON FUNCTION ocp_backup.ocp_time(text) IS
 REVOKE ALL ON FUNCTION ocp_backup.ocp_time(text) FROM PUBLIC;
 
 -- An OCP id (a JSON number, or a string of digits beyond 2^53) as bigint;
--- NULL when it is neither.
+-- NULL when it is neither.  Inlined where it is used (no SET clause: every
+-- name in it is pg_catalog-qualified), for it runs once per listed task.
 CREATE FUNCTION ocp_backup.ocp_id(value jsonb)
 RETURNS bigint
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN pg_catalog.jsonb_typeof($1) OPERATOR(pg_catalog.=) ANY (ARRAY['number', 'string'])
-                 AND ($1 #>> '{}') OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
-                THEN ($1 #>> '{}')::bigint END
+                 AND ($1 OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
+                THEN ($1 OPERATOR(pg_catalog.#>>) '{}')::pg_catalog.int8 END
 $$;
 COMMENT ON FUNCTION ocp_backup.ocp_id(jsonb) IS
   'an OCP id, a JSON number or string of digits, as bigint; NULL otherwise (internal: callable by nobody)';
 REVOKE ALL ON FUNCTION ocp_backup.ocp_id(jsonb) FROM PUBLIC;
 
--- The listed tasks of a cluster whose detail the calls need: those no
+-- The listed tasks whose detail the calls need, of every cluster at once
+-- (pages[i] is a page of the list of cluster page_clusters[i]): those no
 -- server reaching the same OCP has journaled, and that started no earlier
--- than the earliest call's window opens (a task starts after it is
--- created, so one started before cannot be a call's).  A row without a
--- readable startTime is kept.
+-- than the window of the cluster's earliest call opens (a task starts after
+-- it is created, so one started before cannot be a call's).  A row without
+-- a readable startTime is kept.  [cluster id, task id] rows.
 CREATE FUNCTION ocp_backup.reconcile_candidates(same_ocp text[], invocation_ids bigint[],
-                                                margin interval, pages jsonb[])
+                                                margin interval, pages jsonb[],
+                                                page_clusters bigint[])
 RETURNS bigint[]
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH listed AS (
-        SELECT DISTINCT ocp_backup.ocp_id(e OPERATOR(pg_catalog.->) 'id') AS task_id,
+    WITH opens AS MATERIALIZED (
+        SELECT i.cluster_id, pg_catalog.min(i.started_at) OPERATOR(pg_catalog.-) $3 AS window_from
+          FROM ocp_backup.invocation i
+         WHERE i.id OPERATOR(pg_catalog.=) ANY ($2)
+         GROUP BY i.cluster_id
+    ), listed AS MATERIALIZED (
+        SELECT DISTINCT p.cluster_id, ocp_backup.ocp_id(e OPERATOR(pg_catalog.->) 'id') AS task_id,
                ocp_backup.ocp_time(e OPERATOR(pg_catalog.->>) 'startTime') AS started
-          FROM pg_catalog.unnest($4) p,
+          FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) p (page, cluster_id),
                pg_catalog.jsonb_array_elements(
-                   CASE WHEN pg_catalog.jsonb_typeof(p #> '{data,contents}') OPERATOR(pg_catalog.=) 'array'
-                        THEN p #> '{data,contents}' ELSE '[]' END) e
+                   CASE WHEN pg_catalog.jsonb_typeof(p.page #> '{data,contents}') OPERATOR(pg_catalog.=) 'array'
+                        THEN p.page #> '{data,contents}' ELSE '[]' END) e
     )
-    SELECT coalesce(pg_catalog.array_agg(DISTINCT l.task_id), '{}')
-      FROM listed l
+    SELECT coalesce(pg_catalog.array_agg(ARRAY[l.cluster_id, l.task_id]
+                                         ORDER BY l.cluster_id, l.task_id), '{}')
+      FROM listed l JOIN opens o ON o.cluster_id OPERATOR(pg_catalog.=) l.cluster_id
      WHERE l.task_id IS NOT NULL
-       AND (l.started IS NULL
-            OR l.started OPERATOR(pg_catalog.>=)
-               (SELECT pg_catalog.min(i.started_at) OPERATOR(pg_catalog.-) $3
-                  FROM ocp_backup.invocation i WHERE i.id OPERATOR(pg_catalog.=) ANY ($2)))
+       AND (l.started IS NULL OR l.started OPERATOR(pg_catalog.>=) o.window_from)
        AND NOT EXISTS (SELECT FROM ocp_backup.task t
                         WHERE t.server_name OPERATOR(pg_catalog.=) ANY ($1)
                           AND t.task_id OPERATOR(pg_catalog.=) l.task_id)
 $$;
-COMMENT ON FUNCTION ocp_backup.reconcile_candidates(text[], bigint[], interval, jsonb[]) IS
-  'the tasks of OCP''s task list pages whose detail reconciling those calls needs: not journaled under the servers reaching the same OCP, and not started before the earliest call''s window (internal: callable by nobody)';
-REVOKE ALL ON FUNCTION ocp_backup.reconcile_candidates(text[], bigint[], interval, jsonb[]) FROM PUBLIC;
+COMMENT ON FUNCTION ocp_backup.reconcile_candidates(text[], bigint[], interval, jsonb[], bigint[]) IS
+  'the tasks of OCP''s task list pages whose detail reconciling those calls needs, as [cluster id, task id] rows: not journaled under the servers reaching the same OCP, and not started before the window of the cluster''s earliest call (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.reconcile_candidates(text[], bigint[], interval, jsonb[], bigint[]) FROM PUBLIC;
 
 DROP FUNCTION ocp_backup.reconcile_call(text, bigint, interval, interval, text, jsonb[]);
 CREATE FUNCTION ocp_backup.reconcile_call(server_name text, invocation_id bigint,
@@ -119,6 +124,9 @@ CREATE FUNCTION ocp_backup.reconcile_call(server_name text, invocation_id bigint
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- Planned once per session: custom plans for each call's arrays cost more
+-- than the call (a run decides thousands).
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     call ocp_backup.invocation;
@@ -154,14 +162,14 @@ BEGIN
     -- be the call's: it leaves the call unsettled.  The call's task is the
     -- one candidate that is also a manual backup of its cluster (and
     -- tenant, or none) by its account.
-    WITH listed AS (
+    WITH listed AS MATERIALIZED (
         SELECT DISTINCT ON (ocp_backup.ocp_id(e->'id'))
                ocp_backup.ocp_id(e->'id') AS task_id, e AS row,
                ocp_backup.ocp_time(e->>'startTime') AS started
           FROM unnest(pages) p,
                jsonb_array_elements(CASE WHEN jsonb_typeof(p #> '{data,contents}') = 'array'
                                          THEN p #> '{data,contents}' ELSE '[]' END) e
-    ), looked AS (
+    ), looked AS MATERIALIZED (
         SELECT l.task_id, l.row, d.detail,
                ocp_backup.ocp_time(d.detail->>'createTime') AS created
           FROM listed l

@@ -175,6 +175,8 @@ typedef struct ClusterTasks
 	int64	   *held;			/* task rows being journaled by another
 								 * transaction still open */
 	int			n_held;
+	int			details_pending;	/* detail reads not answered yet */
+	bool		decided;		/* its calls were decided, or warned of */
 } ClusterTasks;
 
 /* One GET of a reconcile run: a page of a list, or a task's detail. */
@@ -189,7 +191,8 @@ typedef struct TaskRead
 typedef struct ServerRun
 {
 	const OcpbEndpoint *endpoint;
-	const ReconcileRun *run;
+	ReconcileRun *run;
+	Datum		same_ocp;		/* the servers reaching the same OCP */
 	MemoryContext keep;			/* where what is read is kept */
 	MemoryContext answer;		/* reset after each answer */
 	int			throttled;		/* reads a 429 left for the next run */
@@ -256,6 +259,8 @@ note_unread(ClusterTasks *cluster, int64 task_id, const char *why)
 	escape_json(&cluster->unread, why);
 }
 
+static void decide_cluster(ServerRun *server, ClusterTasks *cluster);
+
 /* A task's detail: kept, or why it could not be read noted. */
 static void
 detail_answered(ServerRun *server, TaskRead *read, OcpbHttpResult *http)
@@ -292,6 +297,12 @@ detail_answered(ServerRun *server, TaskRead *read, OcpbHttpResult *http)
 								   DatumGetPointer(datumCopy(detail, false, -1)));
 		MemoryContextSwitchTo(answer_context);
 	}
+	/*
+	 * Its calls are decided as soon as its last detail is in, while the
+	 * other clusters' reads are in flight.
+	 */
+	if (--cluster->details_pending == 0)
+		decide_cluster(server, cluster);
 }
 
 /*
@@ -469,50 +480,111 @@ task_row_held(const TaskTable *tasks, Datum server_name, int64 task_id)
 	return held;
 }
 
-/*
- * The listed tasks whose detail the cluster's calls need, and of those the
- * ones another open transaction is journaling (not read: left for the next
- * run).
- */
-static void
-choose_candidates(ClusterTasks *cluster, Datum same_ocp, const ReconcileRun *run,
-				  const TaskTable *tasks)
+static Datum
+jsonb_array_of(List *values)
 {
-	static const Oid arg_types[] = {TEXTARRAYOID, INT8ARRAYOID, INTERVALOID, JSONBARRAYOID};
-	Datum		args[4];
-	bool		nulls[4] = {false, false, false, false};
-	Datum	   *ids;
-	Datum	   *pages;
-	Datum	   *servers;
-	int			n_servers;
+	Datum	   *items = palloc(sizeof(Datum) * Max(list_length(values), 1));
 	ListCell   *cell;
 	int			n = 0;
+
+	foreach(cell, values)
+		items[n++] = PointerGetDatum(lfirst(cell));
+	return PointerGetDatum(construct_array(items, n, JSONBOID, -1, false, TYPALIGN_INT));
+}
+
+/* An int8[] of the int64s the list points to. */
+static Datum
+int8_array_of(List *values)
+{
+	Datum	   *items = palloc(sizeof(Datum) * Max(list_length(values), 1));
+	ListCell   *cell;
+	int			n = 0;
+
+	foreach(cell, values)
+		items[n++] = Int64GetDatum(*(int64 *) lfirst(cell));
+	return PointerGetDatum(construct_array(items, n, INT8OID, 8, FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
+}
+
+static ClusterTasks *
+cluster_of(ClusterTasks *clusters, int n_clusters, int64 cluster_id)
+{
+	int			c;
+
+	for (c = 0; c < n_clusters; c++)
+		if (clusters[c].cluster_id == cluster_id)
+			return &clusters[c];
+	return NULL;
+}
+
+/*
+ * The listed tasks whose detail the calls need, of every cluster whose list
+ * was read, and of those the ones another open transaction is journaling
+ * (not read: left for the next run).
+ */
+static void
+choose_candidates(ClusterTasks *clusters, int n_clusters, Datum same_ocp,
+				  const ReconcileRun *run, const TaskTable *tasks)
+{
+	static const Oid arg_types[] = {
+		TEXTARRAYOID, INT8ARRAYOID, INTERVALOID, JSONBARRAYOID, INT8ARRAYOID
+	};
+	Datum		args[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	List	   *ids = NIL;
+	List	   *pages = NIL;
+	List	   *page_clusters = NIL;
+	Datum	   *found;
+	Datum	   *servers;
+	int			n_found;
+	int			n_servers;
+	int			c;
 	int			i;
 
-	ids = palloc(sizeof(Datum) * cluster->n_calls);
-	for (i = 0; i < cluster->n_calls; i++)
-		ids[i] = Int64GetDatum(cluster->call_ids[i]);
-	pages = palloc(sizeof(Datum) * Max(list_length(cluster->pages), 1));
-	foreach(cell, cluster->pages)
-		pages[n++] = PointerGetDatum(lfirst(cell));
+	for (c = 0; c < n_clusters; c++)
+	{
+		ListCell   *cell;
+
+		clusters[c].n_candidates = 0;
+		clusters[c].n_held = 0;
+		if (clusters[c].failure != NULL)
+			continue;
+		for (i = 0; i < clusters[c].n_calls; i++)
+			ids = lappend(ids, &clusters[c].call_ids[i]);
+		foreach(cell, clusters[c].pages)
+		{
+			pages = lappend(pages, lfirst(cell));
+			page_clusters = lappend(page_clusters, &clusters[c].cluster_id);
+		}
+	}
 	args[0] = same_ocp;
-	args[1] = PointerGetDatum(construct_array(ids, cluster->n_calls, INT8OID, 8,
-											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = int8_array_of(ids);
 	args[2] = IntervalPGetDatum(run->margin);
-	args[3] = PointerGetDatum(construct_array(pages, n, JSONBOID, -1, false, TYPALIGN_INT));
-	deconstruct_array(DatumGetArrayTypeP(ocpb_call_privileged("reconcile_candidates", 4,
+	args[3] = jsonb_array_of(pages);
+	args[4] = int8_array_of(page_clusters);
+	deconstruct_array(DatumGetArrayTypeP(ocpb_call_privileged("reconcile_candidates", 5,
 															  arg_types, args, nulls)),
-					  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &cluster->candidates, NULL, &cluster->n_candidates);
+					  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &found, NULL, &n_found);
 	deconstruct_array(DatumGetArrayTypeP(same_ocp), TEXTOID, -1, false, TYPALIGN_INT,
 					  &servers, NULL, &n_servers);
-	cluster->held = palloc(sizeof(int64) * Max(cluster->n_candidates, 1));
-	cluster->n_held = 0;
-	for (i = 0; i < cluster->n_candidates; i++)
+	/* [cluster id, task id] rows, by cluster: each cluster's run is one. */
+	for (i = 0; i + 1 < n_found; i += 2)
 	{
-		int64		task_id = DatumGetInt64(cluster->candidates[i]);
+		ClusterTasks *cluster = cluster_of(clusters, n_clusters, DatumGetInt64(found[i]));
+		int64		task_id = DatumGetInt64(found[i + 1]);
 		int			s;
 
+		if (cluster->n_candidates == 0)
+		{
+			int			run_length = 0;
+
+			while (i + 2 * run_length + 1 < n_found &&
+				   DatumGetInt64(found[i + 2 * run_length]) == cluster->cluster_id)
+				run_length++;
+			cluster->candidates = palloc(sizeof(Datum) * run_length);
+			cluster->held = palloc(sizeof(int64) * run_length);
+		}
+		cluster->candidates[cluster->n_candidates++] = Int64GetDatum(task_id);
 		for (s = 0; s < n_servers; s++)
 			if (task_row_held(tasks, servers[s], task_id))
 			{
@@ -554,6 +626,7 @@ read_details(ServerRun *server, ClusterTasks *clusters, int n_clusters)
 			if (is_held(&clusters[c], task_id))
 				continue;
 			reads[n].cluster = &clusters[c];
+			reads[n].cluster->details_pending++;
 			reads[n].task_id = task_id;
 			reads[n].path = palloc(OCPB_PATH_SIZE);
 			ocpb_task_path(task_id, reads[n].path);
@@ -565,24 +638,12 @@ read_details(ServerRun *server, ClusterTasks *clusters, int n_clusters)
 
 typedef struct CallDecision
 {
-	const ServerRun *server;
+	ServerRun  *server;
 	const ClusterTasks *cluster;
 	Datum		same_ocp;
 	int64		invocation_id;
 	bool		settled;
 } CallDecision;
-
-static Datum
-jsonb_array_of(List *values)
-{
-	Datum	   *items = palloc(sizeof(Datum) * Max(list_length(values), 1));
-	ListCell   *cell;
-	int			n = 0;
-
-	foreach(cell, values)
-		items[n++] = PointerGetDatum(lfirst(cell));
-	return PointerGetDatum(construct_array(items, n, JSONBOID, -1, false, TYPALIGN_INT));
-}
 
 /* Settles the call from what its cluster's reads showed, or notes why not. */
 static void
@@ -622,6 +683,53 @@ reconcile_call(void *arg)
 	call->settled = DatumGetBool(ocpb_call_privileged("reconcile_call", 10, arg_types, args, nulls));
 }
 
+/*
+ * Decides the cluster's calls, oldest first: each takes the task nearest to
+ * it not yet taken.  A call whose cluster's tasks could not be read stays
+ * unsettled, and so does one whose decision fails; the others go on.
+ */
+static void
+decide_cluster(ServerRun *server, ClusterTasks *cluster)
+{
+	const char *server_name = server->endpoint->server_name;
+	int			i;
+
+	cluster->decided = true;
+	for (i = 0; i < cluster->n_calls; i++)
+	{
+		CallDecision call;
+		ErrorData  *failure;
+
+		call.server = server;
+		call.cluster = cluster;
+		call.same_ocp = server->same_ocp;
+		call.invocation_id = cluster->call_ids[i];
+		call.settled = false;
+		if (cluster->failure != NULL)
+		{
+			ereport(WARNING,
+					(errcode(cluster->failure_code),
+					 errmsg("could not reconcile journal row " INT64_FORMAT " of OCP server \"%s\"",
+							call.invocation_id, server_name),
+					 errdetail("%s", cluster->failure),
+					 errhint("It stays unsettled until a later ocp_backup_reconcile() reads its cluster's tasks.")));
+			continue;
+		}
+		failure = ocpb_try_in_subtransaction(reconcile_call, &call);
+		if (failure == NULL)
+		{
+			server->run->settled += call.settled;
+			continue;
+		}
+		ereport(WARNING,
+				(errcode(failure->sqlerrcode),
+				 errmsg("could not reconcile journal row " INT64_FORMAT " of OCP server \"%s\"",
+						call.invocation_id, server_name),
+				 errdetail("%s", ocpb_error_text(failure)),
+				 errhint("It stays unsettled until a later ocp_backup_reconcile() reads its cluster's tasks.")));
+	}
+}
+
 /* The clusters of the calls, each with its calls, in the calls' order. */
 static ClusterTasks *
 group_by_cluster(Datum *calls, int n_pairs, int *n_clusters)
@@ -654,17 +762,6 @@ group_by_cluster(Datum *calls, int n_pairs, int *n_clusters)
 	return clusters;
 }
 
-static ClusterTasks *
-cluster_of(ClusterTasks *clusters, int n_clusters, int64 cluster_id)
-{
-	int			c;
-
-	for (c = 0; c < n_clusters; c++)
-		if (clusters[c].cluster_id == cluster_id)
-			return &clusters[c];
-	return NULL;
-}
-
 static void
 reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 {
@@ -676,7 +773,6 @@ reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 	Datum	   *calls;
 	int			n;
 	int			n_clusters;
-	int			c;
 	int			i;
 
 	/* Overlapping runs would look for the same calls' tasks twice. */
@@ -692,58 +788,27 @@ reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 	server.throttled = 0;
 	clusters = group_by_cluster(calls, n / 2, &n_clusters);
 	same_ocp = servers_reaching(endpoint);
+	server.same_ocp = same_ocp;
 	/* Every cluster's list, then the details of the tasks that may be calls'. */
 	read_lists(&server, clusters, n_clusters);
 	open_task_table(&tasks);
-	for (c = 0; c < n_clusters; c++)
-		if (clusters[c].failure == NULL)
-			choose_candidates(&clusters[c], same_ocp, run, &tasks);
+	choose_candidates(clusters, n_clusters, same_ocp, run, &tasks);
 	table_close(tasks.table, AccessShareLock);
 	read_details(&server, clusters, n_clusters);
-	MemoryContextDelete(server.answer);
 	if (server.throttled > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("OCP server \"%s\" is throttling requests", endpoint->server_name),
 				 errdetail("%d of the reads of its tasks were left for the next run.", server.throttled),
 				 errhint("The calls they were for stay unsettled until a later ocp_backup_reconcile().")));
-	/*
-	 * Oldest first: each call takes the task nearest to it not yet taken.  A
-	 * call whose tasks cannot be read stays unsettled; the others go on.
-	 */
+	MemoryContextDelete(server.answer);
+	/* The clusters not decided yet, in the order of their oldest calls. */
 	for (i = 0; i + 1 < n; i += 2)
 	{
-		CallDecision call;
-		ErrorData  *failure;
 		ClusterTasks *cluster = cluster_of(clusters, n_clusters, DatumGetInt64(calls[i + 1]));
 
-		call.server = &server;
-		call.cluster = cluster;
-		call.same_ocp = same_ocp;
-		call.invocation_id = DatumGetInt64(calls[i]);
-		call.settled = false;
-		if (cluster->failure != NULL)
-		{
-			ereport(WARNING,
-					(errcode(cluster->failure_code),
-					 errmsg("could not reconcile journal row " INT64_FORMAT " of OCP server \"%s\"",
-							call.invocation_id, endpoint->server_name),
-					 errdetail("%s", cluster->failure),
-					 errhint("It stays unsettled until a later ocp_backup_reconcile() reads its cluster's tasks.")));
-			continue;
-		}
-		failure = ocpb_try_in_subtransaction(reconcile_call, &call);
-		if (failure == NULL)
-		{
-			run->settled += call.settled;
-			continue;
-		}
-		ereport(WARNING,
-				(errcode(failure->sqlerrcode),
-				 errmsg("could not reconcile journal row " INT64_FORMAT " of OCP server \"%s\"",
-						call.invocation_id, endpoint->server_name),
-				 errdetail("%s", ocpb_error_text(failure)),
-				 errhint("It stays unsettled until a later ocp_backup_reconcile() reads its cluster's tasks.")));
+		if (!cluster->decided)
+			decide_cluster(&server, cluster);
 	}
 }
 
