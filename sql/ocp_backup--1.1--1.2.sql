@@ -177,8 +177,11 @@ BEGIN
                               WHERE ocp_backup.ocp_id(x #> '{data,id}') = l.task_id
                               LIMIT 1) d ON true
          WHERE (l.started IS NULL OR l.started >= window_from)
-           AND NOT EXISTS (SELECT FROM ocp_backup.task t
-                            WHERE t.server_name = ANY (same_ocp) AND t.task_id = l.task_id)
+           -- A probe of the task table's key per listed task, not a join
+           -- over the whole table: a run decides thousands of calls.
+           AND NOT coalesce((SELECT true FROM ocp_backup.task t
+                              WHERE t.server_name = ANY (same_ocp) AND t.task_id = l.task_id
+                              LIMIT 1), false)
     ), judged AS (
         SELECT k.task_id, coalesce(k.detail->>'name', k.row->>'name') AS name,
                coalesce(k.detail->>'status', k.row->>'status') AS status, k.created,
