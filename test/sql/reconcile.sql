@@ -110,7 +110,9 @@ SELECT * FROM outcomes() WHERE cluster_id = 504;
 -- 7000005, its transaction still open.  The reconcile neither waits for
 -- that transaction nor takes its task: the lost call is left for the next
 -- run, which, once the other call is committed, settles it.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SELECT lost_call(505, 'recon_a', 'hang') AS lost;
 SELECT dblink_connect('other', format('dbname=%s port=%s host=%s', current_database(),
                                       current_setting('port'), current_setting('unix_socket_directories')));
@@ -159,6 +161,16 @@ SELECT count(*) FILTER (WHERE path LIKE '/api/v2/tasks/instances?%') AS list_rea
 SELECT sim_config('{"answer_delay_ms": 0}');
 SELECT count(*) FILTER (WHERE reconciled AND task_id IS NOT NULL) AS settled_with_their_task
   FROM outcomes() WHERE cluster_id BETWEEN 511 AND 518;
+
+-- 7. OCP throttles the read of a task's detail (429): the call stays
+-- unsettled with a note, a WARNING says so, and the next run settles it.
+SELECT lost_call(519, 'recon_a', 'stall') AS lost;
+SELECT windows_passed('1 second');
+SELECT sim_fault('{"kind": "rate_limit", "reset": 0, "path": "/tasks/instances/7000015"}');
+SELECT ocp_backup_reconcile('recon_a', margin => '1 second') AS settled;
+SELECT * FROM outcomes() WHERE cluster_id = 519;
+SELECT ocp_backup_reconcile('recon_a', margin => '1 second') AS settled;
+SELECT * FROM outcomes() WHERE cluster_id = 519;
 
 DROP FUNCTION lost_call(bigint, text, text);
 DROP FUNCTION windows_passed(interval);
