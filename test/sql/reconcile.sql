@@ -172,6 +172,19 @@ SELECT * FROM outcomes() WHERE cluster_id = 519;
 SELECT ocp_backup_reconcile('recon_a', margin => '1 second') AS settled;
 SELECT * FROM outcomes() WHERE cluster_id = 519;
 
+-- 8. A task's detail without its creator: who started the task cannot be
+-- established, so it may be the call's and may not: unsettled, with a note.
+SELECT lost_call(520, 'recon_a', 'stall') AS lost;
+SELECT windows_passed('1 second');
+SELECT sim_fault(jsonb_build_object('kind', 'raw', 'status', 200, 'path', '/tasks/instances/7000016', 'body',
+  jsonb_build_object('successful', true, 'status', 200, 'data',
+    jsonb_build_object('id', 7000016, 'name', 'Backup cluster', 'status', 'RUNNING', 'type', 'MANUAL',
+                       'cluster', '{"id": 520}'::jsonb,
+                       'createTime', (SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                                        FROM ocp_backup.invocation WHERE cluster_id = 520))))) AS fault;
+SELECT ocp_backup_reconcile('recon_a', margin => '1 second') AS settled;
+SELECT * FROM outcomes() WHERE cluster_id = 520;
+
 DROP FUNCTION lost_call(bigint, text, text);
 DROP FUNCTION windows_passed(interval);
 DROP FUNCTION outcomes();
