@@ -1516,9 +1516,12 @@ def list_tasks(state, request, user):
     with state.lock:
         now = state.now()
         as_strings = state.config["task_ids_as_strings"]
-        tasks = [t for t in sorted(state.tasks.values(), key=lambda t: t.id, reverse=True)
-                 if (cluster_id is None or t.cluster_id == cluster_id)
-                 and (not statuses or t.status(now) in statuses)]
+        # A cluster's tasks come from its index: a long run lists one
+        # cluster after another among tens of thousands of tasks.
+        source = (state.tasks.values() if cluster_id is None
+                  else state.cluster_tasks.get(cluster_id, []))
+        tasks = [t for t in sorted(source, key=lambda t: t.id, reverse=True)
+                 if not statuses or t.status(now) in statuses]
         return paged(state, tasks, page, size, lambda t: t.to_list_row(now, as_strings))
 
 
