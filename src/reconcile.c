@@ -36,6 +36,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -506,15 +507,19 @@ int8_array_of(List *values)
 										   TYPALIGN_DOUBLE));
 }
 
-static ClusterTasks *
-cluster_of(ClusterTasks *clusters, int n_clusters, int64 cluster_id)
+/* Where each cluster is in the run's array, by its id. */
+typedef struct ClusterEntry
 {
-	int			c;
+	int64		cluster_id;
+	int			index;
+} ClusterEntry;
 
-	for (c = 0; c < n_clusters; c++)
-		if (clusters[c].cluster_id == cluster_id)
-			return &clusters[c];
-	return NULL;
+static ClusterTasks *
+cluster_of(HTAB *index, ClusterTasks *clusters, int64 cluster_id)
+{
+	ClusterEntry *entry = hash_search(index, &cluster_id, HASH_FIND, NULL);
+
+	return entry ? &clusters[entry->index] : NULL;
 }
 
 /*
@@ -523,7 +528,7 @@ cluster_of(ClusterTasks *clusters, int n_clusters, int64 cluster_id)
  * (not read: left for the next run).
  */
 static void
-choose_candidates(ClusterTasks *clusters, int n_clusters, Datum same_ocp,
+choose_candidates(ClusterTasks *clusters, int n_clusters, HTAB *index, Datum same_ocp,
 				  const ReconcileRun *run, const TaskTable *tasks)
 {
 	static const Oid arg_types[] = {
@@ -570,7 +575,7 @@ choose_candidates(ClusterTasks *clusters, int n_clusters, Datum same_ocp,
 	/* [cluster id, task id] rows, by cluster: each cluster's run is one. */
 	for (i = 0; i + 1 < n_found; i += 2)
 	{
-		ClusterTasks *cluster = cluster_of(clusters, n_clusters, DatumGetInt64(found[i]));
+		ClusterTasks *cluster = cluster_of(index, clusters, DatumGetInt64(found[i]));
 		int64		task_id = DatumGetInt64(found[i + 1]);
 		int			s;
 
@@ -730,32 +735,51 @@ decide_cluster(ServerRun *server, ClusterTasks *cluster)
 	}
 }
 
-/* The clusters of the calls, each with its calls, in the calls' order. */
+/*
+ * The clusters of the calls, each with its calls, in the order of their
+ * oldest calls; *index finds a cluster by its id.
+ */
 static ClusterTasks *
-group_by_cluster(Datum *calls, int n_pairs, int *n_clusters)
+group_by_cluster(Datum *calls, int n_pairs, int *n_clusters, HTAB **index)
 {
 	ClusterTasks *clusters = palloc0(sizeof(ClusterTasks) * Max(n_pairs, 1));
+	HASHCTL		ctl;
 	int			n = 0;
 	int			i;
 
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(ClusterEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	*index = hash_create("ocp_backup reconcile clusters", Max(n_pairs, 16), &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	/* Counted first, then filled: each cluster's calls in one array. */
 	for (i = 0; i < n_pairs; i++)
 	{
 		int64		cluster_id = DatumGetInt64(calls[2 * i + 1]);
-		ClusterTasks *cluster = NULL;
-		int			c;
+		bool		found;
+		ClusterEntry *entry = hash_search(*index, &cluster_id, HASH_ENTER, &found);
 
-		for (c = n - 1; c >= 0 && cluster == NULL; c--)
-			if (clusters[c].cluster_id == cluster_id)
-				cluster = &clusters[c];
-		if (cluster == NULL)
+		if (!found)
 		{
-			cluster = &clusters[n++];
+			ClusterTasks *cluster = &clusters[n];
+
+			entry->index = n++;
 			cluster->cluster_id = cluster_id;
-			cluster->call_ids = palloc(sizeof(int64) * n_pairs);
 			cluster->next_page = 1;
 			initStringInfo(&cluster->unread);
 			appendStringInfoChar(&cluster->unread, '{');
 		}
+		clusters[entry->index].n_calls++;
+	}
+	for (i = 0; i < n; i++)
+	{
+		clusters[i].call_ids = palloc(sizeof(int64) * clusters[i].n_calls);
+		clusters[i].n_calls = 0;
+	}
+	for (i = 0; i < n_pairs; i++)
+	{
+		ClusterTasks *cluster = cluster_of(*index, clusters, DatumGetInt64(calls[2 * i + 1]));
+
 		cluster->call_ids[cluster->n_calls++] = DatumGetInt64(calls[2 * i]);
 	}
 	*n_clusters = n;
@@ -769,6 +793,7 @@ reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 	ServerRun	server;
 	ClusterTasks *clusters;
 	TaskTable	tasks;
+	HTAB	   *index;
 	Datum		same_ocp;
 	Datum	   *calls;
 	int			n;
@@ -786,13 +811,13 @@ reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 	server.answer = AllocSetContextCreate(CurrentMemoryContext, "ocp_backup reconcile answer",
 										  ALLOCSET_DEFAULT_SIZES);
 	server.throttled = 0;
-	clusters = group_by_cluster(calls, n / 2, &n_clusters);
+	clusters = group_by_cluster(calls, n / 2, &n_clusters, &index);
 	same_ocp = servers_reaching(endpoint);
 	server.same_ocp = same_ocp;
 	/* Every cluster's list, then the details of the tasks that may be calls'. */
 	read_lists(&server, clusters, n_clusters);
 	open_task_table(&tasks);
-	choose_candidates(clusters, n_clusters, same_ocp, run, &tasks);
+	choose_candidates(clusters, n_clusters, index, same_ocp, run, &tasks);
 	table_close(tasks.table, AccessShareLock);
 	read_details(&server, clusters, n_clusters);
 	if (server.throttled > 0)
@@ -805,7 +830,7 @@ reconcile_server(const OcpbEndpoint *endpoint, void *arg)
 	/* The clusters not decided yet, in the order of their oldest calls. */
 	for (i = 0; i + 1 < n; i += 2)
 	{
-		ClusterTasks *cluster = cluster_of(clusters, n_clusters, DatumGetInt64(calls[i + 1]));
+		ClusterTasks *cluster = cluster_of(index, clusters, DatumGetInt64(calls[i + 1]));
 
 		if (!cluster->decided)
 			decide_cluster(&server, cluster);
