@@ -52,6 +52,52 @@ without_url_credentials(char *body, size_t len)
 	return copy;
 }
 
+char *
+ocpb_page_path(const char *path, long page, int page_size)
+{
+	return psprintf("%s%cpage=%ld&size=%d", path, strchr(path, '?') ? '&' : '?', page, page_size);
+}
+
+bool
+ocpb_page_answered(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
+				   const char *page_path, long page, const OcpbHttpResult *http,
+				   OcpbPageRead *read, OcpbFailure *failure)
+{
+	OcpbListPage list;
+	volatile bool failed = false;
+
+	if (!ocpb_parse_list_page(http->body, http->body_len, &list))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	PG_TRY();
+	{
+		failed = ocpb_exchange_failed(endpoint, subject, http, &list.envelope, failure);
+		read->n_rows = list.n_contents;
+		read->last = page >= list.total_pages || list.n_contents == 0;
+		read->total_pages = list.total_pages;
+	}
+	PG_FINALLY();
+	{
+		ocpb_list_page_free(&list);
+	}
+	PG_END_TRY();
+	if (failed)
+		return false;
+	if (!ocpb_jsonb_takes(http->body, http->body_len))
+	{
+		failure->sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+		failure->message = psprintf("OCP server \"%s\" sent a page ocp_backup cannot store",
+									endpoint->server_name);
+		failure->detail = psprintf("The answer to %s holds a number PostgreSQL's numeric cannot hold, or text jsonb refuses.",
+								   page_path);
+		failure->hint = NULL;
+		return false;
+	}
+	read->answer = DirectFunctionCall1(jsonb_in,
+									   CStringGetDatum(without_url_credentials(http->body,
+																			   http->body_len)));
+	return true;
+}
+
 /* GETs one page: its rows as jsonb, for the SQL that stores them. */
 static void
 read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject *subject,
@@ -59,37 +105,14 @@ read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject 
 {
 	OcpbHttpRequest request;
 	OcpbHttpResult http;
-	OcpbListPage list;
 	OcpbFailure failure;
 
 	memset(&request, 0, sizeof(request));
 	request.method = "GET";
-	request.path = psprintf("%s%cpage=%ld&size=%d", path, strchr(path, '?') ? '&' : '?',
-							page, page_size);
+	request.path = ocpb_page_path(path, page, page_size);
 	ocpb_http_exchange(endpoint, &request, &http);
-	if (!ocpb_parse_list_page(http.body, http.body_len, &list))
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	PG_TRY();
-	{
-		if (ocpb_exchange_failed(endpoint, subject, &http, &list.envelope, &failure))
-			ocpb_raise_failure(&failure);
-		read->n_rows = list.n_contents;
-		read->last = page >= list.total_pages || list.n_contents == 0;
-	}
-	PG_FINALLY();
-	{
-		ocpb_list_page_free(&list);
-	}
-	PG_END_TRY();
-	if (!ocpb_jsonb_takes(http.body, http.body_len))
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("OCP server \"%s\" sent a page ocp_backup cannot store", endpoint->server_name),
-				 errdetail("The answer to %s holds a number PostgreSQL's numeric cannot hold, or text jsonb refuses.",
-						   request.path)));
-	read->answer = DirectFunctionCall1(jsonb_in,
-									   CStringGetDatum(without_url_credentials(http.body,
-																			   http.body_len)));
+	if (!ocpb_page_answered(endpoint, subject, request.path, page, &http, read, &failure))
+		ocpb_raise_failure(&failure);
 }
 
 void
