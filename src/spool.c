@@ -981,8 +981,14 @@ replay_released_log(const char *path)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
 	volatile bool waiting = false;
-	int			fd = lock_file(path, O_RDONLY);
 
+	/*
+	 * Volatile: it is read in PG_CATCH, and gcc 12 at -O2 (-Wclobbered)
+	 * cannot tell that nothing changes it after the setjmp.
+	 */
+	volatile int fd;
+
+	fd = lock_file(path, O_RDONLY);
 	if (fd < 0 && errno == EWOULDBLOCK)
 		return false;			/* its backend still holds it */
 	if (fd < 0 && errno == ENOENT)
