@@ -879,14 +879,13 @@ xact_fate(FullTransactionId xact)
 	FullTransactionId next;
 	XactFate	fate;
 
-	if (!TransactionIdIsNormal(xid))
-		return XACT_FORGOTTEN;
 	/* Holds off the truncation of the statuses while they are read. */
 	LWLockAcquire(XactTruncationLock, LW_SHARED);
 	next = ReadNextFullTransactionId();
 	if (FullTransactionIdFollowsOrEquals(xact, next))
 		fate = XACT_NOT_COMMITTED;
-	else if (U64FromFullTransactionId(next) - U64FromFullTransactionId(xact) >=
+	else if (!TransactionIdIsNormal(xid) ||
+			 U64FromFullTransactionId(next) - U64FromFullTransactionId(xact) >=
 			 (UINT64CONST(1) << 31) ||
 			 TransactionIdPrecedes(xid, OLDEST_CLOG_XID))
 		fate = XACT_FORGOTTEN;
