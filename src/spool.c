@@ -1411,6 +1411,12 @@ ocp_backup_spool_launcher(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	/* No database: pg_database is shared, and that is all it reads. */
 	BackgroundWorkerInitializeConnectionByOid(InvalidOid, InvalidOid, 0);
+
+	/*
+	 * A caller's lock on pg_database makes it exit with an error, and the
+	 * postmaster starts it again 10 seconds later, instead of waiting.
+	 */
+	SetConfigOption("lock_timeout", WRITER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 	while (!ShutdownRequestPending)
 	{
 		launch_writers();
