@@ -33,6 +33,10 @@ id of its own), after:
                    log (a later log's row is in), no writer runs while it
                    stays prepared; its row is written (or found committed)
                    after ROLLBACK (COMMIT) PREPARED, and its log removed
+  locked_slot      a lock a caller holds on the journal does not keep a
+                   journal writer: once one has waited on it, a moment with
+                   none comes while the lock is held; the row is written
+                   once the lock goes
   base_backup      pg_basebackup with two calls' transactions open; one
                    commits and is purged on the primary: on the promoted
                    copy its row does not come back, the other's (never
@@ -575,6 +579,17 @@ def call_logs(spool):
         return []
 
 
+def seen(condition, timeout=PATIENCE_S):
+    """Whether condition() held at some moment before timeout seconds passed
+    (it may hold only for a moment)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def scenario_prepared_slot(cluster, sim):
     """A prepared transaction holding a call's row must not pin a journal
     writer, and its worker slot, for as long as it exists."""
@@ -686,6 +701,41 @@ class Copy(Cluster):
             self.stop("immediate")
         except subprocess.CalledProcessError:
             pass
+
+
+def scenario_locked_slot(cluster, sim):
+    """A lock a caller holds on the journal must not keep a journal writer,
+    and its worker slot, for as long as it is held."""
+    sim.fresh()
+    spool = spool_directory(cluster)
+    locker = Session(cluster, "slot_locker")
+    locker.send("BEGIN;")
+    locker.send("LOCK TABLE ocp_backup.invocation;")
+    locked = seen(lambda: cluster.value(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE a.application_name = 'slot_locker' AND l.granted "
+        "AND l.relation = 'ocp_backup.invocation'::regclass") != "0")
+    before = set(call_logs(spool))
+    # A failed call does not touch the journal: its row goes to the writer.
+    out, err = cluster.psql(call_sql(99, "successful"))
+    held = [n for n in call_logs(spool) if n not in before]
+    waited = seen(lambda: cluster.value(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE NOT l.granted AND a.backend_type LIKE 'ocp\\_backup journal writer%'") != "0")
+    freed = seen(lambda: writers_running(cluster) == 0)
+    still_held = [n for n in held if os.path.exists(os.path.join(spool, n))]
+    still_locked = locker.process.poll() is None
+    report(locked and waited and freed and len(held) == 1 and still_held == held and
+           still_locked, "locked_slot writer left",
+           "a writer waited on the caller's lock: %s; then no journal writer running while "
+           "the lock is held: %s; the call's log %s still there: %s (the call: %s)"
+           % (waited, freed, held, bool(still_held),
+              err.strip().splitlines()[0] if err.strip() else "no error"))
+    locker.end("COMMIT;")
+    rows = judge("locked_slot", cluster, sim, 99, False, "; no call since")
+    gone = seen(lambda: not any(os.path.exists(os.path.join(spool, n)) for n in held))
+    report(gone and len(rows) == 1, "locked_slot log removed",
+           "the call's log %s is gone: %s" % (held, gone))
 
 
 def scenario_base_backup(cluster, sim):
@@ -833,7 +883,7 @@ def scenario_one_statement(cluster, sim, calls):
 SCENARIOS = ["kill_waiting", "kill_many", "kill_open_xact", "kill_other", "immediate_stop", "postmaster_death",
              "async_commit",
              "first_use", "burst", "locked_journal", "prepared", "prepared_slot", "recreated",
-             "one_statement", "base_backup"]
+             "locked_slot", "one_statement", "base_backup"]
 
 
 def main():
