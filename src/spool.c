@@ -858,7 +858,7 @@ line_xact(const char *line, FullTransactionId *xact, const char **keys)
 		!isdigit((unsigned char) *number))
 		return false;
 	errno = 0;
-	value = strtou64(number, &end, 10);
+	value = (uint64) strtoull(number, &end, 10);
 	if (errno != 0 || strncmp(end, ", ", 2) != 0)
 		return false;
 	*xact = FullTransactionIdFromU64(value);
