@@ -33,6 +33,11 @@ id of its own), after:
                    log (a later log's row is in), no writer runs while it
                    stays prepared; its row is written (or found committed)
                    after ROLLBACK (COMMIT) PREPARED, and its log removed
+  prepared_no_launcher
+                   without shared_preload_libraries: a prepared
+                   transaction's row, left in its log by the writer, is
+                   written once it rolls back, at a later use of ocp_backup
+                   in a long-lived session (a pool's), not only a new one's
   locked_slot      a lock a caller holds on the journal does not keep a
                    journal writer: once one has waited on it, a moment with
                    none comes while the lock is held; the row is written
@@ -51,7 +56,8 @@ id of its own), after:
 
 Rows whose outcome is unknown must say so.  Runs its own throwaway cluster
 (initdb in a temporary directory, as the postgres user when run as root),
-preloading ocp_backup as the README recommends, except for first_use.
+preloading ocp_backup as the README recommends, except for first_use and
+prepared_no_launcher.
 Needs OCP_SIM_URL, a plain-http test/ocp_sim.py that accepts Basic
 admin:admin.  Prints PASS/FAIL lines (test/run counts them); exits non-zero
 if anything failed.  Python standard library only.
@@ -703,6 +709,36 @@ class Copy(Cluster):
             pass
 
 
+def scenario_prepared_no_launcher(cluster, sim):
+    """Without the launcher, rows a writer left waiting are written at a
+    later use of ocp_backup by a session that has used it before."""
+    cluster.restart(preload=False)
+    try:
+        sim.fresh()
+        spool = spool_directory(cluster)
+        pooled = Session(cluster, "pooled")
+        pooled.send("SELECT ocp_backup_start_journal_writer();")
+        before = set(call_logs(spool))
+        out, err = cluster.psql("BEGIN;\n%s\nPREPARE TRANSACTION 'no_launcher';\n"
+                                % call_sql(123, "successful"))
+        held = [n for n in call_logs(spool) if n not in before]
+        cluster.value("ROLLBACK PREPARED 'no_launcher'")
+
+        # From here on only the pooled session uses ocp_backup.
+        def written():
+            pooled.send("SELECT ocp_backup_start_journal_writer();")
+            return len(rows_of(cluster, 123)) == 1
+        done = seen(written)
+        pooled.end("SELECT 1;")
+        rows = judge("prepared_no_launcher", cluster, sim, 123, False,
+                     "; written at a use by a session that had used ocp_backup: %s; its log %s "
+                     "%s" % (done, held, err.strip()))
+        report(done and len(held) == 1 and len(rows) == 1, "prepared_no_launcher session",
+               "the pooled session's later use started the writer: %s" % done)
+    finally:
+        cluster.restart(preload=True)
+
+
 def scenario_locked_slot(cluster, sim):
     """A lock a caller holds on the journal must not keep a journal writer,
     and its worker slot, for as long as it is held."""
@@ -882,7 +918,8 @@ def scenario_one_statement(cluster, sim, calls):
 
 SCENARIOS = ["kill_waiting", "kill_many", "kill_open_xact", "kill_other", "immediate_stop", "postmaster_death",
              "async_commit",
-             "first_use", "burst", "locked_journal", "prepared", "prepared_slot", "recreated",
+             "first_use", "burst", "locked_journal", "prepared", "prepared_slot", "prepared_no_launcher",
+             "recreated",
              "locked_slot", "one_statement", "base_backup"]
 
 
