@@ -918,9 +918,8 @@ def scenario_one_statement(cluster, sim, calls):
 
 SCENARIOS = ["kill_waiting", "kill_many", "kill_open_xact", "kill_other", "immediate_stop", "postmaster_death",
              "async_commit",
-             "first_use", "burst", "locked_journal", "prepared", "prepared_slot", "prepared_no_launcher",
-             "recreated",
-             "locked_slot", "one_statement", "base_backup"]
+             "first_use", "burst", "locked_journal", "prepared", "prepared_slot",
+             "prepared_no_launcher", "recreated", "locked_slot", "one_statement", "base_backup"]
 
 
 def main():
