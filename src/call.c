@@ -123,6 +123,7 @@ prepare(BackupNowCall *call, OcpbEndpoint *endpoint, const char *invoked_by,
 	call->record.tenant_id = args->tenant_id;
 	call->record.backup_mode = args->backup_mode;
 	call->record.data_mode = args->data_mode;
+	ocpb_journal_set_caller(&call->record);
 	ocpb_journal_set_request(&call->record, args->storage, call->request.body, secrets);
 }
 
@@ -186,12 +187,27 @@ classify(BackupNowCall *call, bool alone)
 	ocpb_journal_record_call(record, !alone || !call->failed);
 }
 
-/* What the caller gets: the error, or a row per started task. */
+/*
+ * What the caller gets: the error, or a row per started task.  With
+ * on_failure => 'error', objects OCP refused raise OB002 instead of
+ * WARNINGs; the row, inserted, goes to the journal writer on the abort.
+ */
 static void
 finish(FunctionCallInfo fcinfo, const BackupNowCall *call)
 {
 	if (call->failed)
 		ocpb_raise_failure(&call->failure);
+	if (call->args->error_on_failure && !call->record.successful)
+		ereport(ERROR,
+				(errcode(OCPB_ERRCODE_BACKUP_NOT_STARTED),
+				 call->args->tenant_id != 0 ?
+				 errmsg("OCP did not start the backup of tenant " INT64_FORMAT " of cluster " INT64_FORMAT,
+						call->args->tenant_id, call->args->cluster_id) :
+				 errmsg("OCP did not start the backup of cluster " INT64_FORMAT,
+						call->args->cluster_id),
+				 errdetail_internal("%s.", call->record.error),
+				 errhint("The call is journaled as invocation " INT64_FORMAT " of ocp_backup.invocation.",
+						 call->record.id)));
 	ocpb_warn_refused_objects(&call->response);
 	ocpb_return_backup_rows(fcinfo, call->record.id, &call->response);
 }
@@ -224,7 +240,8 @@ ocpb_call_backup_now(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
 
 /*
  * What the caller of many calls gets from one: its rows, or, when it
- * failed, a WARNING and one row that says why, about the cluster asked.
+ * failed, one row that says why, about the cluster asked.  No WARNING: the
+ * clusters whose backup did not start are summed up once all were tried.
  */
 static void
 report_call(ReturnSetInfo *rsinfo, const BackupNowCall *call)
@@ -234,11 +251,9 @@ report_call(ReturnSetInfo *rsinfo, const BackupNowCall *call)
 
 	if (!call->failed)
 	{
-		ocpb_warn_refused_objects(&call->response);
 		ocpb_put_backup_rows(rsinfo, call->record.id, &call->response);
 		return;
 	}
-	ocpb_warn_failure(&call->failure);
 	memset(&asked, 0, sizeof(asked));
 	asked.has_cluster_id = true;
 	asked.cluster_id = call->args->cluster_id;
@@ -254,12 +269,79 @@ many_leaving(OcpbExchange *exchange, void *arg)
 	record_leaving(exchange->arg);
 }
 
-/* What many calls share: their rows, and memory reset after each answer. */
+/* How many failed clusters the summary names, with why. */
+#define FAILURES_NAMED 10
+
+/*
+ * What many calls share: their rows, memory reset after each answer, and
+ * the clusters whose backup did not start (the first few with why, in the
+ * caller's memory).
+ */
 typedef struct ManyCalls
 {
 	ReturnSetInfo *rsinfo;
 	MemoryContext answer_context;
+	MemoryContext caller_context;
+	int			n_failed;
+	int64		failed_ids[FAILURES_NAMED];
+	char	   *failed_why[FAILURES_NAMED];
 } ManyCalls;
+
+/* A cluster whose call failed, or whose backup OCP refused. */
+static void
+note_failure(ManyCalls *many, const BackupNowCall *call)
+{
+	if (call->record.successful)
+		return;
+	if (many->n_failed < FAILURES_NAMED)
+	{
+		many->failed_ids[many->n_failed] = call->args->cluster_id;
+		many->failed_why[many->n_failed] =
+			MemoryContextStrdup(many->caller_context,
+								call->record.error ? call->record.error : "(no reason given)");
+	}
+	many->n_failed++;
+}
+
+/*
+ * One WARNING for the whole call, or with on_failure => 'error' the error
+ * OB002, naming the clusters whose backup did not start and why; each
+ * cluster's row, returned and journaled, has the rest.
+ */
+static void
+report_failures(const ManyCalls *many, const OcpbBackupNowArgs *args, int n)
+{
+	StringInfoData ids;
+	StringInfoData why;
+	int			named = Min(many->n_failed, FAILURES_NAMED);
+	int			i;
+
+	if (many->n_failed == 0)
+		return;
+	initStringInfo(&ids);
+	initStringInfo(&why);
+	for (i = 0; i < named; i++)
+	{
+		appendStringInfo(&ids, "%s" INT64_FORMAT, i > 0 ? ", " : "", many->failed_ids[i]);
+		appendStringInfo(&why, "%sCluster " INT64_FORMAT ": %s", i > 0 ? "\n" : "",
+						 many->failed_ids[i], many->failed_why[i]);
+	}
+	if (many->n_failed > named)
+	{
+		appendStringInfo(&ids, " and %d more", many->n_failed - named);
+		appendStringInfo(&why, "\nThe %d others are in the rows returned and in ocp_backup.invocation.",
+						 many->n_failed - named);
+	}
+	ereport(args->error_on_failure ? ERROR : WARNING,
+			(errcode(args->error_on_failure ? OCPB_ERRCODE_BACKUP_NOT_STARTED : ERRCODE_WARNING),
+			 errmsg_plural("no backup started for %d of %d cluster: %s",
+						   "no backup started for %d of %d clusters: %s",
+						   n, many->n_failed, n, ids.data),
+			 errdetail_internal("%s", why.data),
+			 args->error_on_failure ?
+			 errhint("Every cluster was tried and journaled: each call's row in ocp_backup.invocation says why, and the tasks of those that started are in ocp_backup.task.") :
+			 errhint("Each cluster's row says why, in the result and in ocp_backup.invocation; on_failure => 'error' makes the statement fail instead.")));
+}
 
 /*
  * Each call is classified, logged, inserted and reported as it ends, in
@@ -279,6 +361,7 @@ many_answered(OcpbExchange *exchange, void *arg)
 	{
 		classify(call, false);
 		report_call(many->rsinfo, call);
+		note_failure(many, call);
 	}
 	PG_FINALLY();
 	{
@@ -305,7 +388,9 @@ ocpb_call_backup_now_many(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
+	memset(&many, 0, sizeof(many));
 	many.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	many.caller_context = CurrentMemoryContext;
 	many.answer_context = AllocSetContextCreate(CurrentMemoryContext,
 												"ocp_backup answer", ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < n; i++)
@@ -325,4 +410,5 @@ ocpb_call_backup_now_many(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args
 	hooks.arg = &many;
 	ocpb_http_exchange_all(exchanges, n, &hooks);
 	MemoryContextDelete(many.answer_context);
+	report_failures(&many, args, n);
 }
