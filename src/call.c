@@ -274,17 +274,17 @@ many_leaving(OcpbExchange *exchange, void *arg)
 
 /*
  * What many calls share: their rows, memory reset after each answer, and
- * the clusters whose backup did not start (the first few with why, in the
- * caller's memory).
+ * why each cluster whose backup did not start failed (in the caller's
+ * memory, by the cluster's place in the array).
  */
 typedef struct ManyCalls
 {
 	ReturnSetInfo *rsinfo;
 	MemoryContext answer_context;
 	MemoryContext caller_context;
+	const BackupNowCall *calls;
+	char	  **failed_why;		/* NULL for a cluster whose backup started */
 	int			n_failed;
-	int64		failed_ids[FAILURES_NAMED];
-	char	   *failed_why[FAILURES_NAMED];
 } ManyCalls;
 
 /* A cluster whose call failed, or whose backup OCP refused. */
@@ -293,38 +293,39 @@ note_failure(ManyCalls *many, const BackupNowCall *call)
 {
 	if (call->record.successful)
 		return;
-	if (many->n_failed < FAILURES_NAMED)
-	{
-		many->failed_ids[many->n_failed] = call->args->cluster_id;
-		many->failed_why[many->n_failed] =
-			MemoryContextStrdup(many->caller_context,
-								call->record.error ? call->record.error : "(no reason given)");
-	}
+	many->failed_why[call - many->calls] =
+		MemoryContextStrdup(many->caller_context,
+							call->record.error ? call->record.error : "(no reason given)");
 	many->n_failed++;
 }
 
 /*
  * One WARNING for the whole call, or with on_failure => 'error' the error
- * OB002, naming the clusters whose backup did not start and why; each
- * cluster's row, returned and journaled, has the rest.
+ * OB002, naming the clusters whose backup did not start (the first few, in
+ * the array's order) and why; each cluster's row, returned and journaled,
+ * has the rest.
  */
 static void
 report_failures(const ManyCalls *many, const OcpbBackupNowArgs *args, int n)
 {
 	StringInfoData ids;
 	StringInfoData why;
-	int			named = Min(many->n_failed, FAILURES_NAMED);
+	int			named = 0;
 	int			i;
 
 	if (many->n_failed == 0)
 		return;
 	initStringInfo(&ids);
 	initStringInfo(&why);
-	for (i = 0; i < named; i++)
+	for (i = 0; i < n && named < FAILURES_NAMED; i++)
 	{
-		appendStringInfo(&ids, "%s" INT64_FORMAT, i > 0 ? ", " : "", many->failed_ids[i]);
-		appendStringInfo(&why, "%sCluster " INT64_FORMAT ": %s", i > 0 ? "\n" : "",
-						 many->failed_ids[i], many->failed_why[i]);
+		if (many->failed_why[i] == NULL)
+			continue;
+		appendStringInfo(&ids, "%s" INT64_FORMAT, named > 0 ? ", " : "",
+						 many->calls[i].args->cluster_id);
+		appendStringInfo(&why, "%sCluster " INT64_FORMAT ": %s", named > 0 ? "\n" : "",
+						 many->calls[i].args->cluster_id, many->failed_why[i]);
+		named++;
 	}
 	if (many->n_failed > named)
 	{
@@ -391,6 +392,8 @@ ocpb_call_backup_now_many(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args
 	memset(&many, 0, sizeof(many));
 	many.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	many.caller_context = CurrentMemoryContext;
+	many.calls = calls;
+	many.failed_why = palloc0(sizeof(char *) * Max(n, 1));
 	many.answer_context = AllocSetContextCreate(CurrentMemoryContext,
 												"ocp_backup answer", ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < n; i++)
