@@ -84,16 +84,19 @@ SELECT count(*) AS journaled, count(*) FILTER (WHERE http_status = 500) AS refus
   FROM ocp_backup.invocation WHERE cluster_id BETWEEN 201 AND 212;
 -- A mixed night: one starts, one is refused (8 runs still), one is unknown
 -- to OCP; the rows of all three, then the error naming the two.
-SELECT try(format('SELECT * FROM public.ocp_backup_now(ARRAY[8, 21, 99]::bigint[], %L::text, %L::text, %L::jsonb, server => %L::text, on_failure => %L)',
-                  'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp', 'error'));
+SELECT regexp_replace(try(format('SELECT * FROM public.ocp_backup_now(ARRAY[8, 21, 99]::bigint[], %L::text, %L::text, %L::jsonb, server => %L::text, on_failure => %L)',
+                                 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp', 'error')),
+                      'trace id [0-9a-f]+', 'trace id T', 'g') AS error;
 SELECT journal_writer_caught_up();
 SELECT cluster_id, successful, cardinality(task_ids) AS tasks FROM ocp_backup.invocation
  WHERE id > (SELECT max(id) FROM ocp_backup.invocation WHERE cluster_id = 212) ORDER BY cluster_id;
 -- Without on_failure, the same night succeeds with one WARNING.
+\set VERBOSITY terse
 SELECT cluster_id, task_id IS NOT NULL AS started, successful, error_code
   FROM public.ocp_backup_now(ARRAY[8, 22, 99]::bigint[], 'PHYSICAL_BACKUP'::text, 'FULL_BACKUP'::text,
                              :'storage'::jsonb, server => 'ocp'::text)
  ORDER BY cluster_id;
+\set VERBOSITY default
 
 -- ocp_backup_await: the tasks of cluster 21 and 22 (running for an hour).
 SELECT min(task_id) AS task21, max(task_id) AS task22, array_agg(task_id ORDER BY task_id) AS tasks,
@@ -193,3 +196,42 @@ SELECT cluster_id, status FROM ocp_backup.task WHERE cluster_id IN (21, 22) ORDE
 CALL public.ocp_backup_await(:task21::bigint, server => 'ocp'::text);
 
 DROP SERVER ocp CASCADE;
+
+-- The update from 1.1: a view and a function written against 1.1's forms
+-- keep working, and grants made on 1.1's forms are made on the new ones
+-- (with their grant option), as the DBA's, not the extension's.
+CREATE DATABASE night_upgrade;
+CREATE ROLE night_grantee;
+\c night_upgrade
+SET client_min_messages = warning;
+CREATE EXTENSION ocp_backup VERSION '1.1';
+RESET client_min_messages;
+CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
+CREATE USER MAPPING FOR PUBLIC SERVER ocp OPTIONS (username 'admin', password 'admin');
+GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) TO night_grantee;
+GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, text) TO night_grantee WITH GRANT OPTION;
+CREATE VIEW nightly_view AS
+SELECT cluster_id, successful FROM ocp_backup_now(41, 'PHYSICAL_BACKUP', 'FULL_BACKUP',
+  '{"configName": "c", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/b/"}}', 'ocp');
+CREATE FUNCTION nightly_fleet(ids bigint[]) RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FROM ocp_backup_now(ids, 'PHYSICAL_BACKUP', 'FULL_BACKUP',
+    '{"configName": "c", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/b/"}}', 'ocp') $$;
+ALTER EXTENSION ocp_backup UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'ocp_backup';
+SELECT * FROM nightly_view;
+SELECT nightly_fleet(ARRAY[42, 43]);
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('night_grantee', p.oid, 'EXECUTE') AS granted,
+       has_function_privilege('night_grantee', p.oid, 'EXECUTE WITH GRANT OPTION') AS grantable,
+       ip.initprivs = ARRAY[makeaclitem(p.proowner, p.proowner, 'EXECUTE', false)] AS initial_as_fresh
+  FROM pg_proc p JOIN pg_init_privs ip ON ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass
+ WHERE p.proname = 'ocp_backup_now' ORDER BY 1::text;
+-- Revoked from every form, the grantee can be dropped.
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint),
+                       ocp_backup_now(bigint[], text, text, jsonb, text),
+                       ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, text, bigint),
+                       ocp_backup_now(bigint[], text, text, jsonb, ocp_backup_on_failure, text)
+  FROM night_grantee CASCADE;
+DROP ROLE night_grantee;
+\c contrib_regression
+DROP DATABASE night_upgrade;
