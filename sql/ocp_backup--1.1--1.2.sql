@@ -57,20 +57,25 @@ COMMENT ON TYPE ocp_backup_on_failure IS
 
 -- 1.1's two forms stay as they are (users' views and grants depend on
 -- them) and remain the only ones a call without on_failure matches: the
--- new forms take it as their fifth argument, required.
+-- new forms take it as their fifth argument, required.  A trailing
+-- defaulted on_failure would make every call that omits it match two
+-- functions equally.  After it, the single form takes tenant_id before
+-- server: 1.1's sixth argument is tenant_id, so an untyped sixth argument
+-- (NULL) leans neither way and the fifth decides (an untyped literal goes
+-- to text, 1.1's server, rather than to the enum).
 CREATE FUNCTION ocp_backup_now(cluster_id bigint,
                                backup_mode text,
                                data_mode text,
                                storage jsonb,
                                on_failure ocp_backup_on_failure,
-                               server text DEFAULT NULL,
-                               tenant_id bigint DEFAULT NULL)
+                               tenant_id bigint DEFAULT NULL,
+                               server text DEFAULT NULL)
 RETURNS SETOF ocp_backup.backup_result
 AS 'MODULE_PATHNAME', 'ocp_backup_now_on_failure'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
-COMMENT ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, text, bigint) IS
+COMMENT ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, bigint, text) IS
   'ocp_backup_now(cluster_id, ...) with on_failure: ''error'' raises OB002 when OCP started no backup, after the call was journaled; ''warning'' is the form without it';
-REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, bigint, text) FROM PUBLIC;
 
 CREATE FUNCTION ocp_backup_now(cluster_ids bigint[],
                                backup_mode text,
@@ -95,7 +100,7 @@ DECLARE
 BEGIN
     FOR pair IN
         SELECT '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text, bigint)'::pg_catalog.regprocedure AS old,
-               '@extschema@.ocp_backup_now(bigint, text, text, jsonb, @extschema@.ocp_backup_on_failure, text, bigint)'::pg_catalog.regprocedure AS new
+               '@extschema@.ocp_backup_now(bigint, text, text, jsonb, @extschema@.ocp_backup_on_failure, bigint, text)'::pg_catalog.regprocedure AS new
         UNION ALL
         SELECT '@extschema@.ocp_backup_now(bigint[], text, text, jsonb, text)'::pg_catalog.regprocedure,
                '@extschema@.ocp_backup_now(bigint[], text, text, jsonb, @extschema@.ocp_backup_on_failure, text)'::pg_catalog.regprocedure

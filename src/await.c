@@ -72,7 +72,7 @@ require_own_transaction(FunctionCallInfo fcinfo, const char *name)
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 				 errmsg("%s cannot run inside a transaction block", name),
 				 errdetail("It commits after each task it reads, so that it holds no transaction while it waits."),
-				 errhint("CALL it on its own (from pg_cron, as a job's only statement); inside a transaction, use ocp_backup_wait().")));
+				 errhint("CALL it on its own, outside any transaction block; inside a transaction, use ocp_backup_wait().")));
 }
 
 static int64

@@ -182,13 +182,13 @@ check_cluster_id(int64 cluster_id)
 }
 
 /*
- * The single form's arguments; server_arg is where server is, and tenant_id
- * follows it (a database not yet updated from 1.0 declares no tenant_id).
+ * The single form's arguments, server and tenant_id where the form has
+ * them (a database not yet updated from 1.0 declares no tenant_id).
  */
 static void
-read_backup_now_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args, int server_arg)
+read_backup_now_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args, int server_arg,
+					 int tenant_arg)
 {
-	int			tenant_arg = server_arg + 1;
 	bool		has_tenant = PG_NARGS() > tenant_arg && !PG_ARGISNULL(tenant_arg);
 
 	require_argument(fcinfo, 0, "cluster_id");
@@ -320,12 +320,12 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 	OcpbBackupNowArgs args;
 
 	memset(&args, 0, sizeof(args));
-	read_backup_now_args(fcinfo, &args, 4);
+	read_backup_now_args(fcinfo, &args, 4, 5);
 	call_with_secrets(fcinfo, &args, NULL, 0);
 	return (Datum) 0;
 }
 
-/* ocp_backup_now(cluster_id, backup_mode, data_mode, storage, on_failure, server, tenant_id) */
+/* ocp_backup_now(cluster_id, backup_mode, data_mode, storage, on_failure, tenant_id, server) */
 Datum
 ocp_backup_now_on_failure(PG_FUNCTION_ARGS)
 {
@@ -333,7 +333,7 @@ ocp_backup_now_on_failure(PG_FUNCTION_ARGS)
 
 	memset(&args, 0, sizeof(args));
 	args.error_on_failure = read_error_on_failure(fcinfo);
-	read_backup_now_args(fcinfo, &args, 5);
+	read_backup_now_args(fcinfo, &args, 6, 5);
 	call_with_secrets(fcinfo, &args, NULL, 0);
 	return (Datum) 0;
 }

@@ -24,7 +24,12 @@ CREATE VIEW night_typed_error AS SELECT * FROM public.ocp_backup_now(8::bigint, 
 CREATE VIEW night_untyped AS SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 CREATE VIEW night_positional AS SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp');
 CREATE VIEW night_positional_null AS SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', NULL, 1002);
-CREATE VIEW night_tenant_error AS SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'error', 'ocp', 1002);
+CREATE VIEW night_positional_null_tenant AS SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp', NULL);
+CREATE VIEW night_positional_nulls AS SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', NULL, NULL);
+CREATE VIEW night_named_tenant AS SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp', tenant_id => 1002);
+CREATE VIEW night_tenant_error AS SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'error', 1002, 'ocp');
+CREATE VIEW night_fleet_untyped AS SELECT * FROM ocp_backup_now(ARRAY[8, 9], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'ocp');
+CREATE VIEW night_fleet_untyped_null AS SELECT * FROM ocp_backup_now(ARRAY[8, 9], 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', NULL);
 CREATE VIEW night_fleet AS SELECT * FROM public.ocp_backup_now(ARRAY[8, 9]::bigint[], 'PHYSICAL_BACKUP'::text, 'FULL_BACKUP'::text, :'storage'::jsonb, server => 'ocp'::text);
 CREATE VIEW night_fleet_error AS SELECT * FROM public.ocp_backup_now(ARRAY[8, 9]::bigint[], 'PHYSICAL_BACKUP'::text, 'FULL_BACKUP'::text, :'storage'::jsonb, server => 'ocp'::text, on_failure => 'error'::public.ocp_backup_on_failure);
 SELECT c.relname AS view, d.refobjid::regprocedure AS calls
@@ -33,7 +38,8 @@ SELECT c.relname AS view, d.refobjid::regprocedure AS calls
                   AND d.refclassid = 'pg_proc'::regclass
  WHERE c.relname LIKE 'night%' ORDER BY 1;
 DROP VIEW night_typed, night_typed_error, night_untyped, night_positional, night_positional_null,
-          night_tenant_error, night_fleet, night_fleet_error;
+          night_positional_null_tenant, night_positional_nulls, night_named_tenant,
+          night_tenant_error, night_fleet, night_fleet_error, night_fleet_untyped, night_fleet_untyped_null;
 -- A value that is not one is refused before anything is sent.
 SELECT * FROM public.ocp_backup_now(8::bigint, 'PHYSICAL_BACKUP'::text, 'FULL_BACKUP'::text, :'storage'::jsonb, on_failure => 'loud');
 SELECT * FROM public.ocp_backup_now(8::bigint, 'PHYSICAL_BACKUP'::text, 'FULL_BACKUP'::text, :'storage'::jsonb, on_failure => NULL);
@@ -229,7 +235,7 @@ SELECT p.oid::regprocedure AS function,
 -- Revoked from every form, the grantee can be dropped.
 REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint),
                        ocp_backup_now(bigint[], text, text, jsonb, text),
-                       ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, text, bigint),
+                       ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, bigint, text),
                        ocp_backup_now(bigint[], text, text, jsonb, ocp_backup_on_failure, text)
   FROM night_grantee CASCADE;
 DROP ROLE night_grantee;
