@@ -205,7 +205,7 @@ finish(FunctionCallInfo fcinfo, const BackupNowCall *call)
 						call->args->tenant_id, call->args->cluster_id) :
 				 errmsg("OCP did not start the backup of cluster " INT64_FORMAT,
 						call->args->cluster_id),
-				 errdetail_internal("%s.", call->record.error),
+				 errdetail_internal("%s", call->record.error),
 				 errhint("The call is journaled as invocation " INT64_FORMAT " of ocp_backup.invocation.",
 						 call->record.id)));
 	ocpb_warn_refused_objects(&call->response);
