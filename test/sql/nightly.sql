@@ -128,9 +128,12 @@ CALL public.ocp_backup_await(ARRAY[1, NULL]::bigint[]);
 CALL public.ocp_backup_await(0::bigint);
 CALL public.ocp_backup_await(1::bigint, poll => '0 seconds'::interval);
 CALL public.ocp_backup_await_invocations(ARRAY[]::bigint[]);
--- statement_timeout cancels it like any statement.
+-- statement_timeout cancels it like any statement.  (Without its NOTICEs:
+-- the cancel may come before or after its first reads.)
 SET statement_timeout = '300ms';
+SET client_min_messages = warning;
 CALL public.ocp_backup_await(:'tasks'::bigint[], poll => '10 seconds'::interval);
+RESET client_min_messages;
 RESET statement_timeout;
 
 -- From another session, mid-wait.  The function form first: it sleeps
