@@ -140,7 +140,9 @@ RESET statement_timeout;
 -- holding an xid and an xmin, and the status it read (cluster 23's task
 -- RUNNING) is invisible here until it returns.  (It sleeps an hour after
 -- its first read: once in PgSleep, it stays there.)
-CREATE EXTENSION dblink;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SELECT cluster_id, task_id AS task23 FROM public.ocp_backup_now(23::bigint, 'PHYSICAL_BACKUP'::text,
   'FULL_BACKUP'::text, :'storage'::jsonb, server => 'ocp'::text) \gset
 SELECT cluster_id, task_id AS task24 FROM public.ocp_backup_now(24::bigint, 'PHYSICAL_BACKUP'::text,
@@ -192,7 +194,6 @@ SELECT dblink_disconnect('waiter');
 -- What it read stays committed.
 SELECT cluster_id, status FROM ocp_backup.task WHERE task_id IN (:task23, :task24) ORDER BY 1;
 DROP FUNCTION waiter_in(text), waiter();
-DROP EXTENSION dblink;
 
 -- Both of 21 and 22 end, one FAILED: a NOTICE for each change, and the
 -- wait fails with OB003; the statuses are committed.
