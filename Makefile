@@ -12,7 +12,7 @@ CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o src/scrub.o src/j
 SHELL_OBJS = src/ocp_backup.o src/call.o src/options.o src/endpoint.o src/connection.o src/http.o \
 	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o \
 	src/wire_text.o src/ocp_list.o src/server_loop.o src/subxact.o src/sync.o src/reconcile.o \
-	src/rename.o src/refresh.o src/journal_write.o
+	src/rename.o src/refresh.o src/journal_write.o src/await.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 # The suites are test/sql/NAME.sql with test/expected/NAME.out; each runs
@@ -21,7 +21,7 @@ OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 # test/with_sims starts for each suite: run as a user initdb accepts (not
 # root), with pg_cron installed.
 REGRESS = install upgrade validation backup_now errors server_choice aksk_tls journal tasks grants \
-	security encoding proxy cron dump_restore server_log fleet reconcile rename many mask call_log_xact
+	security encoding proxy cron cron_recipes dump_restore server_log fleet reconcile rename many mask call_log_xact nightly
 REGRESS_OPTS = --inputdir=test --outputdir=test/.work/regress --launcher=test/with_sims \
 	--temp-instance=test/.work/instance --temp-config=test/regress.conf
 REGRESS_PREP = test/.work/regress
