@@ -165,7 +165,8 @@ ocpb_check_hot_standby_refuses() {
 	psql -X -q -d standby_check -c "CREATE EXTENSION ocp_backup" \
 		-c "CREATE SERVER standby_check FOREIGN DATA WRAPPER ocp_backup OPTIONS (url '$OCP_SIM_URL')" \
 		-c "CREATE USER MAPPING FOR PUBLIC SERVER standby_check OPTIONS (username 'admin', password 'admin')"
-	ocpb_as_postgres "$OCPB_PG_BIN/pg_basebackup" -h "$OCPB_PG_SOCKET" -p "$OCPB_PG_PORT" -U postgres \
+	# A fast checkpoint: a spread one has the backup wait some 100 s on it.
+	ocpb_as_postgres "$OCPB_PG_BIN/pg_basebackup" -h "$OCPB_PG_SOCKET" -p "$OCPB_PG_PORT" -U postgres -c fast \
 		-D "$standby/data" -R -X stream >"$OCPB_WORK/basebackup.log" 2>&1
 	{
 		echo "unix_socket_directories = '$standby'"
