@@ -50,6 +50,7 @@
 #include "journal.h"
 #include "ocp_list.h"
 #include "options.h"
+#include "pg_compat.h"
 #include "report.h"
 #include "request.h"
 #include "response.h"
@@ -438,7 +439,7 @@ open_task_table(TaskTable *tasks)
 				 errhint("Update or reinstall the extension: ALTER EXTENSION ocp_backup UPDATE;")));
 	tasks->server_collation = TupleDescAttr(RelationGetDescr(tasks->table),
 											tasks->server_column - 1)->attcollation;
-	tasks->key_index = RelationGetPrimaryKeyIndex(tasks->table);
+	tasks->key_index = ocpb_primary_key_index(tasks->table);
 	if (OidIsValid(tasks->key_index))
 	{
 		Relation	index = index_open(tasks->key_index, AccessShareLock);

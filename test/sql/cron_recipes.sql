@@ -51,6 +51,8 @@ SELECT run_readme($$stmt ~ '^(CREATE ROLE ocp_reporter|GRANT .* TO ocp_reporter$
 SET client_min_messages = warning;
 SELECT run_readme($$block = (SELECT block FROM readme_sql WHERE stmt = 'CREATE EXTENSION pg_cron')$$) AS setup_statements;
 RESET client_min_messages;
+-- The reporter's grant on the runs' view, in "Least privilege".
+SELECT run_readme($$stmt ~ '^GRANT .* ON public.ocp_backup_cron_runs TO ocp_reporter$'$$) AS reporter_cron_statements;
 
 -- Tonight OCP fails every backup of the fleet (500), and serves cluster 8.
 SELECT sim_fault(jsonb_build_object('kind', 'envelope', 'path', '/clusters/' || id || '/backup/backupNow'))
