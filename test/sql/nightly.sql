@@ -185,6 +185,10 @@ SELECT dblink_connect('waiter', :'waiter_conninfo');
 -- no xmin; a cancel ends it.
 SELECT dblink_send_query('waiter', format('CALL public.ocp_backup_await(ARRAY[%s, %s]::bigint[], timeout => %L::interval, poll => %L::interval, server => %L::text)',
                                           :task23, :task24, '2 hours', '1 hour', 'ocp'));
+-- Both statuses read and committed, then its wait event is its sleep (the
+-- next read is an hour away; a request in flight shows the same event).
+SELECT wait_for(format('(SELECT count(*) FROM ocp_backup.task WHERE task_id IN (%s, %s) AND status IS NOT NULL) = 2',
+                       :task23, :task24)) AS statuses_committed;
 SELECT waiter_in('Extension');
 SELECT * FROM waiter();
 SELECT cluster_id, status FROM ocp_backup.task WHERE task_id IN (:task23, :task24) ORDER BY 1;
