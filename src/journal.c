@@ -50,11 +50,13 @@
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -463,8 +465,26 @@ row_json(const OcpbInvocation *invocation)
 	append_key(&row, COLUMN(OUTCOME_UNKNOWN));
 	appendStringInfoString(&row, invocation->outcome_unknown ? "true" : "false");
 	append_text_field(&row, COLUMN(OCP_ACCOUNT), invocation->ocp_account);
+	append_text_field(&row, COLUMN(APPLICATION_NAME), invocation->application_name);
+	if (invocation->backend_pid != 0)
+	{
+		append_key(&row, COLUMN(BACKEND_PID));
+		append_int64(&row, invocation->backend_pid);
+	}
 	appendStringInfoChar(&row, '}');
 	return row.data;
+}
+
+void
+ocpb_journal_set_caller(OcpbInvocation *invocation)
+{
+	if (application_name != NULL && application_name[0] != '\0')
+		invocation->application_name = pstrdup(application_name);
+	else if (MyBgworkerEntry != NULL && MyBgworkerEntry->bgw_type[0] != '\0')
+		invocation->application_name = pstrdup(MyBgworkerEntry->bgw_type);
+	else
+		invocation->application_name = NULL;
+	invocation->backend_pid = MyProcPid;
 }
 
 /*
@@ -867,11 +887,13 @@ remember_container(JsonbIterator **iterator, OcpbSecretList *secrets)
 	}
 }
 
+/* Whether a key names a URL: it ends in "url" or "uri" (storageUrl, backupUri). */
 static bool
 is_url_key(const JsonbValue *key)
 {
 	return key->val.string.len >= 3 &&
-		pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "url", 3) == 0;
+		(pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "url", 3) == 0 ||
+		 pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "uri", 3) == 0);
 }
 
 /*
