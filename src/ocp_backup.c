@@ -92,7 +92,8 @@ is_library_lookup(const ErrorData *edata)
  * never logged with an error or warning (log_min_error_statement), even one
  * raised after ocp_backup_now returned: a division by zero later in the
  * same SELECT, a statement_timeout during a pg_sleep beside it, a trigger,
- * an error caught in PL/pgSQL and another raised after it.  What is raised
+ * an error caught in PL/pgSQL and another raised after it; nor with its
+ * context, which holds the text of an EXECUTE'd statement.  What is raised
  * within the call is hidden by its error context (call_with_secrets); this
  * covers the rest of the statement.  The statement's text is still what
  * log_statement and log_min_duration_statement write (README.md).
@@ -103,7 +104,10 @@ hide_secret_statement(ErrorData *edata)
 	if (secret_statement_start != 0 &&
 		secret_statement_start == GetCurrentStatementStartTimestamp() &&
 		secret_statement_xact_start == GetCurrentTransactionStartTimestamp())
+	{
 		edata->hide_stmt = true;
+		edata->hide_ctx = true;
+	}
 
 	/*
 	 * A lookup of this library is logged with the statement that calls it,
@@ -354,7 +358,9 @@ read_cluster_ids(ArrayType *array, int *n_distinct)
 /*
  * The statement that called ocp_backup_now holds the storage object as the
  * caller wrote it: once secrets are found in it, no error or warning of the
- * call may log that statement (log_min_error_statement).
+ * call may log that statement (log_min_error_statement), nor its context,
+ * which holds the statement too when the call is a PL/pgSQL EXECUTE's or
+ * another SPI statement ("SQL statement ...").
  */
 static void
 hide_statement_with_secrets(void *arg)
@@ -362,7 +368,10 @@ hide_statement_with_secrets(void *arg)
 	const OcpbSecretList *secrets = arg;
 
 	if (secrets->n > 0)
+	{
 		errhidestmt(true);
+		errhidecontext(true);
+	}
 }
 
 /*

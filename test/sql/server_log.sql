@@ -23,6 +23,15 @@ SELECT authenticated FROM ocp_backup_check('logged_aksk');
 -- object as written, is not logged (log_min_error_statement).
 SELECT sim_fault('{"kind": "envelope", "status": 500, "code": 60018, "message": "Unexpected error."}');
 SELECT * FROM ocp_backup_now(84, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'logged');
+-- The same made through PL/pgSQL's EXECUTE: the statement is the error's
+-- CONTEXT ("SQL statement ..."), which is not logged either, whether the
+-- call raised the error or the statement did after the call returned.
+\set context_storage '{"configName": "nfs0910", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/ob", "accessKeySecret": "context-sk-2h3j"}}'
+\set after_storage '{"configName": "nfs0911", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "/ob", "accessKeySecret": "after-sk-4k5l"}}'
+CREATE FUNCTION run_statement(statement text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE statement; END $$;
+SELECT sim_fault('{"kind": "envelope", "status": 500, "code": 60018, "message": "Unexpected error."}');
+SELECT run_statement(format('SELECT * FROM ocp_backup_now(87, %L, %L, %L, %L)', 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'context_storage', 'logged'));
+SELECT run_statement(format('SELECT task_id / (task_id - task_id) FROM ocp_backup_now(88, %L, %L, %L, %L)', 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'after_storage', 'logged'));
 -- A refused option: the validator's error names the option, not the value.
 SELECT try($$ALTER USER MAPPING FOR CURRENT_USER SERVER logged OPTIONS (SET password E'wrong-secret\n')$$) AS refused;
 -- The first call of each of the library's C functions in a session looks
@@ -58,8 +67,9 @@ SELECT secret, position(convert_to(secret, 'UTF8') IN log) > 0 AS in_server_log
                     -- planted by the other suites
                     'very-secret', 'url-sk-31415', 'plain-ak-2718', 'oss-sk-1a2b3c', 'pk-9z8y7x',
                     'api-5e6f7g', 'cred-0q1w2e', '4242424242', 'pw-3r4t5y', 'pwd-6u7i8o',
-                    'tok-9p0a1s', 'ui-pass-7d8f', 'dump-secret', 'lookup-sk-8d9e', 'bare-sk-0f1g']) AS secret
+                    'tok-9p0a1s', 'ui-pass-7d8f', 'dump-secret', 'lookup-sk-8d9e', 'bare-sk-0f1g', 'context-sk-2h3j', 'after-sk-4k5l']) AS secret
  ORDER BY 1;
 DROP FUNCTION bare_backup_now;
+DROP FUNCTION run_statement;
 DROP SERVER logged CASCADE;
 DROP SERVER logged_aksk CASCADE;
