@@ -59,11 +59,41 @@ remember_secret_statement(void)
 }
 
 /*
+ * Whether edata is PostgreSQL's debug line of a search of
+ * dynamic_library_path for this library: 'find_in_path: trying
+ * ".../ocp_backup"' (PostgreSQL 18, which searches the path for every
+ * "$libdir/" name) or 'find_in_dynamic_libpath: trying ".../ocp_backup.so"'
+ * (15 to 17, for a bare name).  The first call of each of the library's C
+ * functions in a session logs it, as its function is looked up, before any
+ * of this library's code runs, and under the statement being set up: a
+ * PL/pgSQL EXECUTE's or SPI's statement is its CONTEXT ("SQL statement
+ * ..."), with the storage object as written.
+ */
+static bool
+is_library_lookup(const ErrorData *edata)
+{
+	static const char name[] = "ocp_backup";
+	const char *base;
+
+	if (edata->elevel > DEBUG1 || edata->funcname == NULL || edata->message == NULL ||
+		(strcmp(edata->funcname, "find_in_path") != 0 &&
+		 strcmp(edata->funcname, "find_in_dynamic_libpath") != 0))
+		return false;
+	/* The candidate's file name, after the last '/': ocp_backup" or ocp_backup.so" */
+	base = strrchr(edata->message, '/');
+	if (base == NULL || strncmp(base + 1, name, sizeof(name) - 1) != 0)
+		return false;
+	base += sizeof(name);
+	return base[0] == '"' || (base[0] == '.' && strchr(base, '"') != NULL);
+}
+
+/*
  * The text of a statement that passed a storage object with secrets is
  * never logged with an error or warning (log_min_error_statement), even one
  * raised after ocp_backup_now returned: a division by zero later in the
  * same SELECT, a statement_timeout during a pg_sleep beside it, a trigger,
- * an error caught in PL/pgSQL and another raised after it.  What is raised
+ * an error caught in PL/pgSQL and another raised after it; nor with its
+ * context, which holds the text of an EXECUTE'd statement.  What is raised
  * within the call is hidden by its error context (call_with_secrets); this
  * covers the rest of the statement.  The statement's text is still what
  * log_statement and log_min_duration_statement write (README.md).
@@ -74,7 +104,23 @@ hide_secret_statement(ErrorData *edata)
 	if (secret_statement_start != 0 &&
 		secret_statement_start == GetCurrentStatementStartTimestamp() &&
 		secret_statement_xact_start == GetCurrentTransactionStartTimestamp())
+	{
 		edata->hide_stmt = true;
+		edata->hide_ctx = true;
+	}
+
+	/*
+	 * A lookup of this library is logged with the statement that calls it,
+	 * which may spell out a storage object's secrets, and says nothing the
+	 * statement adds to: it is logged without its context and statement.
+	 * Only once the library is loaded (shared_preload_libraries, or an
+	 * earlier call of the session) can this hook see it (README.md).
+	 */
+	if (is_library_lookup(edata))
+	{
+		edata->hide_ctx = true;
+		edata->hide_stmt = true;
+	}
 	if (prev_emit_log_hook != NULL)
 		prev_emit_log_hook(edata);
 }
@@ -312,7 +358,9 @@ read_cluster_ids(ArrayType *array, int *n_distinct)
 /*
  * The statement that called ocp_backup_now holds the storage object as the
  * caller wrote it: once secrets are found in it, no error or warning of the
- * call may log that statement (log_min_error_statement).
+ * call may log that statement (log_min_error_statement), nor its context,
+ * which holds the statement too when the call is a PL/pgSQL EXECUTE's or
+ * another SPI statement ("SQL statement ...").
  */
 static void
 hide_statement_with_secrets(void *arg)
@@ -320,7 +368,10 @@ hide_statement_with_secrets(void *arg)
 	const OcpbSecretList *secrets = arg;
 
 	if (secrets->n > 0)
+	{
 		errhidestmt(true);
+		errhidecontext(true);
+	}
 }
 
 /*

@@ -239,7 +239,7 @@ SELECT p.oid::regprocedure AS function,
        has_function_privilege('night_grantee', p.oid, 'EXECUTE WITH GRANT OPTION') AS grantable,
        ip.initprivs = ARRAY[makeaclitem(p.proowner, p.proowner, 'EXECUTE', false)] AS initial_as_fresh
   FROM pg_proc p JOIN pg_init_privs ip ON ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass
- WHERE p.proname = 'ocp_backup_now' ORDER BY 1::text;
+ WHERE p.proname = 'ocp_backup_now' ORDER BY p.oid::regprocedure::text;
 -- Revoked from every form, the grantee can be dropped.
 REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint),
                        ocp_backup_now(bigint[], text, text, jsonb, text),
