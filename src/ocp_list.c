@@ -60,11 +60,34 @@ page_path(const char *path, long page, int page_size)
 					page, page_size);
 }
 
-/* A page's result as jsonb, for the SQL that stores it; raises a failure. */
+/* One object's answer (no list): its envelope checked, as every call's. */
 static void
-page_from_result(const OcpbEndpoint *endpoint, const char *request_path,
-				 const OcpbCallSubject *subject, long page, OcpbHttpResult *http,
-				 OcpbPageRead *read)
+check_object_answer(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
+					OcpbHttpResult *http, OcpbPageRead *read)
+{
+	OcpbAnswer	answer;
+	OcpbFailure failure;
+
+	if (!ocpb_parse_answer(http->body, http->body_len, &answer))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	PG_TRY();
+	{
+		if (ocpb_exchange_failed(endpoint, subject, http, &answer.envelope, &failure))
+			ocpb_raise_failure(&failure);
+		read->n_rows = 1;
+		read->last = true;
+	}
+	PG_FINALLY();
+	{
+		ocpb_answer_free(&answer);
+	}
+	PG_END_TRY();
+}
+
+/* A list page's answer: its envelope checked, its rows counted. */
+static void
+check_list_answer(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject, long page,
+				  OcpbHttpResult *http, OcpbPageRead *read)
 {
 	OcpbListPage list;
 	OcpbFailure failure;
@@ -83,6 +106,18 @@ page_from_result(const OcpbEndpoint *endpoint, const char *request_path,
 		ocpb_list_page_free(&list);
 	}
 	PG_END_TRY();
+}
+
+/* A page's result as jsonb, for the SQL that stores it; raises a failure. */
+static void
+page_from_result(const OcpbEndpoint *endpoint, const char *request_path,
+				 const OcpbCallSubject *subject, long page, bool single,
+				 OcpbHttpResult *http, OcpbPageRead *read)
+{
+	if (single)
+		check_object_answer(endpoint, subject, http, read);
+	else
+		check_list_answer(endpoint, subject, page, http, read);
 	if (!ocpb_jsonb_takes(http->body, http->body_len))
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
@@ -106,7 +141,7 @@ read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject 
 	request.method = "GET";
 	request.path = page_path(path, page, page_size);
 	ocpb_http_exchange(endpoint, &request, &http);
-	page_from_result(endpoint, request.path, subject, page, &http, read);
+	page_from_result(endpoint, request.path, subject, page, false, &http, read);
 }
 
 void
@@ -156,7 +191,8 @@ ocpb_list_page(const OcpbEndpoint *endpoint, OcpbList *list, OcpbPageRead *read)
 				 errdetail("The request to %s was not sent: the server answered 429 and its RateLimit-Reset has not passed.",
 						   list->subject.action)));
 	Assert(list->answered);
-	page_from_result(endpoint, list->path, &list->subject, list->page, list->http, read);
+	page_from_result(endpoint, list->path, &list->subject, list->page, list->single, list->http,
+					 read);
 	list->last = read->last;
 }
 
@@ -270,7 +306,8 @@ ocpb_read_lists(const OcpbEndpoint *endpoint, OcpbList *lists, int n_lists,
 			memset(exchange, 0, sizeof(*exchange));
 			exchange->endpoint = endpoint;
 			exchange->request.method = "GET";
-			exchange->request.path = page_path(list->path, list->page, list->page_size);
+			exchange->request.path = list->single ? pstrdup(list->path) :
+				page_path(list->path, list->page, list->page_size);
 			exchange->arg = (void *) (intptr_t) i;
 			round.pending[group_bounds(&round, i, &n)]++;
 		}

@@ -3,7 +3,9 @@
  *
  * For each server: every page of the cluster list, then for each cluster
  * OCP lists, every page of its tenants and the new pages of its data-backup
- * history, the clusters read concurrently (ocpb_read_lists: at most the
+ * history, and what a restore needs: its backup overview and every page of
+ * its log backup tasks (stored apart, so that an OCP without them leaves
+ * the inventory synced), the clusters read concurrently (ocpb_read_lists: at most the
  * server's max_parallel requests in flight, a 429 pausing the server).  The GETs go out as the caller, with the caller's user mapping;
  * the rows are written by the SQL writers of the install script, as the
  * journal's owner, from what was read here.  Each server runs in a
@@ -66,8 +68,8 @@ typedef struct ClusterPages
 	Datum		seen_by;		/* text: the OCP account of the mapping */
 	Datum		run_started;	/* timestamptz: this server's sync began */
 	int64		cluster_id;		/* the cluster whose pages are being stored */
-	int64	   *cluster_ids;	/* the clusters listed, by group */
-	bool	   *failed;			/* by group: the cluster failed already */
+	int64	   *cluster_ids;	/* the clusters listed, by group / 2 */
+	bool	   *failed;			/* by group / 2: the cluster failed already */
 	SyncCounts *counts;
 	MemoryContext counts_context;	/* where the first failure is kept */
 	MemoryContext page_context; /* reset after each cluster's round */
@@ -128,6 +130,57 @@ write_history_page(const OcpbPageRead *read, void *arg)
 	return DatumGetBool(ocpb_call_privileged("record_backup_page", 3, arg_types, args, nulls));
 }
 
+static void
+write_backup_overview(const OcpbPageRead *read, const ClusterPages *pages)
+{
+	static const Oid arg_types[] = {TEXTOID, INT8OID, TIMESTAMPTZOID, JSONBOID};
+	Datum		args[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
+	args[1] = Int64GetDatum(pages->cluster_id);
+	args[2] = pages->run_started;
+	args[3] = read->answer;
+	(void) ocpb_call_privileged("record_backup_overview", 4, arg_types, args, nulls);
+}
+
+static bool
+write_log_backup_page(const OcpbPageRead *read, const ClusterPages *pages)
+{
+	static const Oid arg_types[] = {TEXTOID, INT8OID, TIMESTAMPTZOID, JSONBOID, BOOLOID};
+	Datum		args[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
+	args[1] = Int64GetDatum(pages->cluster_id);
+	args[2] = pages->run_started;
+	args[3] = read->answer;
+	args[4] = BoolGetDatum(read->last);
+	(void) ocpb_call_privileged("record_log_backup_page", 5, arg_types, args, nulls);
+	return true;
+}
+
+/* Why the cluster's overview or log backup tasks could not be read. */
+typedef struct ReadFailure
+{
+	const ClusterPages *pages;
+	const char *error;
+} ReadFailure;
+
+static void
+write_read_failure(void *arg)
+{
+	static const Oid arg_types[] = {TEXTOID, INT8OID, TEXTOID};
+	ReadFailure *failure = arg;
+	Datum		args[3];
+	bool		nulls[3] = {false, false, false};
+
+	args[0] = CStringGetTextDatum(failure->pages->endpoint->server_name);
+	args[1] = Int64GetDatum(failure->pages->cluster_id);
+	args[2] = CStringGetTextDatum(failure->error);
+	(void) ocpb_call_privileged("record_backup_read_failure", 3, arg_types, args, nulls);
+}
+
 /* The cluster's row of ocp_backup.cluster_success, after its new jobs. */
 static void
 settle_last_success(const ClusterPages *pages)
@@ -157,11 +210,16 @@ listed_clusters(const ClusterPages *pages)
 	return DatumGetArrayTypeP(ocpb_call_privileged("listed_clusters", 2, arg_types, args, nulls));
 }
 
-/* A round's pages of one cluster, stored as one. */
+/*
+ * A round's pages of one cluster, stored as one: of its inventory group,
+ * [0] its tenants and [1] its backup jobs; of its recoverability group, [0]
+ * its backup overview and [1] its log backup tasks.
+ */
 typedef struct ClusterRound
 {
 	ClusterPages *pages;
-	OcpbList   *lists;			/* [0] its tenants, [1] its backup jobs */
+	OcpbList   *lists;
+	bool		recoverability; /* which of the two groups */
 } ClusterRound;
 
 static void
@@ -180,12 +238,35 @@ write_cluster_round(void *arg)
 		if (!list->answered && !list->throttled)
 			continue;
 		ocpb_list_page(round->pages->endpoint, list, &read);
-		list->go_on = i == 0 ? write_tenant_page(&read, round->pages) :
-			write_history_page(&read, round->pages);
+		if (round->recoverability && i == 0)
+			write_backup_overview(&read, round->pages);
+		else if (round->recoverability)
+			list->go_on = write_log_backup_page(&read, round->pages);
+		else
+			list->go_on = i == 0 ? write_tenant_page(&read, round->pages) :
+				write_history_page(&read, round->pages);
 	}
-	if (round->lists[1].answered)
+	if (!round->recoverability && round->lists[1].answered)
 		settle_last_success(round->pages);
 	MemoryContextSwitchTo(round->pages->counts_context);
+}
+
+/* Keeps why a cluster's recoverability could not be read, in its row. */
+static void
+record_read_failure(ClusterPages *pages, ErrorData *failure)
+{
+	ReadFailure read_failure;
+	ErrorData  *not_recorded;
+
+	read_failure.pages = pages;
+	read_failure.error = ocpb_error_text(failure);
+	not_recorded = ocpb_try_in_subtransaction(write_read_failure, &read_failure);
+	if (not_recorded != NULL)
+		ereport(WARNING,
+				(errcode(not_recorded->sqlerrcode),
+				 errmsg("could not record why cluster " INT64_FORMAT " of OCP server \"%s\" was not read",
+						pages->cluster_id, pages->endpoint->server_name),
+				 errdetail("%s", ocpb_error_text(not_recorded))));
 }
 
 /*
@@ -201,25 +282,37 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 	MemoryContext caller_context = MemoryContextSwitchTo(pages->counts_context);
 
 	Assert(n_lists == 2);
-	pages->cluster_id = pages->cluster_ids[lists[0].group];
+	pages->cluster_id = pages->cluster_ids[lists[0].group / 2];
 	round.pages = pages;
 	round.lists = lists;
+	round.recoverability = lists[0].group % 2 == 1;
 	failure = ocpb_try_in_subtransaction(write_cluster_round, &round);
 	MemoryContextSwitchTo(caller_context);
 	MemoryContextReset(pages->page_context);
 	if (failure == NULL)
 		return;
 	lists[0].go_on = lists[1].go_on = false;
-	ereport(WARNING,
-			(errcode(failure->sqlerrcode),
-			 errmsg("could not sync cluster " INT64_FORMAT " of OCP server \"%s\"",
-					pages->cluster_id, pages->endpoint->server_name),
-			 errdetail("%s", ocpb_error_text(failure)),
-			 errhint("Its tenants and backups keep the rows of its last sync.")));
-	/* A cluster failing in a later round has been counted once. */
-	if (pages->failed[lists[0].group])
+	if (round.recoverability)
+	{
+		ereport(WARNING,
+				(errcode(failure->sqlerrcode),
+				 errmsg("could not read the log backups of cluster " INT64_FORMAT " of OCP server \"%s\"",
+						pages->cluster_id, pages->endpoint->server_name),
+				 errdetail("%s", ocpb_error_text(failure)),
+				 errhint("Its backup overview and log backup tasks keep the rows of its last sync; ocp_backup.cluster_backup.read_error says why.")));
+		record_read_failure(pages, failure);
+	}
+	else
+		ereport(WARNING,
+				(errcode(failure->sqlerrcode),
+				 errmsg("could not sync cluster " INT64_FORMAT " of OCP server \"%s\"",
+						pages->cluster_id, pages->endpoint->server_name),
+				 errdetail("%s", ocpb_error_text(failure)),
+				 errhint("Its tenants and backups keep the rows of its last sync.")));
+	/* A cluster failing in a later round, or in both groups, is counted once. */
+	if (pages->failed[lists[0].group / 2])
 		return;
-	pages->failed[lists[0].group] = true;
+	pages->failed[lists[0].group / 2] = true;
 	pages->counts->clusters_failed++;
 	if (pages->counts->first_failure == NULL)
 		pages->counts->first_failure = failure;
@@ -233,27 +326,41 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 static void
 sync_clusters(ClusterPages *pages, int n_clusters)
 {
-	OcpbList   *lists = palloc0(sizeof(OcpbList) * Max(2 * n_clusters, 1));
+	OcpbList   *lists = palloc0(sizeof(OcpbList) * Max(4 * n_clusters, 1));
 	int			i;
 
 	for (i = 0; i < n_clusters; i++)
 	{
 		int64		id = pages->cluster_ids[i];
 		char	   *object = psprintf("cluster " INT64_FORMAT, id);
+		OcpbList   *cluster = &lists[4 * i];
 
-		lists[2 * i].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", id);
-		lists[2 * i].subject.object = object;
-		lists[2 * i].subject.action = psprintf("list the tenants of %s", object);
-		lists[2 * i].page_size = OCPB_LIST_PAGE_SIZE;
-		lists[2 * i].group = i;
-		lists[2 * i + 1].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT
-										 "/backup/task/dataBackupTasks", id);
-		lists[2 * i + 1].subject.object = object;
-		lists[2 * i + 1].subject.action = psprintf("list the data backups of %s", object);
-		lists[2 * i + 1].page_size = HISTORY_PAGE_SIZE;
-		lists[2 * i + 1].group = i;
+		/* Its inventory: group 2i. */
+		cluster[0].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", id);
+		cluster[0].subject.object = object;
+		cluster[0].subject.action = psprintf("list the tenants of %s", object);
+		cluster[0].page_size = OCPB_LIST_PAGE_SIZE;
+		cluster[0].group = 2 * i;
+		cluster[1].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT
+								   "/backup/task/dataBackupTasks", id);
+		cluster[1].subject.object = object;
+		cluster[1].subject.action = psprintf("list the data backups of %s", object);
+		cluster[1].page_size = HISTORY_PAGE_SIZE;
+		cluster[1].group = 2 * i;
+		/* What a restore needs: group 2i + 1. */
+		cluster[2].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/backup/overview", id);
+		cluster[2].subject.object = object;
+		cluster[2].subject.action = psprintf("read the backup overview of %s", object);
+		cluster[2].single = true;
+		cluster[2].group = 2 * i + 1;
+		cluster[3].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT
+								   "/backup/task/logBackupTasks", id);
+		cluster[3].subject.object = object;
+		cluster[3].subject.action = psprintf("list the log backups of %s", object);
+		cluster[3].page_size = OCPB_LIST_PAGE_SIZE;
+		cluster[3].group = 2 * i + 1;
 	}
-	ocpb_read_lists(pages->endpoint, lists, 2 * n_clusters, cluster_round_done, pages);
+	ocpb_read_lists(pages->endpoint, lists, 4 * n_clusters, cluster_round_done, pages);
 }
 
 static void
