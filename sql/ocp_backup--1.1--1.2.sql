@@ -262,6 +262,80 @@ BEGIN
 END
 $$;
 
+-- Sync's history writer settles the cluster's last success when the page
+-- changed a job (1.1's body otherwise).
+CREATE OR REPLACE FUNCTION ocp_backup.record_backup_page(server_name text, cluster_id bigint, answer jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- A job in one of these has not ended; every other status is final.
+    running constant text[] := '{BEGINNING,INITIALIZING,DOING,CANCELING}';
+    known_finished boolean;
+    newest_first boolean;
+    oldest timestamptz;
+    older_unfinished boolean;
+    changed integer;
+BEGIN
+    -- What the page says about the pages after it, read before the page is
+    -- stored: it holds a job already recorded as finished; it lists jobs
+    -- newest first (OCP's order, not documented: without it, every page is
+    -- read); and no job recorded unfinished is older than the page (that
+    -- one must be read again).  Only then do the later pages hold nothing
+    -- new.
+    SELECT EXISTS (
+               SELECT FROM jsonb_array_elements(answer->'data'->'contents') e
+                 JOIN ocp_backup.backup_history h
+                   ON h.server_name = $1 AND h.cluster_id = $2
+                  AND h.tenant_id IS NOT DISTINCT FROM (e->>'tenantId')::bigint
+                  AND h.job_id = (e->>'taskId')::bigint
+                WHERE h.status <> ALL (running)),
+           coalesce(bool_and(j.started <= j.previous OR j.previous IS NULL), true),
+           min(j.started)
+      INTO known_finished, newest_first, oldest
+      FROM (SELECT (e->>'startTime')::timestamptz AS started,
+                   lag((e->>'startTime')::timestamptz) OVER (ORDER BY n) AS previous
+              FROM jsonb_array_elements(answer->'data'->'contents') WITH ORDINALITY AS l(e, n)) j;
+    SELECT EXISTS (SELECT FROM ocp_backup.backup_history h
+                    WHERE h.server_name = $1 AND h.cluster_id = $2
+                      AND h.status = ANY (running) AND h.start_time < oldest)
+      INTO older_unfinished;
+    INSERT INTO ocp_backup.backup_history AS h
+           (server_name, cluster_id, job_id, tenant_id, backup_set_id, backup_mode, backup_type,
+            status, start_time, finish_time, error, backup_uri, first_seen_at, updated_at)
+    SELECT DISTINCT ON ((e->>'tenantId')::bigint, (e->>'taskId')::bigint)
+           $1, $2, (e->>'taskId')::bigint, (e->>'tenantId')::bigint, (e->>'backupSetId')::bigint,
+           e->>'backupMode',
+           CASE WHEN e->>'dataBackupTaskType' LIKE 'FULL%' THEN 'FULL'
+                WHEN e->>'dataBackupTaskType' LIKE 'INC%' THEN 'INCREMENTAL'
+                ELSE e->>'dataBackupTaskType' END,
+           e->>'status', (e->>'startTime')::timestamptz, (e->>'finishTime')::timestamptz,
+           e->>'errorMsg', e->>'backupUri', now(), now()
+      FROM jsonb_array_elements(answer->'data'->'contents') e
+     ORDER BY (e->>'tenantId')::bigint, (e->>'taskId')::bigint
+        ON CONFLICT ON CONSTRAINT backup_history_job_key DO UPDATE
+       SET backup_set_id = excluded.backup_set_id,
+           backup_mode = excluded.backup_mode, backup_type = excluded.backup_type,
+           status = excluded.status, start_time = excluded.start_time,
+           finish_time = excluded.finish_time, error = excluded.error,
+           backup_uri = excluded.backup_uri, updated_at = excluded.updated_at
+     WHERE (h.backup_set_id, h.backup_mode, h.backup_type, h.status, h.start_time,
+            h.finish_time, h.error, h.backup_uri)
+           IS DISTINCT FROM
+           (excluded.backup_set_id, excluded.backup_mode, excluded.backup_type,
+            excluded.status, excluded.start_time, excluded.finish_time, excluded.error,
+            excluded.backup_uri);
+    -- The cluster's last success, when a job changed: a sync that finds
+    -- nothing new settles nothing.
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    IF changed > 0 THEN
+        PERFORM ocp_backup.settle_last_success(ARRAY[$1], ARRAY[$2]);
+    END IF;
+    RETURN NOT (known_finished AND newest_first AND NOT older_unfinished);
+END
+$$;
+
 -- A reconciled call may have been given the task reconcile found.  A
 -- statement trigger naming no column: the journal's columns stay free to
 -- change type.

@@ -181,22 +181,6 @@ write_read_failure(void *arg)
 	(void) ocpb_call_privileged("record_backup_read_failure", 3, arg_types, args, nulls);
 }
 
-/* The cluster's row of ocp_backup.cluster_success, after its new jobs. */
-static void
-settle_last_success(const ClusterPages *pages)
-{
-	static const Oid arg_types[] = {TEXTARRAYOID, INT8ARRAYOID};
-	Datum		server = CStringGetTextDatum(pages->endpoint->server_name);
-	Datum		cluster = Int64GetDatum(pages->cluster_id);
-	Datum		args[2];
-	bool		nulls[2] = {false, false};
-
-	args[0] = PointerGetDatum(construct_array(&server, 1, TEXTOID, -1, false, TYPALIGN_INT));
-	args[1] = PointerGetDatum(construct_array(&cluster, 1, INT8OID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	(void) ocpb_call_privileged("settle_last_success", 2, arg_types, args, nulls);
-}
-
 /* The clusters the server lists to this account, as the sync just recorded them. */
 static ArrayType *
 listed_clusters(const ClusterPages *pages)
@@ -246,8 +230,6 @@ write_cluster_round(void *arg)
 			list->go_on = i == 0 ? write_tenant_page(&read, round->pages) :
 				write_history_page(&read, round->pages);
 	}
-	if (!round->recoverability && round->lists[1].answered)
-		settle_last_success(round->pages);
 	MemoryContextSwitchTo(round->pages->counts_context);
 }
 

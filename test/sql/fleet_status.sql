@@ -138,6 +138,25 @@ ALTER SERVER fs RENAME TO fs_renamed;
 SELECT * FROM status_mismatches;
 SELECT server_name, cluster_id FROM ocp_backup.cluster_success ORDER BY 1, 2;
 ALTER SERVER fs_renamed RENAME TO fs;
+-- Reconcile records the task it found for a call whose outcome was
+-- unknown and marks the call reconciled (as ocp_backup.reconcile_call does,
+-- here by hand): the trigger settles the cluster.  Nobody read the task:
+-- its time is the call's end.
+INSERT INTO ocp_backup.invocation (id, started_at, finished_at, invoked_by, server_name, cluster_id,
+                                   backup_mode, data_mode, request, successful, outcome_unknown, error)
+VALUES (900001, now(), '2100-01-01 00:00+00', current_user, 'fs', 202,
+        'PHYSICAL_BACKUP', 'FULL_BACKUP', '{}', false, true, 'the answer was not read');
+INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id, status)
+VALUES (990001, 900001, 'fs', 202, 'SUCCESSFUL');
+UPDATE ocp_backup.invocation SET reconciled_at = now(), reconciliation = 'OCP task 990001'
+ WHERE id = 900001;
+SELECT cluster_id, last_success_at = '2100-01-01 00:00+00' AS the_calls_end
+  FROM ocp_backup.cluster_status WHERE server_name = 'fs' AND cluster_id = 202;
+SELECT * FROM status_mismatches;
+-- A DBA deleting a call deletes its task and settles the cluster too.
+DELETE FROM ocp_backup.invocation WHERE id = 900001;
+SELECT count(*) AS task_left FROM ocp_backup.task WHERE task_id = 990001;
+SELECT * FROM status_mismatches;
 -- A call rolled back comes from the journal writer, its cluster with it.
 BEGIN;
 SELECT successful FROM ocp_backup_now(203, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'fs');
