@@ -703,11 +703,12 @@ COMMENT ON COLUMN ocp_backup.tenant_log_backup.modified_at IS 'OCP''s modifyTime
 COMMENT ON COLUMN ocp_backup.tenant_log_backup.read_at IS 'when a sync last read the task';
 
 -- Seconds as OCP sends them (typed Long, yet 77.6421 in its sample) as an
--- interval; NULL for anything that is not a JSON number.
+-- interval; NULL for anything that is not a JSON number.  Every name in it
+-- is qualified and it has no SET clause, so that the writers' statements
+-- inline it instead of planning a SQL function per row.
 CREATE FUNCTION ocp_backup.ocp_seconds(value jsonb)
 RETURNS interval
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT CASE WHEN pg_catalog.jsonb_typeof($1) OPERATOR(pg_catalog.=) 'number'
                 THEN pg_catalog.make_interval(secs => ($1 OPERATOR(pg_catalog.#>>) '{}')::double precision) END
