@@ -115,6 +115,23 @@ SELECT server_name, cluster_id, cluster_name, backup_schedule, has_backup_strate
  WHERE log_checkpoint_at IS NULL OR log_checkpoint_at < now() - interval '15 minutes'
  ORDER BY cluster_id;
 
+-- The README's Recoverability queries, as the README has them: each
+-- question (its comment) and the rows it finds in this fleet.
+\set readme `sed -n '/^## Recoverability/,/^## Least privilege/p' README.md`
+CREATE FUNCTION rows_of(query text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    EXECUTE 'SELECT count(*) FROM (' || query || ') q' INTO n;
+    RETURN n;
+END $$;
+SELECT substring(q from '^-- ([^\n]*)') AS question,
+       rows_of(regexp_replace(q, '^(--[^\n]*\n)+', '')) AS found
+  FROM (SELECT btrim(q, E' \n') AS q
+          FROM regexp_matches(:'readme', '```sql\n(.*?)```', 'g') AS b(block),
+               regexp_split_to_table(b.block[1], E';\n') AS q) s
+ WHERE q ~ '^(--[^\n]*\n)+SELECT ' AND q !~ 'cron\.'
+ ORDER BY 1;
+
 -- The next sync: 504's overview answers, 501's audit archive is running
 -- again, orders has no log backup any more (its row goes: NULL, not the old
 -- state), and an OCP whose overview gives no checkpoint (as on a version
