@@ -996,6 +996,9 @@ COMMENT ON COLUMN ocp_backup.tenant_status.log_checkpoint_age IS 'now() - log_ch
 COMMENT ON COLUMN ocp_backup.tenant_status.log_backup_uri IS 'that task''s backupUri, credentials masked';
 COMMENT ON COLUMN ocp_backup.tenant_status.log_read_at IS 'when a sync last read that task';
 
+COMMENT ON TYPE ocp_backup.sync_result IS
+  'what ocp_backup_sync read from one server: counts (clusters_failed: clusters whose tenants, backups, backup overview or log backup tasks could not be read), and why the server, or its first failing cluster, failed';
+
 -- A renamed server's backup overviews and log backup tasks follow it.
 CREATE OR REPLACE FUNCTION ocp_backup.rename_server(old_name text, new_name text)
 RETURNS void
