@@ -33,7 +33,7 @@ without_url_credentials(char *body, size_t len)
 	size_t		scrubbed_len;
 
 	memset(&found, 0, sizeof(found));
-	/* The page parsed as a list already: failing to read it is memory. */
+	/* The answer parsed as JSON already: failing to read it is memory. */
 	if (!ocpb_find_url_credentials(body, len, &found))
 	{
 		ocpb_secret_list_free(&found);

@@ -5,8 +5,9 @@
  * OCP lists, every page of its tenants and the new pages of its data-backup
  * history, and what a restore needs: its backup overview and every page of
  * its log backup tasks (stored apart, so that an OCP without them leaves
- * the inventory synced), the clusters read concurrently (ocpb_read_lists: at most the
- * server's max_parallel requests in flight, a 429 pausing the server).  The GETs go out as the caller, with the caller's user mapping;
+ * the inventory synced), the clusters read concurrently (ocpb_read_lists:
+ * at most the server's max_parallel requests in flight, a 429 pausing the
+ * server).  The GETs go out as the caller, with the caller's user mapping;
  * the rows are written by the SQL writers of the install script, as the
  * journal's owner, from what was read here.  Each server runs in a
  * subtransaction of its own, and within it each cluster's pages of a round
