@@ -649,13 +649,15 @@ CREATE TABLE ocp_backup.cluster_backup (
     backup_size_bytes   bigint,
     backup_dimension    text,
     read_at             timestamptz,
+    tenants_checkpoint_at timestamptz,
+    tenants_delay       interval,
     read_error          text,
     read_failed_at      timestamptz,
     PRIMARY KEY (server_name, cluster_id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ocp_backup.cluster_backup', '');
 COMMENT ON TABLE ocp_backup.cluster_backup IS
-  'each cluster''s backup overview (OCP''s ClusterBackupInfoDetail), as ocp_backup_sync last read it, and why its last read failed';
+  'each cluster''s backup overview (OCP''s ClusterBackupInfoDetail) and a summary of its tenants'' log backup tasks, as ocp_backup_sync last read them, and why their last read failed';
 COMMENT ON COLUMN ocp_backup.cluster_backup.server_name IS 'the foreign server (OCP endpoint) the overview was read through';
 COMMENT ON COLUMN ocp_backup.cluster_backup.cluster_id IS 'OCP''s cluster id';
 COMMENT ON COLUMN ocp_backup.cluster_backup.last_data_backup_at IS 'OCP''s lastDataBackupTime: the end of the cluster''s latest data backup';
@@ -666,6 +668,8 @@ COMMENT ON COLUMN ocp_backup.cluster_backup.has_backup_strategy IS 'OCP''s obClu
 COMMENT ON COLUMN ocp_backup.cluster_backup.backup_size_bytes IS 'OCP''s backupSize in bytes, read in its obStorageVolumeUnit (B, KB, MB, GB, TB, PB, powers of 1024); NULL when OCP gives no size or an unknown unit';
 COMMENT ON COLUMN ocp_backup.cluster_backup.backup_dimension IS 'OCP''s backupDimension: CLUSTER or TENANT';
 COMMENT ON COLUMN ocp_backup.cluster_backup.read_at IS 'when a sync last read the overview; the values are OCP''s as of then';
+COMMENT ON COLUMN ocp_backup.cluster_backup.tenants_checkpoint_at IS 'the earliest checkpoint of the latest log backup tasks of the cluster''s tenants (ocp_backup.tenant_log_backup), NULL when one has none or there are none; kept by the sync that reads them';
+COMMENT ON COLUMN ocp_backup.cluster_backup.tenants_delay IS 'the largest delay of those tasks; kept by the sync that reads them';
 COMMENT ON COLUMN ocp_backup.cluster_backup.read_error IS 'why the latest sync could not read the cluster''s overview or log backup tasks (the other values are then those of read_at); NULL when it could';
 COMMENT ON COLUMN ocp_backup.cluster_backup.read_failed_at IS 'when that read failed; NULL when the latest read succeeded';
 
@@ -795,15 +799,29 @@ BEGIN
      WHERE l.read_at < excluded.read_at
         OR (coalesce(excluded.modified_at, '-infinity'), coalesce(excluded.created_at, '-infinity'))
            >= (coalesce(l.modified_at, '-infinity'), coalesce(l.created_at, '-infinity'));
-    -- A tenant OCP no longer lists a task for has no log backup.
+    -- A tenant OCP no longer lists a task for has no log backup.  Then the
+    -- cluster's summary of its tenants' tasks, which cluster_status reads
+    -- when the overview gives no checkpoint.
     IF last_page THEN
         DELETE FROM ocp_backup.tenant_log_backup l
          WHERE l.server_name = $1 AND l.cluster_id = $2 AND l.read_at < $3;
+        INSERT INTO ocp_backup.cluster_backup AS b
+               (server_name, cluster_id, tenants_checkpoint_at, tenants_delay)
+        SELECT $1, $2,
+               CASE WHEN bool_and(l.checkpoint_at IS NOT NULL) THEN min(l.checkpoint_at) END,
+               max(l.delay)
+          FROM ocp_backup.tenant_log_backup l
+         WHERE l.server_name = $1 AND l.cluster_id = $2
+            ON CONFLICT ON CONSTRAINT cluster_backup_pkey DO UPDATE
+           SET tenants_checkpoint_at = excluded.tenants_checkpoint_at,
+               tenants_delay = excluded.tenants_delay
+         WHERE (b.tenants_checkpoint_at, b.tenants_delay)
+               IS DISTINCT FROM (excluded.tenants_checkpoint_at, excluded.tenants_delay);
     END IF;
 END
 $$;
 COMMENT ON FUNCTION ocp_backup.record_log_backup_page(text, bigint, timestamptz, jsonb, boolean) IS
-  'stores one page of a cluster''s log backup tasks, the latest per tenant; after the last, forgets the tenants OCP no longer lists one for (internal: callable by nobody)';
+  'stores one page of a cluster''s log backup tasks, the latest per tenant; after the last, forgets the tenants OCP no longer lists one for and keeps the cluster''s summary of them in cluster_backup (internal: callable by nobody)';
 
 CREATE FUNCTION ocp_backup.record_backup_read_failure(server_name text, cluster_id bigint,
                                                       error text)
@@ -824,10 +842,11 @@ REVOKE ALL ON FUNCTION ocp_backup.record_log_backup_page(text, bigint, timestamp
 REVOKE ALL ON FUNCTION ocp_backup.record_backup_read_failure(text, bigint, text) FROM PUBLIC;
 
 -- cluster_status keeps its columns in their places and appends what a
--- restore needs.  The overview's values are looked up by the primary key;
--- when a sync never read the overview (or OCP gave no checkpoint) the
--- tenants' tasks answer, the earliest checkpoint, NULL when one tenant has
--- none.  The 24-hour question reads none of them: the join is removed.
+-- restore needs, from one row per cluster: the overview's values, or, when
+-- no sync could read the overview (or OCP gave no checkpoint), the summary
+-- of the tenants' tasks the sync keeps beside them (the earliest
+-- checkpoint, NULL when one tenant has none; the largest delay).  The
+-- 24-hour question reads none of them: the join is removed.
 CREATE OR REPLACE VIEW ocp_backup.cluster_status AS
 SELECT k.server_name,
        k.cluster_id,
@@ -895,15 +914,8 @@ SELECT k.server_name,
            AND last_call.started_at > coalesce(greatest(success.last_success_at, last_failure.at), '-infinity'))
        AS backup_running,
        now() - success.last_success_at AS last_success_age,
-       coalesce(backup.log_checkpoint_at,
-                (SELECT CASE WHEN bool_and(l.checkpoint_at IS NOT NULL) THEN min(l.checkpoint_at) END
-                   FROM ocp_backup.tenant_log_backup l
-                  WHERE l.server_name = k.server_name AND l.cluster_id = k.cluster_id))
-       AS log_checkpoint_at,
-       coalesce(backup.log_delay,
-                (SELECT max(l.delay) FROM ocp_backup.tenant_log_backup l
-                  WHERE l.server_name = k.server_name AND l.cluster_id = k.cluster_id))
-       AS log_delay,
+       coalesce(backup.log_checkpoint_at, backup.tenants_checkpoint_at) AS log_checkpoint_at,
+       coalesce(backup.log_delay, backup.tenants_delay) AS log_delay,
        backup.backup_schedule,
        backup.has_backup_strategy,
        backup.backup_size_bytes
@@ -950,7 +962,7 @@ SELECT k.server_name,
               ORDER BY i.started_at DESC LIMIT 1)) f
          ORDER BY f.at DESC NULLS LAST LIMIT 1) last_failure ON true;
 
-COMMENT ON COLUMN ocp_backup.cluster_status.log_checkpoint_at IS 'the latest point the cluster can be restored to: OCP''s latestLogBackupCheckpoint from the backup overview (ocp_backup.cluster_backup), or, without one, the earliest checkpoint of its tenants'' latest log backup tasks (ocp_backup.tenant_log_backup; NULL when one of them has none); NULL: OCP shows no log backup';
+COMMENT ON COLUMN ocp_backup.cluster_status.log_checkpoint_at IS 'the latest point the cluster can be restored to: OCP''s latestLogBackupCheckpoint from the backup overview (ocp_backup.cluster_backup), or, without one, the earliest checkpoint of its tenants'' latest log backup tasks (ocp_backup.tenant_log_backup, summed up in cluster_backup.tenants_checkpoint_at; NULL when one of them has none); NULL: OCP shows no log backup';
 COMMENT ON COLUMN ocp_backup.cluster_status.log_delay IS 'how far the log archive lags, as OCP said at the last sync: the overview''s logBackupDelaySeconds, or, without it, the largest delay of its tenants'' latest log backup tasks; NULL: no log backup';
 COMMENT ON COLUMN ocp_backup.cluster_status.backup_schedule IS 'OCP''s backupScheduleStatus from the backup overview: NONE, NORMAL, PAUSED, WAITING or ABNORMAL; NULL until a sync reads the overview';
 COMMENT ON COLUMN ocp_backup.cluster_status.has_backup_strategy IS 'whether OCP has a backup strategy for the cluster: the overview''s obClusterBackupStatus (HAS_BACKUP_STRATEGY or NO_BACKUP_STRATEGY); NULL until a sync reads the overview';

@@ -196,15 +196,14 @@ listed_clusters(const ClusterPages *pages)
 }
 
 /*
- * A round's pages of one cluster, stored as one: of its inventory group,
- * [0] its tenants and [1] its backup jobs; of its recoverability group, [0]
- * its backup overview and [1] its log backup tasks.
+ * A round's pages of one cluster: of its inventory group, [0] its tenants
+ * and [1] its backup jobs, stored as one; of its recoverability group, the
+ * one list being stored, its backup overview or its log backup tasks.
  */
 typedef struct ClusterRound
 {
 	ClusterPages *pages;
 	OcpbList   *lists;
-	bool		recoverability; /* which of the two groups */
 } ClusterRound;
 
 static void
@@ -223,15 +222,39 @@ write_cluster_round(void *arg)
 		if (!list->answered && !list->throttled)
 			continue;
 		ocpb_list_page(round->pages->endpoint, list, &read);
-		if (round->recoverability && i == 0)
-			write_backup_overview(&read, round->pages);
-		else if (round->recoverability)
-			list->go_on = write_log_backup_page(&read, round->pages);
-		else
-			list->go_on = i == 0 ? write_tenant_page(&read, round->pages) :
-				write_history_page(&read, round->pages);
+		list->go_on = i == 0 ? write_tenant_page(&read, round->pages) :
+			write_history_page(&read, round->pages);
 	}
 	MemoryContextSwitchTo(round->pages->counts_context);
+}
+
+/* The backup overview or a page of the log backup tasks of a cluster. */
+static void
+write_recoverability_list(void *arg)
+{
+	ClusterRound *round = arg;
+	OcpbList   *list = round->lists;
+	OcpbPageRead read;
+
+	MemoryContextSwitchTo(round->pages->page_context);
+	ocpb_list_page(round->pages->endpoint, list, &read);
+	if (list->single)
+		write_backup_overview(&read, round->pages);
+	else
+		list->go_on = write_log_backup_page(&read, round->pages);
+	MemoryContextSwitchTo(round->pages->counts_context);
+}
+
+/* A cluster fails once in its sync's counts, whatever failed and when. */
+static void
+count_failed_cluster(ClusterPages *pages, int cluster, ErrorData *failure)
+{
+	if (pages->failed[cluster])
+		return;
+	pages->failed[cluster] = true;
+	pages->counts->clusters_failed++;
+	if (pages->counts->first_failure == NULL)
+		pages->counts->first_failure = failure;
 }
 
 /* Keeps why a cluster's recoverability could not be read, in its row. */
@@ -253,8 +276,45 @@ record_read_failure(ClusterPages *pages, ErrorData *failure)
 }
 
 /*
+ * A cluster's backup overview and log backup tasks of one round, each in a
+ * subtransaction of its own: either can be kept without the other (an OCP
+ * without the overview still lists the tasks), and neither touches the
+ * cluster's inventory.
+ */
+static void
+recoverability_round_done(OcpbList *lists, ClusterPages *pages)
+{
+	ClusterRound round;
+	ErrorData  *failure;
+	int			i;
+
+	round.pages = pages;
+	for (i = 0; i < 2; i++)
+	{
+		if (!lists[i].answered && !lists[i].throttled)
+			continue;
+		round.lists = &lists[i];
+		failure = ocpb_try_in_subtransaction(write_recoverability_list, &round);
+		MemoryContextReset(pages->page_context);
+		if (failure == NULL)
+			continue;
+		lists[i].go_on = false;
+		ereport(WARNING,
+				(errcode(failure->sqlerrcode),
+				 errmsg("could not read the log backups of cluster " INT64_FORMAT " of OCP server \"%s\"",
+						pages->cluster_id, pages->endpoint->server_name),
+				 errdetail("%s", ocpb_error_text(failure)),
+				 errhint("What an earlier sync read of them is kept; ocp_backup.cluster_backup.read_error says why.")));
+		record_read_failure(pages, failure);
+		count_failed_cluster(pages, lists[0].group / 2, failure);
+	}
+}
+
+/*
  * A cluster's tenants and new backup jobs of one round, in a
  * subtransaction: a cluster OCP fails to describe leaves the others' rows.
+ * Its recoverability group (2i + 1, beside its inventory's 2i) is stored
+ * apart.
  */
 static void
 cluster_round_done(OcpbList *lists, int n_lists, void *arg)
@@ -266,39 +326,28 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 
 	Assert(n_lists == 2);
 	pages->cluster_id = pages->cluster_ids[lists[0].group / 2];
+	if (lists[0].group % 2 == 1)
+	{
+		recoverability_round_done(lists, pages);
+		MemoryContextSwitchTo(caller_context);
+		return;
+	}
 	round.pages = pages;
 	round.lists = lists;
-	round.recoverability = lists[0].group % 2 == 1;
 	failure = ocpb_try_in_subtransaction(write_cluster_round, &round);
 	MemoryContextSwitchTo(caller_context);
 	MemoryContextReset(pages->page_context);
 	if (failure == NULL)
 		return;
 	lists[0].go_on = lists[1].go_on = false;
-	if (round.recoverability)
-	{
-		ereport(WARNING,
-				(errcode(failure->sqlerrcode),
-				 errmsg("could not read the log backups of cluster " INT64_FORMAT " of OCP server \"%s\"",
-						pages->cluster_id, pages->endpoint->server_name),
-				 errdetail("%s", ocpb_error_text(failure)),
-				 errhint("Its backup overview and log backup tasks keep the rows of its last sync; ocp_backup.cluster_backup.read_error says why.")));
-		record_read_failure(pages, failure);
-	}
-	else
-		ereport(WARNING,
-				(errcode(failure->sqlerrcode),
-				 errmsg("could not sync cluster " INT64_FORMAT " of OCP server \"%s\"",
-						pages->cluster_id, pages->endpoint->server_name),
-				 errdetail("%s", ocpb_error_text(failure)),
-				 errhint("Its tenants and backups keep the rows of its last sync.")));
+	ereport(WARNING,
+			(errcode(failure->sqlerrcode),
+			 errmsg("could not sync cluster " INT64_FORMAT " of OCP server \"%s\"",
+					pages->cluster_id, pages->endpoint->server_name),
+			 errdetail("%s", ocpb_error_text(failure)),
+			 errhint("Its tenants and backups keep the rows of its last sync.")));
 	/* A cluster failing in a later round, or in both groups, is counted once. */
-	if (pages->failed[lists[0].group / 2])
-		return;
-	pages->failed[lists[0].group / 2] = true;
-	pages->counts->clusters_failed++;
-	if (pages->counts->first_failure == NULL)
-		pages->counts->first_failure = failure;
+	count_failed_cluster(pages, lists[0].group / 2, failure);
 }
 
 /*

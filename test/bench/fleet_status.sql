@@ -76,9 +76,12 @@ SELECT 'ocp', c, c * 10 + t, CASE WHEN t = 1 THEN 'sys' ELSE 't' || t END,
                             ELSE interval '30 seconds' END AS lag) l
  WHERE c % 100 <> 5;
 INSERT INTO ocp_backup.cluster_backup
+       (server_name, cluster_id, last_data_backup_at, log_checkpoint_at, log_delay, backup_schedule,
+        has_backup_strategy, backup_size_bytes, backup_dimension, read_at, tenants_checkpoint_at,
+        tenants_delay)
 SELECT 'ocp', c, now() - interval '2 hours', min(l.checkpoint_at), max(l.delay),
        CASE WHEN c % 100 = 5 THEN 'NONE' ELSE 'NORMAL' END, c % 100 <> 5,
-       (c % 900 + 1)::bigint * 1073741824, 'CLUSTER', now(), NULL, NULL
+       (c % 900 + 1)::bigint * 1073741824, 'CLUSTER', now(), min(l.checkpoint_at), max(l.delay)
   FROM generate_series(1, :n) c
   LEFT JOIN ocp_backup.tenant_log_backup l ON l.server_name = 'ocp' AND l.cluster_id = c
  GROUP BY c;

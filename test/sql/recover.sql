@@ -22,7 +22,8 @@ TRUNCATE ocp_backup.invocation, ocp_backup.cluster, ocp_backup.tenant, ocp_backu
 -- fractional delay (orders, status RUNNING), stopped then interrupted
 -- (audit: two rounds, the later kept), none (users).  502: no strategy, no
 -- log backup.  503: its schedule paused, the other status values, one
--- without a checkpoint yet.  504: OCP fails its overview.  Two rows a page.
+-- without a checkpoint yet.  504: OCP fails its overview, lists its tasks.
+-- Two rows a page.
 SELECT sim_config('{"list_page_limit": 2}');
 SELECT sim_fleet($${"clusters": [
   {"id": 501, "name": "pitr", "backupSize": 1.5, "obStorageVolumeUnit": "TB",
@@ -83,8 +84,9 @@ SELECT l.tenant_id,
  WHERE l.tenant_id = (t->>'id')::bigint AND (r->>'checkpoint_at') IS NOT NULL
  ORDER BY 1;
 
--- cluster_status's recoverability columns: 501 from its overview (the
--- earliest checkpoint, audit's); 502 and 504 nothing known: NULL, never fine.
+-- cluster_status's recoverability columns: 501 and 503 from their
+-- overviews (501's: the earliest checkpoint, audit's); 504 from its
+-- tenants' tasks, its overview unread; 502 nothing known: NULL, never fine.
 SELECT cluster_id, log_checkpoint_at > now() - interval '15 minutes' AS within_15min, round(extract(epoch FROM now() - log_checkpoint_at) / 3600, 1) AS checkpoint_hours_ago,
        log_delay, backup_schedule, has_backup_strategy, backup_size_bytes
   FROM ocp_backup.cluster_status ORDER BY cluster_id;
@@ -134,8 +136,9 @@ SELECT substring(q from '^-- ([^\n]*)') AS question,
 
 -- The next sync: 504's overview answers, 501's audit archive is running
 -- again, orders has no log backup any more (its row goes: NULL, not the old
--- state), and an OCP whose overview gives no checkpoint (as on a version
--- without it): 503 falls back to its tenants' tasks, NULL since sys has none.
+-- state), and overviews that give no checkpoint (as an OCP without it
+-- would): 501 falls back to its tenants' earliest checkpoint (sys, 20 s)
+-- and largest delay, 503 to NULL since its sys has no checkpoint yet.
 SELECT sim_config('{"list_page_limit": null}');
 SELECT sim_fleet($${"clusters": [
   {"id": 501, "name": "pitr",
@@ -151,6 +154,7 @@ SELECT sim_fleet($${"clusters": [
   {"id": 504, "name": "broken", "tenants": [{"id": 41, "name": "sys", "logBackup": {"status": "INPROGRESS", "checkpoint_ago": 10}}]}
 ]}$$) - 'clusters' - 'jobs' - 'tenants';
 SELECT sim_fault('{"kind": "raw", "status": 200, "path": "/clusters/503/backup/overview", "body": {"successful": true, "status": 200, "data": {"backupDimension": "CLUSTER", "obClusterBackupStatus": "HAS_BACKUP_STRATEGY", "backupScheduleStatus": "NORMAL"}, "timestamp": "2024-05-01T10:00:00.123+08:00", "traceId": "", "duration": 1, "server": "ocp"}}');
+SELECT sim_fault('{"kind": "raw", "status": 200, "path": "/clusters/501/backup/overview", "body": {"successful": true, "status": 200, "data": {"backupDimension": "CLUSTER", "obClusterBackupStatus": "HAS_BACKUP_STRATEGY", "backupScheduleStatus": "NORMAL"}, "timestamp": "2024-05-01T10:00:00.123+0800", "traceId": "", "duration": 1, "server": "ocp"}}');
 SELECT server_name, clusters, clusters_failed, tenants, error FROM ocp_backup_sync('rs');
 SELECT cluster_id, read_error IS NULL AS read_ok, read_failed_at IS NULL AS no_failure,
        log_checkpoint_at > now() - interval '15 minutes' AS within_15min, round(extract(epoch FROM now() - log_checkpoint_at) / 3600, 1) AS checkpoint_hours_ago
@@ -159,10 +163,6 @@ SELECT cluster_id, tenant_id, status FROM ocp_backup.tenant_log_backup ORDER BY 
 SELECT cluster_id, log_checkpoint_at > now() - interval '15 minutes' AS within_15min, round(extract(epoch FROM now() - log_checkpoint_at) / 3600, 1) AS checkpoint_hours_ago,
        log_delay, backup_schedule
   FROM ocp_backup.cluster_status ORDER BY cluster_id;
--- Without 503's sys (no checkpoint yet), the tenants' earliest checkpoint.
-DELETE FROM ocp_backup.tenant_log_backup WHERE cluster_id = 503 AND tenant_id = 31;
-SELECT cluster_id, log_checkpoint_at > now() - interval '15 minutes' AS within_15min, round(extract(epoch FROM now() - log_checkpoint_at) / 3600, 1) AS checkpoint_hours_ago, log_delay
-  FROM ocp_backup.cluster_status WHERE cluster_id = 503;
 
 -- A read that fails again keeps what was read before, and says why.
 SELECT sim_fault('{"kind": "envelope", "status": 500, "code": 60018, "message": "Unexpected error.", "path": "/clusters/501/backup/task/logBackupTasks"}');
