@@ -286,6 +286,7 @@ recoverability_round_done(OcpbList *lists, ClusterPages *pages)
 {
 	ClusterRound round;
 	ErrorData  *failure;
+	ErrorData  *first_failure = NULL;
 	int			i;
 
 	round.pages = pages;
@@ -299,15 +300,20 @@ recoverability_round_done(OcpbList *lists, ClusterPages *pages)
 		if (failure == NULL)
 			continue;
 		lists[i].go_on = false;
-		ereport(WARNING,
-				(errcode(failure->sqlerrcode),
-				 errmsg("could not read the log backups of cluster " INT64_FORMAT " of OCP server \"%s\"",
-						pages->cluster_id, pages->endpoint->server_name),
-				 errdetail("%s", ocpb_error_text(failure)),
-				 errhint("What an earlier sync read of them is kept; ocp_backup.cluster_backup.read_error says why.")));
-		record_read_failure(pages, failure);
-		count_failed_cluster(pages, lists[0].group / 2, failure);
+		if (first_failure == NULL)
+			first_failure = failure;
 	}
+	if (first_failure == NULL)
+		return;
+	/* One warning for the cluster, whichever of its two reads failed. */
+	ereport(WARNING,
+			(errcode(first_failure->sqlerrcode),
+			 errmsg("could not read the log backups of cluster " INT64_FORMAT " of OCP server \"%s\"",
+					pages->cluster_id, pages->endpoint->server_name),
+			 errdetail("%s", ocpb_error_text(first_failure)),
+			 errhint("What an earlier sync read of them is kept; ocp_backup.cluster_backup.read_error says why.")));
+	record_read_failure(pages, first_failure);
+	count_failed_cluster(pages, lists[0].group / 2, first_failure);
 }
 
 /*
