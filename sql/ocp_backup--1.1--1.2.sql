@@ -47,8 +47,9 @@ $$;
 -- The clusters counted calls were made for, so that cluster_status lists
 -- them without reading the journal: written with the journal row (the
 -- call's own transaction, the SQL writer, the journal writer's replay),
--- renamed with the server, and removed by purge_journal with the last
--- counted call of a cluster OCP does not list.
+-- renamed with the server, and removed with the last counted call of the
+-- cluster (trigger invocation_deleted: purge_journal, a DBA's DELETE) or
+-- by a TRUNCATE of the journal.
 CREATE TABLE ocp_backup.called_cluster (
     server_name    text NOT NULL,
     cluster_id     bigint NOT NULL,
@@ -172,10 +173,11 @@ CREATE INDEX invocation_refused_idx
 
 -- Each cluster's latest successful backup, kept exact by the writers so
 -- that "no good backup in 24 hours" over the fleet is one scan of it:
--- sync after each cluster's history, record_task_status after each task it
--- reads, a trigger when a call is reconciled (reconcile records the task it
--- found), purge_journal for the tasks it removes, rename_server with the
--- rows.  A row per cluster with a success; none without.
+-- sync's record_backup_page when a page changed a job, record_task_status
+-- after each task it reads, a trigger when a call is reconciled (reconcile
+-- records the task it found), a trigger when calls are deleted (their tasks
+-- go with them), rename_server with the rows, and triggers on TRUNCATE.
+-- A row per cluster with a success; none without.
 CREATE TABLE ocp_backup.cluster_success (
     server_name     text NOT NULL,
     cluster_id      bigint NOT NULL,

@@ -71,6 +71,7 @@ typedef struct ClusterPages
 	int64		cluster_id;		/* the cluster whose pages are being stored */
 	int64	   *cluster_ids;	/* the clusters listed, by group / 2 */
 	bool	   *failed;			/* by group / 2: the cluster failed already */
+	int			throttled;		/* clusters a 429 kept from being read */
 	SyncCounts *counts;
 	MemoryContext counts_context;	/* where the first failure is kept */
 	MemoryContext page_context; /* reset after each cluster's round */
@@ -203,7 +204,7 @@ listed_clusters(const ClusterPages *pages)
 typedef struct ClusterRound
 {
 	ClusterPages *pages;
-	OcpbList   *lists;
+	OcpbList   *lists;			/* [0] its tenants, [1] its backup jobs */
 } ClusterRound;
 
 static void
@@ -328,10 +329,24 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 	ClusterPages *pages = arg;
 	ClusterRound round;
 	ErrorData  *failure;
-	MemoryContext caller_context = MemoryContextSwitchTo(pages->counts_context);
+	MemoryContext caller_context;
+	int			cluster = lists[0].group / 2;
 
 	Assert(n_lists == 2);
-	pages->cluster_id = pages->cluster_ids[lists[0].group / 2];
+	if (lists[0].throttled || lists[1].throttled)
+	{
+		/* Not read at all: one WARNING for all of them, after the rounds. */
+		lists[0].go_on = lists[1].go_on = false;
+		if (!pages->failed[cluster])
+		{
+			pages->failed[cluster] = true;
+			pages->counts->clusters_failed++;
+			pages->throttled++;
+		}
+		return;
+	}
+	caller_context = MemoryContextSwitchTo(pages->counts_context);
+	pages->cluster_id = pages->cluster_ids[cluster];
 	if (lists[0].group % 2 == 1)
 	{
 		recoverability_round_done(lists, pages);
@@ -353,13 +368,44 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 			 errdetail("%s", ocpb_error_text(failure)),
 			 errhint("Its tenants and backups keep the rows of its last sync.")));
 	/* A cluster failing in a later round, or in both groups, is counted once. */
-	count_failed_cluster(pages, lists[0].group / 2, failure);
+	count_failed_cluster(pages, cluster, failure);
+}
+
+static void
+raise_throttled(void *arg)
+{
+	const ClusterPages *pages = arg;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("OCP server \"%s\" is throttling requests", pages->endpoint->server_name),
+			 errdetail("%d of its clusters were not read: they keep the rows of their last sync.",
+					   pages->throttled),
+			 errhint("It answered 429; the next sync after its RateLimit-Reset reads them.")));
 }
 
 /*
- * Every listed cluster's tenants and new backup jobs, read concurrently:
- * each cluster's two lists go out together, and are stored as soon as both
- * are in, while the other clusters' requests are in flight.
+ * One WARNING for the clusters a 429 kept from being read, and their error
+ * for the server's row when no cluster failed otherwise.
+ */
+static void
+warn_throttled(ClusterPages *pages)
+{
+	MemoryContext caller_context = MemoryContextSwitchTo(pages->counts_context);
+	ErrorData  *error = ocpb_try_in_subtransaction(raise_throttled, pages);
+
+	MemoryContextSwitchTo(caller_context);
+	error->elevel = WARNING;
+	ThrowErrorData(error);
+	if (pages->counts->first_failure == NULL)
+		pages->counts->first_failure = error;
+}
+
+/*
+ * Every listed cluster's tenants and new backup jobs, and its backup
+ * overview and log backup tasks, read concurrently: each cluster's two
+ * groups of two go out together, and each group is stored as soon as it is
+ * in, while the other clusters' requests are in flight.
  */
 static void
 sync_clusters(ClusterPages *pages, int n_clusters)
@@ -399,6 +445,8 @@ sync_clusters(ClusterPages *pages, int n_clusters)
 		cluster[3].group = 2 * i + 1;
 	}
 	ocpb_read_lists(pages->endpoint, lists, 4 * n_clusters, cluster_round_done, pages);
+	if (pages->throttled > 0)
+		warn_throttled(pages);
 }
 
 static void
@@ -428,6 +476,7 @@ sync_server(const OcpbEndpoint *endpoint, void *arg)
 					  &cluster_ids, NULL, &n_clusters);
 	pages.cluster_ids = palloc(sizeof(int64) * Max(n_clusters, 1));
 	pages.failed = palloc0(sizeof(bool) * Max(n_clusters, 1));
+	pages.throttled = 0;
 	for (i = 0; i < n_clusters; i++)
 		pages.cluster_ids[i] = DatumGetInt64(cluster_ids[i]);
 	pages.page_context = AllocSetContextCreate(CurrentMemoryContext, "ocp_backup sync page",

@@ -170,9 +170,9 @@ TRUNCATE ocp_backup.invocation CASCADE;
 SELECT count(*) AS stale_rows FROM (SELECT FROM ocp_backup.called_cluster UNION ALL SELECT FROM ocp_backup.cluster_success) s;
 
 -- A 429 pauses the server, as for refresh: one request at a time, 201's
--- tenants are throttled, and nothing more is sent; both clusters fail and
--- keep the rows of their last sync.  (Last: the pause lasts for this
--- session.)
+-- tenants are throttled, and nothing more is sent; both clusters fail, in
+-- one WARNING, and keep the rows of their last sync.  (Last: the pause
+-- lasts for this session.)
 ALTER SERVER fs OPTIONS (ADD max_parallel '1');
 SELECT max(seq) AS seen FROM sim_wire() \gset
 SELECT sim_fault('{"kind": "rate_limit", "reset": 30, "path": "/clusters/201/tenants"}');
