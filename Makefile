@@ -12,7 +12,7 @@ CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o src/scrub.o src/j
 SHELL_OBJS = src/ocp_backup.o src/call.o src/options.o src/endpoint.o src/connection.o src/http.o \
 	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o \
 	src/wire_text.o src/ocp_list.o src/server_loop.o src/subxact.o src/sync.o src/reconcile.o \
-	src/rename.o src/refresh.o src/journal_write.o
+	src/rename.o src/refresh.o src/journal_write.o src/await.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 # The suites are test/sql/NAME.sql with test/expected/NAME.out; each runs
@@ -20,8 +20,8 @@ OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 # their own configured by test/regress.conf, with simulators that
 # test/with_sims starts for each suite: run as a user initdb accepts (not
 # root), with pg_cron installed.
-REGRESS = install upgrade validation backup_now errors server_choice aksk_tls journal tasks \
-	security encoding proxy cron dump_restore server_log fleet rename many fleet_status recover
+REGRESS = install upgrade validation backup_now errors server_choice aksk_tls journal tasks grants \
+	security encoding proxy cron cron_recipes dump_restore server_log fleet reconcile rename many mask call_log_xact nightly fleet_status recover
 REGRESS_OPTS = --inputdir=test --outputdir=test/.work/regress --launcher=test/with_sims \
 	--temp-instance=test/.work/instance --temp-config=test/regress.conf
 REGRESS_PREP = test/.work/regress
@@ -81,6 +81,15 @@ unit: $(UNIT_TESTS)
 test/.work/regress:
 	mkdir -p $@
 
+# initdb refuses root, and pg_regress then says only "initdb failed".
+installcheck: installcheck-not-root
+installcheck-not-root:
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		echo "make installcheck cannot run as root: its instance is made by initdb, which refuses root." >&2; \
+		echo "Run it as a user that may write test/.work here (for example postgres), or run 'bash test/run' as root, which does that for you." >&2; \
+		exit 1; \
+	fi
+
 # A libFuzzer harness for the response parser (clang and libclang-rt-14-dev),
 # with PostgreSQL's frontend JSON parser beside the plain-JSON recognizer
 # (its headers, configured for gcc, declare a printf format clang does not
@@ -96,7 +105,7 @@ test/fuzz/fuzz_response: test/fuzz/fuzz_response.c $(CORE_OBJS:.o=.c) src/*.h te
 
 fuzz: test/fuzz/fuzz_response
 
-.PHONY: unit fuzz
+.PHONY: unit fuzz installcheck-not-root
 
 # A PGXN release: the committed tree at HEAD, under ocp_backup-VERSION/.
 dist:

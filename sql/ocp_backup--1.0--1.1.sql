@@ -44,7 +44,10 @@ ALTER TABLE ocp_backup.task
     ADD CONSTRAINT task_pkey PRIMARY KEY (server_name, task_id);
 
 -- ocp_backup_now gains tenant_id.  A new signature is a new function: the
--- grants DBAs made on the old one are copied to it before it is dropped.
+-- grants DBAs made on the old one are copied to it, with their grantors,
+-- before it is dropped.  A view or function of a user's that depends on
+-- 1.0's ocp_backup_now keeps it from being dropped: the README's upgrade
+-- notes say to drop it before the update and create it again after.
 CREATE FUNCTION ocp_backup_now(cluster_id bigint,
                                backup_mode text,
                                data_mode text,
@@ -61,20 +64,49 @@ DO $$
 DECLARE
     granted record;
     initial aclitem[];
+    owner oid;
+    old_acl aclitem[];
+    caller name := current_user;
+    copied aclitem[] := '{}';
+    -- The grantees copied WITH GRANT OPTION: grantors of the next grants.
+    holders oid[] := '{}';
+    progress boolean := true;
 BEGIN
     SELECT p.proacl INTO initial FROM pg_catalog.pg_proc p
      WHERE p.oid = '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text, bigint)'::pg_catalog.regprocedure;
-    FOR granted IN
-        SELECT a.grantee, a.is_grantable
-          FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-         WHERE p.oid = '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text)'::pg_catalog.regprocedure
-           AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
-         ORDER BY a.grantee
-    LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION @extschema@.ocp_backup_now(bigint, text, text, jsonb, text, bigint) TO %s%s',
-                                  CASE WHEN granted.grantee = 0 THEN 'PUBLIC'
-                                       ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(granted.grantee)) END,
-                                  CASE WHEN granted.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    SELECT p.proowner, p.proacl INTO owner, old_acl FROM pg_catalog.pg_proc p
+     WHERE p.oid = '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text)'::pg_catalog.regprocedure;
+    -- Each grant keeps its grantor, so that REVOKE ... CASCADE still reaches
+    -- the grants a grantee WITH GRANT OPTION made: made as the grantor (SET
+    -- ROLE; PostgreSQL 15's GRANTED BY names only the current role), in
+    -- dependency order, the owner's first, then each grant once its
+    -- grantor holds the grant option on the new function.
+    WHILE progress LOOP
+        progress := false;
+        FOR granted IN
+            SELECT a.grantor, a.grantee, a.is_grantable
+              FROM pg_catalog.aclexplode(old_acl) a
+             WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE' AND a.grantee OPERATOR(pg_catalog.<>) owner
+               AND NOT pg_catalog.makeaclitem(a.grantee, a.grantor, 'EXECUTE', a.is_grantable) OPERATOR(pg_catalog.=) ANY (copied)
+               AND (a.grantor OPERATOR(pg_catalog.=) owner
+                    OR a.grantor OPERATOR(pg_catalog.=) ANY (holders))
+             ORDER BY a.grantor, a.grantee
+        LOOP
+            IF granted.grantor OPERATOR(pg_catalog.<>) owner THEN
+                EXECUTE pg_catalog.format('SET ROLE %I', pg_catalog.pg_get_userbyid(granted.grantor));
+            END IF;
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION @extschema@.ocp_backup_now(bigint, text, text, jsonb, text, bigint) TO %s%s',
+                                      CASE WHEN granted.grantee = 0 THEN 'PUBLIC'
+                                           ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(granted.grantee)) END,
+                                      CASE WHEN granted.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+            EXECUTE pg_catalog.format('SET ROLE %I', caller);
+            copied := copied OPERATOR(pg_catalog.||)
+                      pg_catalog.makeaclitem(granted.grantee, granted.grantor, 'EXECUTE', granted.is_grantable);
+            IF granted.is_grantable THEN
+                holders := holders OPERATOR(pg_catalog.||) granted.grantee;
+            END IF;
+            progress := true;
+        END LOOP;
     END LOOP;
     -- Grants made by an extension script count as the extension's own
     -- (pg_init_privs), which pg_dump leaves out: these are the DBA's, so the

@@ -31,6 +31,625 @@ BEGIN
 END
 $$;
 
+-- ---------------------------------------------------------------------
+-- Safe to grant, round 2 (issue 23, items 2, 7, 10 and 11).  Nothing a
+-- user's view or function may depend on is dropped here: functions change
+-- with CREATE OR REPLACE, so views over them and BEGIN ATOMIC functions
+-- calling them, and the grants made on them, carry over.
+-- ---------------------------------------------------------------------
+
+-- Overlapping runs of ocp_backup_sync and ocp_backup_reconcile on one
+-- server.  1.1 serialized them with advisory locks, which any role can take
+-- and hold, keeping every run waiting.  Now a run claims the server with a
+-- row lock on a table only the extension's owner can write, and an
+-- overlapping run does not wait for it: it skips the server with 55P03.
+CREATE TABLE ocp_backup.server_run (
+    server_id  oid NOT NULL,
+    work       text NOT NULL,
+    PRIMARY KEY (server_id, work)
+);
+COMMENT ON TABLE ocp_backup.server_run IS
+  'one row per server and fleet-wide work (sync, reconcile), row-locked by the run that has the server (internal: only the extension''s owner writes it)';
+COMMENT ON COLUMN ocp_backup.server_run.server_id IS 'the foreign server''s OID';
+COMMENT ON COLUMN ocp_backup.server_run.work IS 'sync or reconcile';
+
+CREATE FUNCTION ocp_backup.claim_server_run(server_id oid, server_name text, work text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- Bounds only the wait of a server's very first run on the row an
+-- overlapping first run is inserting; no other statement here waits.
+SET lock_timeout = '1s'
+AS $$
+BEGIN
+    LOOP
+        BEGIN
+            PERFORM FROM ocp_backup.server_run r
+             WHERE r.server_id OPERATOR(pg_catalog.=) $1 AND r.work OPERATOR(pg_catalog.=) $3
+               FOR UPDATE NOWAIT;
+            IF FOUND THEN
+                RETURN;
+            END IF;
+            -- The server's first run: its row is made, and held, by this one.
+            INSERT INTO ocp_backup.server_run (server_id, work) VALUES ($1, $3)
+                ON CONFLICT DO NOTHING;
+            IF FOUND THEN
+                RETURN;
+            END IF;
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE EXCEPTION 'another ocp_backup_%() of OCP server "%" is running', $3, $2
+                USING ERRCODE = 'lock_not_available',
+                      DETAIL = 'Overlapping runs of a server do not wait for each other: this one skipped the server.',
+                      HINT = 'Run it again once the other run has ended, or schedule the runs further apart.';
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.claim_server_run(oid, text, text) IS
+  'claims a server for a sync or reconcile run until the transaction ends, without waiting: 55P03 when an overlapping run has it (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.claim_server_run(oid, text, text) FROM PUBLIC;
+
+-- PUBLIC executes only what the README's "Least privilege" table names as
+-- anyone's: ocp_backup_read_tasks, which refuses (42501) a role without
+-- EXECUTE on ocp_backup_task.  The event trigger's function runs without an
+-- EXECUTE check; the journal writer is started by every C entry point of
+-- the extension, and by ocp_backup_refresh and purge_journal for a role
+-- granted ocp_backup_start_journal_writer (the owner is).
+REVOKE ALL ON FUNCTION ocp_backup_start_journal_writer() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.follow_server_rename() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION ocp_backup_refresh(max_tasks integer DEFAULT 100)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    servers text[];
+    task_ids bigint[];
+    outcome record;
+    checked integer := 0;
+BEGIN
+    IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'on' THEN
+        -- Reading a task records its status: refuse before asking OCP.
+        RAISE EXCEPTION 'cannot execute ocp_backup_refresh() in a read-only transaction'
+              USING ERRCODE = 'read_only_sql_transaction';
+    END IF;
+    IF max_tasks IS NULL OR max_tasks < 1 THEN
+        RAISE EXCEPTION 'max_tasks must be a positive number, not %', coalesce(max_tasks::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- ocp_backup_read_tasks starts it too, for any caller.
+    IF pg_catalog.has_function_privilege('@extschema@.ocp_backup_start_journal_writer()', 'EXECUTE') THEN
+        PERFORM @extschema@.ocp_backup_start_journal_writer();
+    END IF;
+    -- SKIP LOCKED: overlapping runs (a slow pg_cron job) share the work.
+    SELECT pg_catalog.array_agg(l.server_name ORDER BY l.last_checked_at NULLS FIRST, l.task_id, l.server_name),
+           pg_catalog.array_agg(l.task_id ORDER BY l.last_checked_at NULLS FIRST, l.task_id, l.server_name)
+      INTO servers, task_ids
+      FROM (SELECT t.task_id, t.server_name, t.last_checked_at FROM ocp_backup.task t
+             WHERE t.status IS NULL OR t.status NOT IN ('SUCCESSFUL', 'FAILED')
+             ORDER BY t.last_checked_at NULLS FIRST, t.task_id
+             LIMIT max_tasks
+             FOR UPDATE SKIP LOCKED) l;
+    IF task_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- Read concurrently; each status read is recorded in ocp_backup.task.
+    -- One unreachable server or unknown task does not stop the others, and
+    -- a server throttling (429) keeps its tasks for the next run.
+    FOR outcome IN
+        SELECT r.server_name, r.task_id, r.error, r.postponed
+          FROM @extschema@.ocp_backup_read_tasks(servers, task_ids) r
+    LOOP
+        CONTINUE WHEN outcome.postponed;
+        IF outcome.error IS NOT NULL THEN
+            UPDATE ocp_backup.task SET last_checked_at = now(), last_error = outcome.error
+             WHERE task_id = outcome.task_id AND server_name = outcome.server_name;
+        END IF;
+        checked := checked + 1;
+    END LOOP;
+    RETURN checked;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION ocp_backup.purge_journal(older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    purged bigint;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be a non-negative interval, not %', coalesce(older_than::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.has_function_privilege('@extschema@.ocp_backup_start_journal_writer()', 'EXECUTE') THEN
+        PERFORM @extschema@.ocp_backup_start_journal_writer();
+    END IF;
+    WITH purged_rows AS (
+        DELETE FROM ocp_backup.invocation WHERE started_at < now() - older_than RETURNING 1
+    )
+    SELECT count(*) INTO purged FROM purged_rows;
+    RETURN purged;
+END
+$$;
+
+-- A dropped server's rows stay its own.  Rows name servers (what a DBA
+-- joins on and what pg_dump keeps; an OID is neither), so when an
+-- ocp_backup server is dropped while rows carry its name, the name is
+-- noted here, and only the journal's owner (or a superuser) may give it to
+-- a server again: by creating or renaming a server to it, or with
+-- ocp_backup.adopt_dropped_server.  Another role's CREATE SERVER or ALTER
+-- SERVER ... RENAME TO that name is refused (42501), so it can neither
+-- rename, change nor claim those rows.
+CREATE TABLE ocp_backup.dropped_server (
+    server_name  text PRIMARY KEY,
+    dropped_at   timestamptz NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('ocp_backup.dropped_server', '');
+COMMENT ON TABLE ocp_backup.dropped_server IS
+  'names of dropped ocp_backup servers whose rows ocp_backup keeps: only the journal''s owner may give such a name to a server again';
+COMMENT ON COLUMN ocp_backup.dropped_server.server_name IS 'the dropped server''s name, which its rows carry';
+COMMENT ON COLUMN ocp_backup.dropped_server.dropped_at IS 'when the server was dropped (for servers dropped before 1.2: when the extension was updated)';
+-- Rows of servers dropped before 1.2.
+INSERT INTO ocp_backup.dropped_server (server_name, dropped_at)
+SELECT n.server_name, pg_catalog.now()
+  FROM (SELECT i.server_name FROM ocp_backup.invocation i
+        UNION SELECT t.server_name FROM ocp_backup.task t
+        UNION SELECT c.server_name FROM ocp_backup.cluster c
+        UNION SELECT t.server_name FROM ocp_backup.tenant t
+        UNION SELECT h.server_name FROM ocp_backup.backup_history h) n
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_foreign_server s
+                    WHERE s.srvname::text OPERATOR(pg_catalog.=) n.server_name);
+
+CREATE FUNCTION ocp_backup.note_dropped_servers()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The catalog row is gone: any server whose name rows carry is noted
+    -- (a server of another wrapper with such a name cannot exist).
+    INSERT INTO ocp_backup.dropped_server AS d (server_name, dropped_at)
+    SELECT DISTINCT o.address_names[1], pg_catalog.now()
+      FROM pg_catalog.pg_event_trigger_dropped_objects() o
+     WHERE o.object_type OPERATOR(pg_catalog.=) 'server'
+       AND (EXISTS (SELECT FROM ocp_backup.invocation i WHERE i.server_name OPERATOR(pg_catalog.=) o.address_names[1])
+            OR EXISTS (SELECT FROM ocp_backup.task t WHERE t.server_name OPERATOR(pg_catalog.=) o.address_names[1])
+            OR EXISTS (SELECT FROM ocp_backup.cluster c WHERE c.server_name OPERATOR(pg_catalog.=) o.address_names[1])
+            OR EXISTS (SELECT FROM ocp_backup.tenant t WHERE t.server_name OPERATOR(pg_catalog.=) o.address_names[1])
+            OR EXISTS (SELECT FROM ocp_backup.backup_history h WHERE h.server_name OPERATOR(pg_catalog.=) o.address_names[1]))
+        ON CONFLICT (server_name) DO UPDATE SET dropped_at = excluded.dropped_at;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.note_dropped_servers() IS
+  'the event trigger that notes the name of a dropped server whose rows ocp_backup keeps (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.note_dropped_servers() FROM PUBLIC;
+CREATE EVENT TRIGGER ocp_backup_note_dropped_servers ON sql_drop
+    WHEN TAG IN ('DROP SERVER', 'DROP FOREIGN DATA WRAPPER', 'DROP OWNED')
+    EXECUTE FUNCTION ocp_backup.note_dropped_servers();
+COMMENT ON EVENT TRIGGER ocp_backup_note_dropped_servers IS
+  'notes the names of dropped servers whose rows ocp_backup keeps, so that no other role''s server takes them';
+
+-- Called from C, which knows whether the role creating or renaming the
+-- server may take a dropped server's rows (the journal's owner may).
+CREATE FUNCTION ocp_backup.take_server_name(server_name text, may_adopt boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM FROM ocp_backup.dropped_server d
+     WHERE d.server_name OPERATOR(pg_catalog.=) $1 FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF NOT may_adopt THEN
+        RAISE EXCEPTION 'the name "%" is that of a dropped ocp_backup server whose rows ocp_backup keeps', $1
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A server of that name would take the journal, task and fleet rows of the server "'
+                           OPERATOR(pg_catalog.||) $1 OPERATOR(pg_catalog.||) '" dropped before.',
+                  HINT = 'Choose another name, or ask the owner of the extension to give the rows to a new server: SELECT ocp_backup.adopt_dropped_server(''' OPERATOR(pg_catalog.||) pg_catalog.replace($1, '''', '''''') OPERATOR(pg_catalog.||) ''');';
+    END IF;
+    DELETE FROM ocp_backup.dropped_server d WHERE d.server_name OPERATOR(pg_catalog.=) $1;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.take_server_name(text, boolean) IS
+  'lets a server created or renamed take a name, refusing that of a dropped server''s rows unless may_adopt (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.take_server_name(text, boolean) FROM PUBLIC;
+
+CREATE FUNCTION ocp_backup.adopt_dropped_server(server_name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM ocp_backup.dropped_server d WHERE d.server_name OPERATOR(pg_catalog.=) $1;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.adopt_dropped_server(text) IS
+  'lets any role''s server created or renamed with this name take a dropped server''s rows; true when the name was a dropped server''s (the extension owner''s)';
+REVOKE ALL ON FUNCTION ocp_backup.adopt_dropped_server(text) FROM PUBLIC;
+
+CREATE FUNCTION ocp_backup.guard_server_name()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'ocp_backup_guard_server_name'
+LANGUAGE C;
+COMMENT ON FUNCTION ocp_backup.guard_server_name() IS
+  'the event trigger that refuses a new ocp_backup server the name of a dropped server''s rows, unless created by the extension''s owner (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.guard_server_name() FROM PUBLIC;
+CREATE EVENT TRIGGER ocp_backup_guard_server_name ON ddl_command_end
+    WHEN TAG IN ('CREATE SERVER')
+    EXECUTE FUNCTION ocp_backup.guard_server_name();
+COMMENT ON EVENT TRIGGER ocp_backup_guard_server_name IS
+  'keeps the name of a dropped server''s rows from any new server but the extension owner''s';
+
+-- Reconcile (issue 25, item 1): decided from what OCP documents.  A row of
+-- OCP's task list is a BasicTaskInstance (id, name, cluster, tenant,
+-- creator, status, startTime, finishTime, subtasks): no createTime and no
+-- type, which only a task's detail carries.  ocp_backup_reconcile reads the
+-- lists of the calls' clusters, then the detail of every listed task that
+-- may be a call's, concurrently; these decide from both.  Tasks journaled
+-- under any server that reaches the same OCP are no call's; a task whose
+-- time or identity cannot be established leaves the call unsettled, never
+-- settled as "none".
+
+-- An OCP date-time as timestamptz, NULL when it is absent or unreadable:
+-- what OCP sends is read leniently, never raised on.
+CREATE FUNCTION ocp_backup.ocp_time(value text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF value IS NULL
+       OR value OPERATOR(pg_catalog.!~) '^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d(:?\d\d)?)$' THEN
+        RETURN NULL;
+    END IF;
+    RETURN value::timestamptz;
+EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.ocp_time(text) IS
+  'an OCP date-time (2021-08-25T15:09:31.74+08:00 or 2021-09-16T17:25:02.993+0800) as timestamptz; NULL when absent or unreadable (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.ocp_time(text) FROM PUBLIC;
+
+-- An OCP id (a JSON number, or a string of digits beyond 2^53) as bigint;
+-- NULL when it is neither.  Inlined where it is used (no SET clause: every
+-- name in it is pg_catalog-qualified), for it runs once per listed task.
+CREATE FUNCTION ocp_backup.ocp_id(value jsonb)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof($1) OPERATOR(pg_catalog.=) ANY (ARRAY['number', 'string'])
+                 AND ($1 OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
+                THEN ($1 OPERATOR(pg_catalog.#>>) '{}')::pg_catalog.int8 END
+$$;
+COMMENT ON FUNCTION ocp_backup.ocp_id(jsonb) IS
+  'an OCP id, a JSON number or string of digits, as bigint; NULL otherwise (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.ocp_id(jsonb) FROM PUBLIC;
+
+-- The listed tasks whose detail the calls need, of every cluster at once
+-- (pages[i] is a page of the list of cluster page_clusters[i]): those no
+-- server reaching the same OCP has journaled, and that started no earlier
+-- than the window of the cluster's earliest call opens (a task starts after
+-- it is created, so one started before cannot be a call's).  A row without
+-- a readable startTime is kept.  [cluster id, task id] rows.
+CREATE FUNCTION ocp_backup.reconcile_candidates(same_ocp text[], invocation_ids bigint[],
+                                                margin interval, pages jsonb[],
+                                                page_clusters bigint[])
+RETURNS bigint[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH opens AS MATERIALIZED (
+        SELECT i.cluster_id, pg_catalog.min(i.started_at) OPERATOR(pg_catalog.-) $3 AS window_from
+          FROM ocp_backup.invocation i
+         WHERE i.id OPERATOR(pg_catalog.=) ANY ($2)
+         GROUP BY i.cluster_id
+    ), listed AS MATERIALIZED (
+        SELECT DISTINCT p.cluster_id, ocp_backup.ocp_id(e OPERATOR(pg_catalog.->) 'id') AS task_id,
+               ocp_backup.ocp_time(e OPERATOR(pg_catalog.->>) 'startTime') AS started
+          FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) p (page, cluster_id),
+               pg_catalog.jsonb_array_elements(
+                   CASE WHEN pg_catalog.jsonb_typeof(p.page #> '{data,contents}') OPERATOR(pg_catalog.=) 'array'
+                        THEN p.page #> '{data,contents}' ELSE '[]' END) e
+    )
+    SELECT coalesce(pg_catalog.array_agg(ARRAY[l.cluster_id, l.task_id]
+                                         ORDER BY l.cluster_id, l.task_id), '{}')
+      FROM listed l JOIN opens o ON o.cluster_id OPERATOR(pg_catalog.=) l.cluster_id
+     WHERE l.task_id IS NOT NULL
+       AND (l.started IS NULL OR l.started OPERATOR(pg_catalog.>=) o.window_from)
+       AND NOT EXISTS (SELECT FROM ocp_backup.task t
+                        WHERE t.server_name OPERATOR(pg_catalog.=) ANY ($1)
+                          AND t.task_id OPERATOR(pg_catalog.=) l.task_id)
+$$;
+COMMENT ON FUNCTION ocp_backup.reconcile_candidates(text[], bigint[], interval, jsonb[], bigint[]) IS
+  'the tasks of OCP''s task list pages whose detail reconciling those calls needs, as [cluster id, task id] rows: not journaled under the servers reaching the same OCP, and not started before the window of the cluster''s earliest call (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.reconcile_candidates(text[], bigint[], interval, jsonb[], bigint[]) FROM PUBLIC;
+
+DROP FUNCTION ocp_backup.reconcile_call(text, bigint, interval, interval, text, jsonb[]);
+CREATE FUNCTION ocp_backup.reconcile_call(server_name text, invocation_id bigint,
+                                          margin interval, deadline interval, creator text,
+                                          same_ocp text[], pages jsonb[], details jsonb[],
+                                          unread jsonb, held bigint[])
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- Planned once per session: custom plans for each call's arrays cost more
+-- than the call (a run decides thousands).
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    call ocp_backup.invocation;
+    window_from timestamptz;
+    window_to timestamptz;
+    candidates bigint[];
+    unknown text[];
+    exact_count integer;
+    exact_id bigint;
+    exact_name text;
+    exact_status text;
+    exact_created timestamptz;
+    unchecked text := '';
+BEGIN
+    -- A row another transaction holds is left for a later run, not waited on.
+    SELECT * INTO call FROM ocp_backup.invocation i
+     WHERE i.id = $2 AND i.server_name = $1 AND i.outcome_unknown AND i.reconciled_at IS NULL
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;  -- settled meanwhile, or being settled by another run
+    END IF;
+    window_from := call.started_at - margin;
+    window_to := greatest(call.finished_at, call.started_at + deadline) + margin;
+    -- Every page read: OCP documents neither the task list's order nor a
+    -- filter on creation time.  A list row has no createTime and no type:
+    -- those come from the task's detail.  A task started before the window
+    -- opens was created before it too, and is not looked at further.  The
+    -- candidates are the tasks of the cluster created in the window, but
+    -- for those OCP's schedule started and those a journal row of any
+    -- server reaching this OCP already has.  A task whose creation time or
+    -- identity cannot be established (its detail unread or without
+    -- createTime, its row being journaled by a transaction still open) may
+    -- be the call's: it leaves the call unsettled.  The call's task is the
+    -- one candidate that is also a manual backup of its cluster (and
+    -- tenant, or none) by its account.
+    WITH listed AS MATERIALIZED (
+        SELECT DISTINCT ON (ocp_backup.ocp_id(e->'id'))
+               ocp_backup.ocp_id(e->'id') AS task_id, e AS row,
+               ocp_backup.ocp_time(e->>'startTime') AS started
+          FROM unnest(pages) p,
+               jsonb_array_elements(CASE WHEN jsonb_typeof(p #> '{data,contents}') = 'array'
+                                         THEN p #> '{data,contents}' ELSE '[]' END) e
+    ), looked AS MATERIALIZED (
+        SELECT l.task_id, l.row, d.detail,
+               ocp_backup.ocp_time(d.detail->>'createTime') AS created
+          FROM listed l
+          LEFT JOIN LATERAL (SELECT x->'data' AS detail FROM unnest(details) x
+                              WHERE ocp_backup.ocp_id(x #> '{data,id}') = l.task_id
+                              LIMIT 1) d ON true
+         WHERE (l.started IS NULL OR l.started >= window_from)
+           -- A probe of the task table's key per listed task, not a join
+           -- over the whole table: a run decides thousands of calls.
+           AND NOT coalesce((SELECT true FROM ocp_backup.task t
+                              WHERE t.server_name = ANY (same_ocp) AND t.task_id = l.task_id
+                              LIMIT 1), false)
+    ), judged AS (
+        SELECT k.task_id, coalesce(k.detail->>'name', k.row->>'name') AS name,
+               coalesce(k.detail->>'status', k.row->>'status') AS status, k.created,
+               CASE WHEN k.task_id IS NULL THEN 'a listed task without a readable id'
+                    WHEN k.task_id = ANY (held) THEN format('task %s, being journaled by a transaction still open', k.task_id)
+                    WHEN k.detail IS NULL THEN format('task %s, whose detail was not read (%s)', k.task_id,
+                                                      coalesce(unread->>k.task_id::text, 'no answer'))
+                    WHEN k.created IS NULL THEN format('task %s, whose detail gives no readable createTime', k.task_id)
+               END AS unknown,
+               k.created BETWEEN window_from AND window_to
+               AND coalesce(k.detail->>'type', 'MANUAL') NOT IN ('SCHEDULED', 'SYS_SCHEDULED')
+               AND coalesce(ocp_backup.ocp_id(coalesce(k.detail, k.row) #> '{cluster,id}'), call.cluster_id) = call.cluster_id
+               AS candidate,
+               k.detail->>'name' ILIKE '%backup%'
+               AND ocp_backup.ocp_id(k.detail #> '{cluster,id}') IS NOT DISTINCT FROM call.cluster_id
+               AND ocp_backup.ocp_id(k.detail #> '{tenant,id}') IS NOT DISTINCT FROM call.tenant_id
+               AND (creator IS NULL OR lower(k.detail #>> '{creator,name}') = lower(creator)) AS exact
+          FROM looked k
+    )
+    SELECT array_agg(j.task_id ORDER BY j.task_id) FILTER (WHERE j.unknown IS NULL AND j.candidate),
+           array_agg(j.unknown ORDER BY j.task_id) FILTER (WHERE j.unknown IS NOT NULL),
+           count(*) FILTER (WHERE j.unknown IS NULL AND j.candidate AND j.exact),
+           (array_agg(j.task_id) FILTER (WHERE j.unknown IS NULL AND j.candidate AND j.exact))[1],
+           (array_agg(j.name) FILTER (WHERE j.unknown IS NULL AND j.candidate AND j.exact))[1],
+           (array_agg(j.status) FILTER (WHERE j.unknown IS NULL AND j.candidate AND j.exact))[1],
+           (array_agg(j.created) FILTER (WHERE j.unknown IS NULL AND j.candidate AND j.exact))[1]
+      INTO candidates, unknown, exact_count, exact_id, exact_name, exact_status, exact_created
+      FROM judged j;
+    IF unknown IS NOT NULL THEN
+        -- Not settled: a task OCP lists may be the call's, and could not be
+        -- looked at; a later run looks again.
+        UPDATE ocp_backup.invocation i
+           SET reconciliation = format('not settled: OCP lists %s; it may be this call''s (cluster %s, created between %s and %s): a later ocp_backup_reconcile() looks again',
+                                       array_to_string(unknown, '; '), call.cluster_id,
+                                       window_from, window_to)
+         WHERE i.id = call.id;
+        RETURN false;
+    END IF;
+    IF creator IS NULL THEN
+        unchecked := format('; its creator was not checked: the OCP user of access key %s is not known here',
+                            coalesce(call.ocp_account, '(none journaled)'));
+    END IF;
+    IF exact_count = 1 THEN
+        INSERT INTO ocp_backup.task (task_id, invocation_id, server_name, cluster_id, status)
+        VALUES (exact_id, call.id, call.server_name, call.cluster_id, exact_status);
+        UPDATE ocp_backup.invocation i
+           SET reconciled_at = now(),
+               reconciliation = format('OCP task %s (%s), created at %s, is taken to be this call''s%s',
+                                       exact_id, exact_name, exact_created, unchecked)
+         WHERE i.id = call.id;
+        RETURN true;
+    END IF;
+    IF candidates IS NULL THEN
+        UPDATE ocp_backup.invocation i
+           SET reconciled_at = now(),
+               reconciliation = format('OCP lists no backup task of cluster %s created between %s and %s',
+                                       call.cluster_id, window_from, window_to)
+         WHERE i.id = call.id;
+        RETURN true;
+    END IF;
+    -- Not settled: which task is the call's is for a DBA to tell.
+    UPDATE ocp_backup.invocation i
+       SET reconciliation = format('not settled: OCP task(s) %s of cluster %s, created between %s and %s, may be this call''s; %s match its account, cluster and tenant: look in OCP%s',
+                                   array_to_string(candidates, ', '), call.cluster_id,
+                                   window_from, window_to, exact_count, unchecked)
+     WHERE i.id = call.id;
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.reconcile_call(text, bigint, interval, interval, text, text[], jsonb[], jsonb[], jsonb, bigint[]) IS
+  'settles a call whose outcome is unknown from every page of OCP''s task list of its cluster and the details of the tasks that may be its own; true once settled, false when it is left, with a note (internal: callable by nobody)';
+REVOKE ALL ON FUNCTION ocp_backup.reconcile_call(text, bigint, interval, interval, text, text[], jsonb[], jsonb[], jsonb, bigint[]) FROM PUBLIC;
+
+-- Nightly runs that tell the truth (issue 25, items 2 and 3).
+-- ---------------------------------------------------------------------
+
+-- What links a call to the session, or pg_cron job, that made it: the
+-- session's application_name (a background worker's type when it set
+-- none: pg_cron's jobs run as "pg_cron") and its pid, which pg_cron
+-- records as cron.job_run_details.job_pid.  At the end, as a fresh 1.2
+-- has them too.
+ALTER TABLE ocp_backup.invocation
+    ADD COLUMN application_name text,
+    ADD COLUMN backend_pid integer;
+COMMENT ON COLUMN ocp_backup.invocation.application_name IS
+  'the calling session''s application_name; for a background worker that set none, its type (pg_cron''s jobs: pg_cron); NULL for rows of calls made before 1.2';
+COMMENT ON COLUMN ocp_backup.invocation.backend_pid IS
+  'the process id of the calling backend: pg_cron records it as cron.job_run_details.job_pid; NULL for rows of calls made before 1.2';
+
+-- What ocp_backup_now does when a backup did not start.  A type of its
+-- own, not text: a fifth positional argument of text is the server of
+-- 1.1's forms, and only they match it.
+CREATE TYPE ocp_backup_on_failure AS ENUM ('warning', 'error');
+COMMENT ON TYPE ocp_backup_on_failure IS
+  'what ocp_backup_now does when a backup did not start: warning (rows and a WARNING, the statement succeeds) or error (the statement raises OB002 once every cluster was tried and journaled)';
+
+-- 1.1's two forms stay as they are (users' views and grants depend on
+-- them) and remain the only ones a call without on_failure matches: the
+-- new forms take it as their fifth argument, required.  A trailing
+-- defaulted on_failure would make every call that omits it match two
+-- functions equally.  After it, the single form takes tenant_id before
+-- server: 1.1's sixth argument is tenant_id, so an untyped sixth argument
+-- (NULL) leans neither way and the fifth decides (an untyped literal goes
+-- to text, 1.1's server, rather than to the enum).
+CREATE FUNCTION ocp_backup_now(cluster_id bigint,
+                               backup_mode text,
+                               data_mode text,
+                               storage jsonb,
+                               on_failure ocp_backup_on_failure,
+                               tenant_id bigint DEFAULT NULL,
+                               server text DEFAULT NULL)
+RETURNS SETOF ocp_backup.backup_result
+AS 'MODULE_PATHNAME', 'ocp_backup_now_on_failure'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
+COMMENT ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, bigint, text) IS
+  'ocp_backup_now(cluster_id, ...) with on_failure: ''error'' raises OB002 when OCP started no backup, after the call was journaled; ''warning'' is the form without it';
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION ocp_backup_now(cluster_ids bigint[],
+                               backup_mode text,
+                               data_mode text,
+                               storage jsonb,
+                               on_failure ocp_backup_on_failure,
+                               server text DEFAULT NULL)
+RETURNS SETOF ocp_backup.backup_result
+AS 'MODULE_PATHNAME', 'ocp_backup_now_clusters_on_failure'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+COMMENT ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, ocp_backup_on_failure, text) IS
+  'ocp_backup_now(cluster_ids, ...) with on_failure: ''error'' raises OB002, naming the clusters and why, once every cluster was tried and journaled';
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint[], text, text, jsonb, ocp_backup_on_failure, text) FROM PUBLIC;
+
+-- Whoever was granted a 1.1 form is granted its on_failure form, as the
+-- DBA's grant (not the extension's: pg_init_privs keeps a fresh install's).
+DO $$
+DECLARE
+    pair record;
+    granted record;
+    initial aclitem[];
+BEGIN
+    FOR pair IN
+        SELECT '@extschema@.ocp_backup_now(bigint, text, text, jsonb, text, bigint)'::pg_catalog.regprocedure AS old,
+               '@extschema@.ocp_backup_now(bigint, text, text, jsonb, @extschema@.ocp_backup_on_failure, bigint, text)'::pg_catalog.regprocedure AS new
+        UNION ALL
+        SELECT '@extschema@.ocp_backup_now(bigint[], text, text, jsonb, text)'::pg_catalog.regprocedure,
+               '@extschema@.ocp_backup_now(bigint[], text, text, jsonb, @extschema@.ocp_backup_on_failure, text)'::pg_catalog.regprocedure
+    LOOP
+        SELECT p.proacl INTO initial FROM pg_catalog.pg_proc p
+         WHERE p.oid OPERATOR(pg_catalog.=) pair.new;
+        FOR granted IN
+            SELECT a.grantee, a.is_grantable
+              FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+             WHERE p.oid OPERATOR(pg_catalog.=) pair.old
+               AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+               AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
+             ORDER BY a.grantee
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', pair.new,
+                                      CASE WHEN granted.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                           ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(granted.grantee)) END,
+                                      CASE WHEN granted.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+        -- Grants made by an extension script count as the extension's own
+        -- (pg_init_privs): these are the DBA's, so the initial privileges
+        -- stay those of a fresh install, and (PostgreSQL 17 on) so do the
+        -- shared dependencies that record them.
+        UPDATE pg_catalog.pg_init_privs ip
+           SET initprivs = initial
+         WHERE ip.objoid OPERATOR(pg_catalog.=) pair.new
+           AND ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass;
+        DELETE FROM pg_catalog.pg_shdepend d
+         WHERE d.dbid OPERATOR(pg_catalog.=) (SELECT db.oid FROM pg_catalog.pg_database db
+                                               WHERE db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+           AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+           AND d.objid OPERATOR(pg_catalog.=) pair.new
+           AND d.deptype OPERATOR(pg_catalog.=) 'i'
+           AND d.refobjid OPERATOR(pg_catalog.<>) ALL (SELECT a.grantee FROM pg_catalog.aclexplode(initial) a);
+    END LOOP;
+END
+$$;
+
+-- Waiting without holding back vacuum: procedures that commit after each
+-- task they read and sleep with no xid and no snapshot.  Granted to nobody,
+-- like ocp_backup_wait; they read tasks through ocp_backup_task, whose
+-- EXECUTE the caller needs too.
+CREATE PROCEDURE ocp_backup_await(task_ids bigint[],
+                                  timeout interval DEFAULT '1 hour',
+                                  poll interval DEFAULT '10 seconds',
+                                  server text DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'ocp_backup_await'
+LANGUAGE C;
+COMMENT ON PROCEDURE ocp_backup_await(bigint[], interval, interval, text) IS
+  'waits until every task of the array has ended, committing each status it reads (NOTICEs tell of each change) and sleeping between polls with no transaction held; raises OB001 when timeout runs out and OB003 when a task ended FAILED';
+REVOKE ALL ON PROCEDURE ocp_backup_await(bigint[], interval, interval, text) FROM PUBLIC;
+
+CREATE PROCEDURE ocp_backup_await(task_id bigint,
+                                  timeout interval DEFAULT '1 hour',
+                                  poll interval DEFAULT '10 seconds',
+                                  server text DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'ocp_backup_await_task'
+LANGUAGE C;
+COMMENT ON PROCEDURE ocp_backup_await(bigint, interval, interval, text) IS
+  'waits until the task has ended, as ocp_backup_wait does but committing each status it reads and holding no transaction while it sleeps; raises OB001 when timeout runs out and OB003 when the task ended FAILED';
+REVOKE ALL ON PROCEDURE ocp_backup_await(bigint, interval, interval, text) FROM PUBLIC;
+
+CREATE PROCEDURE ocp_backup_await_invocations(invocation_ids bigint[],
+                                              timeout interval DEFAULT '1 hour',
+                                              poll interval DEFAULT '10 seconds')
+AS 'MODULE_PATHNAME', 'ocp_backup_await_invocations'
+LANGUAGE C;
+COMMENT ON PROCEDURE ocp_backup_await_invocations(bigint[], interval, interval) IS
+  'waits, as ocp_backup_await does, for every task the calls of those journal rows started (a fleet call''s invocation ids), each through its call''s server; reads ocp_backup.task with the caller''s rights';
+REVOKE ALL ON PROCEDURE ocp_backup_await_invocations(bigint[], interval, interval) FROM PUBLIC;
+
 -- Fleet health (issue 24): cluster_status answers from index lookups, per
 -- cluster, never from a scan of all history or all calls; the calls that
 -- say nothing about a cluster's backups are left out.
@@ -115,27 +734,12 @@ BEGIN
 END
 $$;
 
--- Whether a failed call was refused only because a backup of the cluster
--- (or tenant) was running already: OCP's BAK31005, as the journal's error
--- words each refused object ("OCP did not start a backup: CODE: hint"), or
--- as the code of OCP's error envelope.  Inlined into cluster_status, so
--- every name in it is pg_catalog's.
-CREATE FUNCTION ocp_backup.refused_as_running(error text, response json)
-RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT COALESCE(
-               pg_catalog.array_length(pg_catalog.string_to_array($1, 'OCP did not start a backup: '), 1)
-                   OPERATOR(pg_catalog.>) 1
-               AND pg_catalog.array_length(pg_catalog.string_to_array($1, 'OCP did not start a backup: '), 1)
-                   OPERATOR(pg_catalog.=)
-                   pg_catalog.array_length(pg_catalog.string_to_array($1, 'OCP did not start a backup: BAK31005: '), 1),
-               false)
-        OR COALESCE(($2 OPERATOR(pg_catalog.->) 'error' OPERATOR(pg_catalog.->>) 'code')
-                                   OPERATOR(pg_catalog.=) 'BAK31005', false)
-$$;
-COMMENT ON FUNCTION ocp_backup.refused_as_running(text, json) IS
-  'whether a journal row''s error and answer say OCP refused the call only because a backup was already running (BAK31005), given its error and response';
+-- A failed call was refused only because a backup of the cluster (or
+-- tenant) was running already when OCP said BAK31005, as the journal's
+-- error words each refused object ("OCP did not start a backup: CODE:
+-- hint"), or as the code of OCP's error envelope: written out in the view
+-- below where it is needed (a function would need EXECUTE of every role
+-- that reads the view).
 
 -- Indexes for the per-cluster lookups of cluster_status; each serves one
 -- question about one cluster with a probe or a short range.
@@ -163,9 +767,8 @@ CREATE INDEX task_succeeded_idx
 CREATE INDEX task_failed_idx
     ON ocp_backup.task (server_name, cluster_id, (coalesce(finish_time, last_checked_at)))
     WHERE status = 'FAILED';
-CREATE INDEX task_running_idx
-    ON ocp_backup.task (server_name, cluster_id)
-    WHERE status IS NULL OR status = 'RUNNING';
+-- (A task running is looked for through task_cluster_idx: a call's new
+-- task goes into no further index.)
 CREATE INDEX invocation_refused_idx
     ON ocp_backup.invocation (server_name, cluster_id, started_at)
     WHERE NOT successful
@@ -403,7 +1006,10 @@ SELECT k.server_name,
              AND NOT i.successful
              AND (i.outcome_unknown OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504))
              AND i.started_at > now() - interval '7 days'
-             AND NOT ocp_backup.refused_as_running(i.error, i.response)
+             AND NOT (COALESCE(array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(i.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((i.response -> 'error' ->> 'code') = 'BAK31005', false))
              AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)) AS failures_7d,
        c.cluster_name,
        c.status AS ocp_status,
@@ -432,7 +1038,10 @@ SELECT k.server_name,
        OR EXISTS (SELECT FROM ocp_backup.task t
                    WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
                      AND (t.status IS NULL OR t.status = 'RUNNING'))
-       OR (ocp_backup.refused_as_running(last_call.error, last_call.response)
+       OR ((COALESCE(array_length(string_to_array(last_call.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(last_call.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(last_call.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((last_call.response -> 'error' ->> 'code') = 'BAK31005', false))
            AND last_call.started_at > coalesce(greatest(success.last_success_at, last_failure.at), '-infinity'))
        AS backup_running,
        now() - success.last_success_at AS last_success_age
@@ -472,7 +1081,10 @@ SELECT k.server_name,
               WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
                 AND NOT i.successful
                 AND (i.outcome_unknown OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504))
-                AND NOT ocp_backup.refused_as_running(i.error, i.response)
+                AND NOT (COALESCE(array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(i.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((i.response -> 'error' ->> 'code') = 'BAK31005', false))
                 AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)
               ORDER BY i.started_at DESC LIMIT 1)) f
          ORDER BY f.at DESC NULLS LAST LIMIT 1) last_failure ON true;
@@ -560,7 +1172,9 @@ BEGIN
         RAISE EXCEPTION 'older_than must be a non-negative interval, not %', coalesce(older_than::text, 'NULL')
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM @extschema@.ocp_backup_start_journal_writer();
+    IF pg_catalog.has_function_privilege('@extschema@.ocp_backup_start_journal_writer()', 'EXECUTE') THEN
+        PERFORM @extschema@.ocp_backup_start_journal_writer();
+    END IF;
     -- Their tasks go in the same statement (trigger invocation_deleted).
     WITH purged_rows AS (
         DELETE FROM ocp_backup.invocation WHERE started_at < now() - older_than RETURNING 1
@@ -847,6 +1461,7 @@ $$;
 COMMENT ON FUNCTION ocp_backup.record_backup_read_failure(text, bigint, text) IS
   'records why a sync could not read a cluster''s backup overview or log backup tasks, keeping what an earlier sync read (internal: callable by nobody)';
 
+REVOKE ALL ON FUNCTION ocp_backup.ocp_seconds(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.record_backup_overview(text, bigint, timestamptz, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.record_log_backup_page(text, bigint, timestamptz, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.record_backup_read_failure(text, bigint, text) FROM PUBLIC;
@@ -891,7 +1506,10 @@ SELECT k.server_name,
              AND NOT i.successful
              AND (i.outcome_unknown OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504))
              AND i.started_at > now() - interval '7 days'
-             AND NOT ocp_backup.refused_as_running(i.error, i.response)
+             AND NOT (COALESCE(array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(i.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((i.response -> 'error' ->> 'code') = 'BAK31005', false))
              AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)) AS failures_7d,
        c.cluster_name,
        c.status AS ocp_status,
@@ -920,7 +1538,10 @@ SELECT k.server_name,
        OR EXISTS (SELECT FROM ocp_backup.task t
                    WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
                      AND (t.status IS NULL OR t.status = 'RUNNING'))
-       OR (ocp_backup.refused_as_running(last_call.error, last_call.response)
+       OR ((COALESCE(array_length(string_to_array(last_call.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(last_call.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(last_call.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((last_call.response -> 'error' ->> 'code') = 'BAK31005', false))
            AND last_call.started_at > coalesce(greatest(success.last_success_at, last_failure.at), '-infinity'))
        AS backup_running,
        now() - success.last_success_at AS last_success_age,
@@ -967,7 +1588,10 @@ SELECT k.server_name,
               WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
                 AND NOT i.successful
                 AND (i.outcome_unknown OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504))
-                AND NOT ocp_backup.refused_as_running(i.error, i.response)
+                AND NOT (COALESCE(array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(i.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((i.response -> 'error' ->> 'code') = 'BAK31005', false))
                 AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)
               ORDER BY i.started_at DESC LIMIT 1)) f
          ORDER BY f.at DESC NULLS LAST LIMIT 1) last_failure ON true;

@@ -24,6 +24,7 @@
 #include "request.h"
 #include "response.h"
 #include "rows.h"
+#include "wire_text.h"
 
 typedef struct BackupNowCall
 {
@@ -115,6 +116,7 @@ prepare(BackupNowCall *call, OcpbEndpoint *endpoint, const char *invoked_by,
 	call->request.path = call->path;
 	call->request.body = backup_now_body(args, args->storage_json, &call->request.body_len);
 	call->request.secrets = secrets;
+	call->request.raw_answer = true;
 
 	call->record.invoked_by = invoked_by;
 	call->record.server_name = call->endpoint->server_name;
@@ -123,6 +125,7 @@ prepare(BackupNowCall *call, OcpbEndpoint *endpoint, const char *invoked_by,
 	call->record.tenant_id = args->tenant_id;
 	call->record.backup_mode = args->backup_mode;
 	call->record.data_mode = args->data_mode;
+	ocpb_journal_set_caller(&call->record);
 	ocpb_journal_set_request(&call->record, args->storage, call->request.body, secrets);
 }
 
@@ -134,19 +137,43 @@ record_leaving(BackupNowCall *call)
 	ocpb_journal_call_in_flight(&call->record);
 }
 
-/* OCP's answer read once; ocpb_call_backup_now frees it on every path. */
+/*
+ * OCP's answer read once; ocpb_call_backup_now frees it on every path.  It
+ * is parsed as OCP sent it, and the strings read are masked after: a secret
+ * equal to a key, a number or a literal of the answer ("data", a task id,
+ * the cluster id, true) cannot change how it reads.  The journal keeps the
+ * masked body, in which only string values are masked.
+ */
 static void
 read_answer(BackupNowCall *call)
 {
 	OcpbBackupObject asked;
+	OcpbSecretList secrets;
+	OcpbMasker *masker;
+	bool		parsed;
 
 	memset(&asked, 0, sizeof(asked));
 	asked.has_cluster_id = true;
 	asked.cluster_id = call->args->cluster_id;
 	asked.has_tenant_id = call->args->tenant_id != 0;
 	asked.tenant_id = call->args->tenant_id;
-	if (!ocpb_parse_backup_now_response(call->http.body, call->http.body_len, &asked,
-										&call->response))
+	/* No answer came (a transport failure): the empty body. */
+	if (call->http.raw_body == NULL)
+	{
+		call->http.raw_body = pstrdup(call->http.body);
+		call->http.raw_body_len = call->http.body_len;
+	}
+	ocpb_exchange_secrets(call->endpoint, call->request.secrets, call->http.raw_body,
+						  call->http.raw_body_len, &secrets);
+	masker = ocpb_masker_new(&secrets);
+	ocpb_secret_list_free(&secrets);
+	parsed = masker != NULL &&
+		ocpb_parse_backup_now_response(call->http.raw_body, call->http.raw_body_len,
+									   &asked, masker, &call->response);
+	ocpb_masker_free(masker);
+	pfree(call->http.raw_body);
+	call->http.raw_body = NULL;
+	if (!parsed)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
 
@@ -186,12 +213,27 @@ classify(BackupNowCall *call, bool alone)
 	ocpb_journal_record_call(record, !alone || !call->failed);
 }
 
-/* What the caller gets: the error, or a row per started task. */
+/*
+ * What the caller gets: the error, or a row per started task.  With
+ * on_failure => 'error', objects OCP refused raise OB002 instead of
+ * WARNINGs; the row, inserted, goes to the journal writer on the abort.
+ */
 static void
 finish(FunctionCallInfo fcinfo, const BackupNowCall *call)
 {
 	if (call->failed)
 		ocpb_raise_failure(&call->failure);
+	if (call->args->error_on_failure && !call->record.successful)
+		ereport(ERROR,
+				(errcode(OCPB_ERRCODE_BACKUP_NOT_STARTED),
+				 call->args->tenant_id != 0 ?
+				 errmsg("OCP did not start the backup of tenant " INT64_FORMAT " of cluster " INT64_FORMAT,
+						call->args->tenant_id, call->args->cluster_id) :
+				 errmsg("OCP did not start the backup of cluster " INT64_FORMAT,
+						call->args->cluster_id),
+				 errdetail_internal("%s", call->record.error),
+				 errhint("The call is journaled as invocation " INT64_FORMAT " of ocp_backup.invocation.",
+						 call->record.id)));
 	ocpb_warn_refused_objects(&call->response);
 	ocpb_return_backup_rows(fcinfo, call->record.id, &call->response);
 }
@@ -224,7 +266,8 @@ ocpb_call_backup_now(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
 
 /*
  * What the caller of many calls gets from one: its rows, or, when it
- * failed, a WARNING and one row that says why, about the cluster asked.
+ * failed, one row that says why, about the cluster asked.  No WARNING: the
+ * clusters whose backup did not start are summed up once all were tried.
  */
 static void
 report_call(ReturnSetInfo *rsinfo, const BackupNowCall *call)
@@ -234,11 +277,9 @@ report_call(ReturnSetInfo *rsinfo, const BackupNowCall *call)
 
 	if (!call->failed)
 	{
-		ocpb_warn_refused_objects(&call->response);
 		ocpb_put_backup_rows(rsinfo, call->record.id, &call->response);
 		return;
 	}
-	ocpb_warn_failure(&call->failure);
 	memset(&asked, 0, sizeof(asked));
 	asked.has_cluster_id = true;
 	asked.cluster_id = call->args->cluster_id;
@@ -254,12 +295,80 @@ many_leaving(OcpbExchange *exchange, void *arg)
 	record_leaving(exchange->arg);
 }
 
-/* What many calls share: their rows, and memory reset after each answer. */
+/* How many failed clusters the summary names, with why. */
+#define FAILURES_NAMED 10
+
+/*
+ * What many calls share: their rows, memory reset after each answer, and
+ * why each cluster whose backup did not start failed (in the caller's
+ * memory, by the cluster's place in the array).
+ */
 typedef struct ManyCalls
 {
 	ReturnSetInfo *rsinfo;
 	MemoryContext answer_context;
+	MemoryContext caller_context;
+	const BackupNowCall *calls;
+	char	  **failed_why;		/* NULL for a cluster whose backup started */
+	int			n_failed;
 } ManyCalls;
+
+/* A cluster whose call failed, or whose backup OCP refused. */
+static void
+note_failure(ManyCalls *many, const BackupNowCall *call)
+{
+	if (call->record.successful)
+		return;
+	many->failed_why[call - many->calls] =
+		MemoryContextStrdup(many->caller_context,
+							call->record.error ? call->record.error : "(no reason given)");
+	many->n_failed++;
+}
+
+/*
+ * One WARNING for the whole call, or with on_failure => 'error' the error
+ * OB002, naming the clusters whose backup did not start (the first few, in
+ * the array's order) and why; each cluster's row, returned and journaled,
+ * has the rest.
+ */
+static void
+report_failures(const ManyCalls *many, const OcpbBackupNowArgs *args, int n)
+{
+	StringInfoData ids;
+	StringInfoData why;
+	int			named = 0;
+	int			i;
+
+	if (many->n_failed == 0)
+		return;
+	initStringInfo(&ids);
+	initStringInfo(&why);
+	for (i = 0; i < n && named < FAILURES_NAMED; i++)
+	{
+		if (many->failed_why[i] == NULL)
+			continue;
+		appendStringInfo(&ids, "%s" INT64_FORMAT, named > 0 ? ", " : "",
+						 many->calls[i].args->cluster_id);
+		appendStringInfo(&why, "%sCluster " INT64_FORMAT ": %s", named > 0 ? "\n" : "",
+						 many->calls[i].args->cluster_id, many->failed_why[i]);
+		named++;
+	}
+	if (many->n_failed > named)
+	{
+		appendStringInfo(&ids, " and %d more", many->n_failed - named);
+		appendStringInfo(&why, "\nThe %d others are in the rows returned and in ocp_backup.invocation.",
+						 many->n_failed - named);
+	}
+	ereport(args->error_on_failure ? ERROR : WARNING,
+			(errcode(args->error_on_failure ? OCPB_ERRCODE_BACKUP_NOT_STARTED : ERRCODE_WARNING),
+			 errmsg_plural("no backup started for %d of %d cluster: %s",
+						   "no backup started for %d of %d clusters: %s",
+						   n, many->n_failed, n, ids.data),
+			 errdetail_internal("%s", why.data),
+			 args->error_on_failure ?
+			 errhint("Every cluster was tried and journaled: each call's row in ocp_backup.invocation says why, and the tasks of those that started are in ocp_backup.task.") :
+			 errhint("Each cluster's row says why, in the result and in ocp_backup.invocation; on_failure => 'error' makes the statement fail instead.")));
+}
 
 /*
  * Each call is classified, logged, inserted and reported as it ends, in
@@ -279,6 +388,7 @@ many_answered(OcpbExchange *exchange, void *arg)
 	{
 		classify(call, false);
 		report_call(many->rsinfo, call);
+		note_failure(many, call);
 	}
 	PG_FINALLY();
 	{
@@ -305,7 +415,11 @@ ocpb_call_backup_now_many(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
+	memset(&many, 0, sizeof(many));
 	many.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	many.caller_context = CurrentMemoryContext;
+	many.calls = calls;
+	many.failed_why = palloc0(sizeof(char *) * Max(n, 1));
 	many.answer_context = AllocSetContextCreate(CurrentMemoryContext,
 												"ocp_backup answer", ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < n; i++)
@@ -325,4 +439,5 @@ ocpb_call_backup_now_many(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args
 	hooks.arg = &many;
 	ocpb_http_exchange_all(exchanges, n, &hooks);
 	MemoryContextDelete(many.answer_context);
+	report_failures(&many, args, n);
 }

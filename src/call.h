@@ -22,7 +22,13 @@ typedef struct OcpbBackupNowArgs
 	char	   *storage_json;
 	char	   *server;			/* NULL: the default server */
 	int64		tenant_id;		/* 0: the whole cluster */
+	bool		error_on_failure;	/* on_failure => 'error': raise OB002 when
+									 * a backup did not start, once every
+									 * call is journaled */
 } OcpbBackupNowArgs;
+
+/* SQLSTATE OB002: ocp_backup_now with on_failure => 'error' started no backup. */
+#define OCPB_ERRCODE_BACKUP_NOT_STARTED MAKE_SQLSTATE('O', 'B', '0', '0', '2')
 
 /*
  * Makes the call: prepared (endpoint, body, the journal's masked request),
@@ -37,8 +43,10 @@ extern void ocpb_call_backup_now(FunctionCallInfo fcinfo, const OcpbBackupNowArg
 /*
  * Makes one call for each of n clusters (distinct, the checked arguments
  * otherwise those of args), concurrently up to the server's max_parallel.
- * Each call is recorded like a call alone; one that fails gives a WARNING
- * and a row saying why, and the others go on.
+ * Each call is recorded like a call alone; one that fails gives a row
+ * saying why, and the others go on.  Once all were tried, the clusters
+ * whose backup did not start are summed up in one WARNING, or, with
+ * error_on_failure, in the error OB002.
  */
 extern void ocpb_call_backup_now_many(FunctionCallInfo fcinfo,
 									  const OcpbBackupNowArgs *args,

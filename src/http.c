@@ -638,7 +638,8 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 	OcpbExchange *exchange = transfer->exchange;
 	OcpbHttpResult *result = &exchange->result;
 	int			retries = exchange->request.single_attempt ? 0 : exchange->endpoint->retries;
-	char	   *answer;
+	OcpbSecretList secrets;
+	char	   *volatile answer = NULL;
 	int			reset_s;
 
 	collect_result(transfer, code, result);
@@ -648,8 +649,30 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 		queue_again(batch, (int) (transfer - batch->transfers));
 		return;
 	}
-	answer = ocpb_answer_from_wire(result->body, result->body_len,
-								   exchange->request.secrets, &result->body_len);
+	/*
+	 * Masked with the endpoint's credentials too, unless OCP says the call
+	 * succeeded: an error, or a gateway, may echo them.
+	 */
+	if (exchange->request.raw_answer)
+	{
+		result->raw_body = ocpb_answer_from_wire(result->body, result->body_len, NULL,
+												 &result->raw_body_len);
+		ocpb_exchange_secrets(exchange->endpoint, exchange->request.secrets,
+							  result->raw_body, result->raw_body_len, &secrets);
+	}
+	else
+		ocpb_exchange_secrets(exchange->endpoint, exchange->request.secrets,
+							  result->body, result->body_len, &secrets);
+	PG_TRY();
+	{
+		answer = ocpb_answer_from_wire(result->body, result->body_len, &secrets,
+									   &result->body_len);
+	}
+	PG_FINALLY();
+	{
+		ocpb_secret_list_free(&secrets);
+	}
+	PG_END_TRY();
 	pfree(result->body);
 	result->body = answer;
 	transfer->state = TRANSFER_DONE;

@@ -31,7 +31,9 @@ typedef struct OcpbHttpRequest
 	const char *path;			/* path and query, starting with '/' */
 	const char *body;			/* NULL for none; in the database encoding */
 	size_t		body_len;
-	const OcpbSecretList *secrets;	/* to mask in the answer; NULL for none */
+	const OcpbSecretList *secrets;	/* to mask in the answer, with the
+									 * endpoint's credentials; NULL for none */
+	bool		raw_answer;		/* keep raw_body too (see OcpbHttpResult) */
 	bool		anonymous;		/* send no credentials (GET /api/v2/time) */
 	bool		single_attempt; /* no retries, whatever the server says */
 } OcpbHttpRequest;
@@ -50,6 +52,14 @@ typedef struct OcpbHttpResult
 								 * text in the database encoding, secrets
 								 * masked */
 	size_t		body_len;
+	/*
+	 * Only when the request asked for raw_answer: the same text with nothing
+	 * masked, for a parser that masks every string it reads after parsing
+	 * (ocpb_parse_backup_now_response); never to be shown or stored as it
+	 * is.  NULL otherwise.
+	 */
+	char	   *raw_body;
+	size_t		raw_body_len;
 	int			rate_limit_reset;	/* RateLimit-Reset seconds; -1 if absent */
 	long		elapsed_ms;
 } OcpbHttpResult;

@@ -26,10 +26,21 @@
 #include "journal_write.h"
 #include "spool.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_collation.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "access/relation.h"
 #include "access/xlog.h"
 #include "catalog/dependency.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
@@ -39,11 +50,13 @@
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -76,6 +89,8 @@ typedef struct JournalCatalog
 	Oid			record_invocation;	/* ocp_backup.record_invocation */
 	Oid			record_task_status; /* ocp_backup.record_task_status */
 	Oid			record_called_cluster;	/* ocp_backup.record_called_cluster */
+	Oid			called_cluster; /* ocp_backup.called_cluster */
+	Oid			called_cluster_key; /* its primary key's index */
 } JournalCatalog;
 
 static JournalCatalog journal_catalog;
@@ -94,7 +109,8 @@ static void
 forget_journal_catalog(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == journal_catalog.journal ||
-		relid == journal_catalog.task_table)
+		relid == journal_catalog.task_table || relid == journal_catalog.called_cluster ||
+		relid == journal_catalog.called_cluster_key)
 	{
 		journal_catalog.valid = false;
 		journal_invalidations++;
@@ -208,6 +224,8 @@ lookup_journal_catalog(void)
 	ReleaseSysCache(tuple);
 	journal_catalog.id_sequence = journal_relation("invocation_id_seq", namespace_id);
 	journal_catalog.task_table = journal_relation("task", namespace_id);
+	journal_catalog.called_cluster = journal_relation("called_cluster", namespace_id);
+	journal_catalog.called_cluster_key = journal_relation("called_cluster_pkey", namespace_id);
 	journal_catalog.record_invocation =
 		journal_function("record_invocation", namespace_id,
 						 lengthof(record_invocation_args), record_invocation_args);
@@ -220,6 +238,13 @@ lookup_journal_catalog(void)
 	require_extension_member(RelationRelationId, journal_catalog.journal, "invocation");
 	require_extension_member(RelationRelationId, journal_catalog.id_sequence, "invocation_id_seq");
 	require_extension_member(RelationRelationId, journal_catalog.task_table, "task");
+	require_extension_member(RelationRelationId, journal_catalog.called_cluster, "called_cluster");
+	if (get_rel_relkind(journal_catalog.called_cluster_key) != RELKIND_INDEX ||
+		IndexGetRelation(journal_catalog.called_cluster_key, false) != journal_catalog.called_cluster)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("ocp_backup.called_cluster_pkey is not the primary key of ocp_backup.called_cluster"),
+				 errhint("Update or reinstall the extension: ALTER EXTENSION ocp_backup UPDATE;")));
 	require_extension_member(ProcedureRelationId, journal_catalog.record_invocation,
 							 "record_invocation");
 	require_extension_member(ProcedureRelationId, journal_catalog.record_task_status,
@@ -440,8 +465,26 @@ row_json(const OcpbInvocation *invocation)
 	append_key(&row, COLUMN(OUTCOME_UNKNOWN));
 	appendStringInfoString(&row, invocation->outcome_unknown ? "true" : "false");
 	append_text_field(&row, COLUMN(OCP_ACCOUNT), invocation->ocp_account);
+	append_text_field(&row, COLUMN(APPLICATION_NAME), invocation->application_name);
+	if (invocation->backend_pid != 0)
+	{
+		append_key(&row, COLUMN(BACKEND_PID));
+		append_int64(&row, invocation->backend_pid);
+	}
 	appendStringInfoChar(&row, '}');
 	return row.data;
+}
+
+void
+ocpb_journal_set_caller(OcpbInvocation *invocation)
+{
+	if (application_name != NULL && application_name[0] != '\0')
+		invocation->application_name = pstrdup(application_name);
+	else if (MyBgworkerEntry != NULL && MyBgworkerEntry->bgw_type[0] != '\0')
+		invocation->application_name = pstrdup(MyBgworkerEntry->bgw_type);
+	else
+		invocation->application_name = NULL;
+	invocation->backend_pid = MyProcPid;
 }
 
 /*
@@ -511,16 +554,50 @@ call_counts(const OcpbInvocation *invocation)
 	}
 }
 
+/*
+ * Whether ocp_backup.called_cluster holds the call's cluster already, as
+ * this statement sees it: a look at its primary key, which costs a tenth
+ * of the SQL writer's INSERT ... ON CONFLICT DO NOTHING that every call
+ * would otherwise run.  Not found, the SQL writer decides.
+ */
+static bool
+called_cluster_known(const JournalCatalog *catalog, const OcpbInvocation *invocation)
+{
+	Relation	table = table_open(catalog->called_cluster, AccessShareLock);
+	Relation	index = index_open(catalog->called_cluster_key, AccessShareLock);
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(table, NULL);
+	bool		found;
+
+	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ,
+						   CStringGetTextDatum(invocation->server_name));
+	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   InvalidOid, F_INT8EQ, Int64GetDatum(invocation->cluster_id));
+	scan = index_beginscan(table, index,
+						   ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
+						   2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(table, AccessShareLock);
+	return found;
+}
+
 /* The call's cluster in ocp_backup.called_cluster, as the SQL writer does. */
 static void
 record_called_cluster(const OcpbInvocation *invocation)
 {
+	JournalCatalog *catalog = lookup_journal_catalog();
 	LOCAL_FCINFO(fcinfo, 2);
 	FmgrInfo	function;
 
-	if (!call_counts(invocation))
+	if (!call_counts(invocation) || called_cluster_known(catalog, invocation))
 		return;
-	fmgr_info(lookup_journal_catalog()->record_called_cluster, &function);
+	fmgr_info(catalog->record_called_cluster, &function);
 	InitFunctionCallInfoData(*fcinfo, &function, 2, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = CStringGetTextDatum(invocation->server_name);
 	fcinfo->args[0].isnull = false;
@@ -810,11 +887,13 @@ remember_container(JsonbIterator **iterator, OcpbSecretList *secrets)
 	}
 }
 
+/* Whether a key names a URL: it ends in "url" or "uri" (storageUrl, backupUri). */
 static bool
 is_url_key(const JsonbValue *key)
 {
 	return key->val.string.len >= 3 &&
-		pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "url", 3) == 0;
+		(pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "url", 3) == 0 ||
+		 pg_strncasecmp(key->val.string.val + key->val.string.len - 3, "uri", 3) == 0);
 }
 
 /*

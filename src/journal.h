@@ -36,7 +36,17 @@ typedef struct OcpbInvocation
 	bool		outcome_unknown;	/* the request may have reached OCP, but
 									 * no answer of OCP's was read */
 	const char *ocp_account;	/* the username or access key id sent */
+	const char *application_name;	/* the caller's, or a background
+									 * worker's type; NULL when neither */
+	int			backend_pid;	/* the calling backend's */
 } OcpbInvocation;
+
+/*
+ * What links a call to the session or pg_cron job that made it: the
+ * session's application_name, or a background worker's type when it set
+ * none (pg_cron's jobs run as "pg_cron"), and the backend's pid.
+ */
+extern void ocpb_journal_set_caller(OcpbInvocation *invocation);
 
 /*
  * Raises 25006 when the journal cannot be written (read-only transaction,

@@ -84,6 +84,8 @@ static const KnownColumn invocation_columns[INVOCATION_COLUMNS] = {
 	[INVOCATION_RECONCILED_AT] = {"reconciled_at", TIMESTAMPTZOID},
 	[INVOCATION_RECONCILIATION] = {"reconciliation", TEXTOID},
 	[INVOCATION_OCP_ACCOUNT] = {"ocp_account", TEXTOID},
+	[INVOCATION_APPLICATION_NAME] = {"application_name", TEXTOID},
+	[INVOCATION_BACKEND_PID] = {"backend_pid", INT4OID},
 };
 
 /* The columns of ocp_backup.task a new task row gets. */
@@ -449,6 +451,10 @@ invocation_values(const OcpbInvocation *invocation, Datum *values, bool *isnull)
 	values[INVOCATION_RECONCILIATION] = (Datum) 0;
 	isnull[INVOCATION_RECONCILIATION] = true;
 	values[INVOCATION_OCP_ACCOUNT] = text_datum(invocation->ocp_account, &isnull[INVOCATION_OCP_ACCOUNT]);
+	values[INVOCATION_APPLICATION_NAME] = text_datum(invocation->application_name,
+													 &isnull[INVOCATION_APPLICATION_NAME]);
+	values[INVOCATION_BACKEND_PID] = Int32GetDatum(invocation->backend_pid);
+	isnull[INVOCATION_BACKEND_PID] = invocation->backend_pid == 0;
 }
 
 /* A table opened for rows, with its indexes, in one executor state. */

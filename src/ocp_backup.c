@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
@@ -16,6 +17,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "args.h"
 #include "call.h"
@@ -34,8 +36,48 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(ocp_backup_now);
 PG_FUNCTION_INFO_V1(ocp_backup_now_clusters);
+PG_FUNCTION_INFO_V1(ocp_backup_now_on_failure);
+PG_FUNCTION_INFO_V1(ocp_backup_now_clusters_on_failure);
 
 void		_PG_init(void);
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * The statement (client message) that last passed ocp_backup_now a storage
+ * object holding secrets, by its start and its transaction's start; both 0
+ * when none did.
+ */
+static TimestampTz secret_statement_start = 0;
+static TimestampTz secret_statement_xact_start = 0;
+
+static void
+remember_secret_statement(void)
+{
+	secret_statement_start = GetCurrentStatementStartTimestamp();
+	secret_statement_xact_start = GetCurrentTransactionStartTimestamp();
+}
+
+/*
+ * The text of a statement that passed a storage object with secrets is
+ * never logged with an error or warning (log_min_error_statement), even one
+ * raised after ocp_backup_now returned: a division by zero later in the
+ * same SELECT, a statement_timeout during a pg_sleep beside it, a trigger,
+ * an error caught in PL/pgSQL and another raised after it.  What is raised
+ * within the call is hidden by its error context (call_with_secrets); this
+ * covers the rest of the statement.  The statement's text is still what
+ * log_statement and log_min_duration_statement write (README.md).
+ */
+static void
+hide_secret_statement(ErrorData *edata)
+{
+	if (secret_statement_start != 0 &&
+		secret_statement_start == GetCurrentStatementStartTimestamp() &&
+		secret_statement_xact_start == GetCurrentTransactionStartTimestamp())
+		edata->hide_stmt = true;
+	if (prev_emit_log_hook != NULL)
+		prev_emit_log_hook(edata);
+}
 
 void
 _PG_init(void)
@@ -55,6 +97,8 @@ _PG_init(void)
 				 errmsg("could not initialize libcurl")));
 	ocpb_connection_init();
 	ocpb_spool_init();
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = hide_secret_statement;
 }
 
 static void
@@ -145,9 +189,12 @@ check_storage_bounds(Jsonb *storage)
 				 errdetail("It nests %d levels deep; the limit is %d.", depth, MAX_STORAGE_DEPTH)));
 }
 
-/* backup_mode, data_mode, storage and server: arguments 1 to 4 of both forms. */
+/*
+ * backup_mode, data_mode and storage (arguments 1 to 3 of every form) and
+ * server: argument 4 of 1.1's forms, 5 of those that take on_failure.
+ */
 static void
-read_backup_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args)
+read_backup_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args, int server_arg)
 {
 	require_argument(fcinfo, 1, "backup_mode");
 	require_argument(fcinfo, 2, "data_mode");
@@ -155,7 +202,8 @@ read_backup_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args)
 	args->backup_mode = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	args->data_mode = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	args->storage = PG_GETARG_JSONB_P(3);
-	args->server = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	args->server = PG_ARGISNULL(server_arg) ? NULL :
+		text_to_cstring(PG_GETARG_TEXT_PP(server_arg));
 	check_mode("backup_mode", args->backup_mode,
 			   ocpb_is_backup_mode(args->backup_mode), OCPB_BACKUP_MODES);
 	check_mode("data_mode", args->data_mode,
@@ -175,20 +223,40 @@ check_cluster_id(int64 cluster_id)
 				 errmsg("cluster_id must be positive, not " INT64_FORMAT, cluster_id)));
 }
 
+/*
+ * The single form's arguments, server and tenant_id where the form has
+ * them (a database not yet updated from 1.0 declares no tenant_id).
+ */
 static void
-read_backup_now_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args)
+read_backup_now_args(FunctionCallInfo fcinfo, OcpbBackupNowArgs *args, int server_arg,
+					 int tenant_arg)
 {
+	bool		has_tenant = PG_NARGS() > tenant_arg && !PG_ARGISNULL(tenant_arg);
+
 	require_argument(fcinfo, 0, "cluster_id");
 	args->cluster_id = PG_GETARG_INT64(0);
-	/* A database not yet updated from 1.0 declares no tenant_id. */
-	args->tenant_id = PG_NARGS() > 5 && !PG_ARGISNULL(5) ? PG_GETARG_INT64(5) : 0;
+	args->tenant_id = has_tenant ? PG_GETARG_INT64(tenant_arg) : 0;
 	check_cluster_id(args->cluster_id);
-	if (PG_NARGS() > 5 && !PG_ARGISNULL(5) && args->tenant_id <= 0)
+	if (has_tenant && args->tenant_id <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("tenant_id must be positive, not " INT64_FORMAT, args->tenant_id),
 				 errhint("Pass NULL to back up the whole cluster.")));
-	read_backup_args(fcinfo, args);
+	read_backup_args(fcinfo, args, server_arg);
+}
+
+/*
+ * on_failure, argument 4 of the forms that take it: an ocp_backup_on_failure
+ * value, 'warning' or 'error'.
+ */
+static bool
+read_error_on_failure(FunctionCallInfo fcinfo)
+{
+	char	   *label;
+
+	require_argument(fcinfo, 4, "on_failure");
+	label = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(4)));
+	return strcmp(label, "error") == 0;
 }
 
 /*
@@ -282,6 +350,8 @@ call_with_secrets(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
 	}
 	PG_FINALLY();
 	{
+		if (secrets->n > 0)
+			remember_secret_statement();
 		ocpb_secret_list_free(secrets);
 	}
 	PG_END_TRY();
@@ -293,13 +363,27 @@ ocp_backup_now(PG_FUNCTION_ARGS)
 {
 	OcpbBackupNowArgs args;
 
-	read_backup_now_args(fcinfo, &args);
+	memset(&args, 0, sizeof(args));
+	read_backup_now_args(fcinfo, &args, 4, 5);
 	call_with_secrets(fcinfo, &args, NULL, 0);
 	return (Datum) 0;
 }
 
+/* ocp_backup_now(cluster_id, backup_mode, data_mode, storage, on_failure, tenant_id, server) */
 Datum
-ocp_backup_now_clusters(PG_FUNCTION_ARGS)
+ocp_backup_now_on_failure(PG_FUNCTION_ARGS)
+{
+	OcpbBackupNowArgs args;
+
+	memset(&args, 0, sizeof(args));
+	args.error_on_failure = read_error_on_failure(fcinfo);
+	read_backup_now_args(fcinfo, &args, 6, 5);
+	call_with_secrets(fcinfo, &args, NULL, 0);
+	return (Datum) 0;
+}
+
+static Datum
+backup_now_clusters(FunctionCallInfo fcinfo, bool error_on_failure, int server_arg)
 {
 	OcpbBackupNowArgs args;
 	int64	   *cluster_ids;
@@ -308,7 +392,21 @@ ocp_backup_now_clusters(PG_FUNCTION_ARGS)
 	require_argument(fcinfo, 0, "cluster_ids");
 	cluster_ids = read_cluster_ids(PG_GETARG_ARRAYTYPE_P(0), &n);
 	memset(&args, 0, sizeof(args));
-	read_backup_args(fcinfo, &args);
+	args.error_on_failure = error_on_failure;
+	read_backup_args(fcinfo, &args, server_arg);
 	call_with_secrets(fcinfo, &args, cluster_ids, n);
 	return (Datum) 0;
+}
+
+Datum
+ocp_backup_now_clusters(PG_FUNCTION_ARGS)
+{
+	return backup_now_clusters(fcinfo, false, 4);
+}
+
+/* ocp_backup_now(cluster_ids, backup_mode, data_mode, storage, on_failure, server) */
+Datum
+ocp_backup_now_clusters_on_failure(PG_FUNCTION_ARGS)
+{
+	return backup_now_clusters(fcinfo, read_error_on_failure(fcinfo), 5);
 }

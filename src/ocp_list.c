@@ -52,81 +52,96 @@ without_url_credentials(char *body, size_t len)
 	return copy;
 }
 
-/* The path of one page of a list. */
-static char *
-page_path(const char *path, long page, int page_size)
+char *
+ocpb_page_path(const char *path, long page, int page_size)
 {
-	return psprintf("%s%cpage=%ld&size=%d", path, strchr(path, '?') ? '&' : '?',
-					page, page_size);
+	return psprintf("%s%cpage=%ld&size=%d", path, strchr(path, '?') ? '&' : '?', page, page_size);
 }
 
-/* One object's answer (no list): its envelope checked, as every call's. */
-static void
-check_object_answer(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
-					OcpbHttpResult *http, OcpbPageRead *read)
-{
-	OcpbAnswer	answer;
-	OcpbFailure failure;
+static bool answer_as_jsonb(const OcpbEndpoint *endpoint, const char *page_path,
+							const OcpbHttpResult *http, OcpbPageRead *read,
+							OcpbFailure *failure);
 
-	if (!ocpb_parse_answer(http->body, http->body_len, &answer))
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	PG_TRY();
-	{
-		if (ocpb_exchange_failed(endpoint, subject, http, &answer.envelope, &failure))
-			ocpb_raise_failure(&failure);
-		read->n_rows = 1;
-		read->last = true;
-	}
-	PG_FINALLY();
-	{
-		ocpb_answer_free(&answer);
-	}
-	PG_END_TRY();
-}
-
-/* A list page's answer: its envelope checked, its rows counted. */
-static void
-check_list_answer(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject, long page,
-				  OcpbHttpResult *http, OcpbPageRead *read)
+bool
+ocpb_page_answered(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
+				   const char *page_path, long page, const OcpbHttpResult *http,
+				   OcpbPageRead *read, OcpbFailure *failure)
 {
 	OcpbListPage list;
-	OcpbFailure failure;
+	volatile bool failed = false;
 
 	if (!ocpb_parse_list_page(http->body, http->body_len, &list))
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
-		if (ocpb_exchange_failed(endpoint, subject, http, &list.envelope, &failure))
-			ocpb_raise_failure(&failure);
+		failed = ocpb_exchange_failed(endpoint, subject, http, &list.envelope, failure);
 		read->n_rows = list.n_contents;
 		read->last = page >= list.total_pages || list.n_contents == 0;
+		read->total_pages = list.total_pages;
 	}
 	PG_FINALLY();
 	{
 		ocpb_list_page_free(&list);
 	}
 	PG_END_TRY();
+	if (failed)
+		return false;
+	return answer_as_jsonb(endpoint, page_path, http, read, failure);
 }
 
-/* A page's result as jsonb, for the SQL that stores it; raises a failure. */
-static void
-page_from_result(const OcpbEndpoint *endpoint, const char *request_path,
-				 const OcpbCallSubject *subject, long page, bool single,
-				 OcpbHttpResult *http, OcpbPageRead *read)
+/*
+ * An answer that passed OCP's envelope, as jsonb without the credentials
+ * of its URLs; false with the failure when jsonb cannot hold it.
+ */
+static bool
+answer_as_jsonb(const OcpbEndpoint *endpoint, const char *page_path,
+				const OcpbHttpResult *http, OcpbPageRead *read, OcpbFailure *failure)
 {
-	if (single)
-		check_object_answer(endpoint, subject, http, read);
-	else
-		check_list_answer(endpoint, subject, page, http, read);
 	if (!ocpb_jsonb_takes(http->body, http->body_len))
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("OCP server \"%s\" sent a page ocp_backup cannot store", endpoint->server_name),
-				 errdetail("The answer to %s holds a number PostgreSQL's numeric cannot hold, or text jsonb refuses.",
-						   request_path)));
+	{
+		failure->sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+		failure->message = psprintf("OCP server \"%s\" sent a page ocp_backup cannot store",
+									endpoint->server_name);
+		failure->detail = psprintf("The answer to %s holds a number PostgreSQL's numeric cannot hold, or text jsonb refuses.",
+								   page_path);
+		failure->hint = NULL;
+		return false;
+	}
 	read->answer = DirectFunctionCall1(jsonb_in,
 									   CStringGetDatum(without_url_credentials(http->body,
 																			   http->body_len)));
+	return true;
+}
+
+/*
+ * The same for one object read with the lists (OcpbList.single): its
+ * envelope checked as every call's, its data stored as it came.
+ */
+static bool
+object_answered(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
+				const char *path, const OcpbHttpResult *http, OcpbPageRead *read,
+				OcpbFailure *failure)
+{
+	OcpbAnswer	answer;
+	volatile bool failed = false;
+
+	if (!ocpb_parse_answer(http->body, http->body_len, &answer))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	PG_TRY();
+	{
+		failed = ocpb_exchange_failed(endpoint, subject, http, &answer.envelope, failure);
+		read->n_rows = 1;
+		read->last = true;
+		read->total_pages = 1;
+	}
+	PG_FINALLY();
+	{
+		ocpb_answer_free(&answer);
+	}
+	PG_END_TRY();
+	if (failed)
+		return false;
+	return answer_as_jsonb(endpoint, path, http, read, failure);
 }
 
 /* GETs one page: its rows as jsonb, for the SQL that stores them. */
@@ -136,12 +151,14 @@ read_page(const OcpbEndpoint *endpoint, const char *path, const OcpbCallSubject 
 {
 	OcpbHttpRequest request;
 	OcpbHttpResult http;
+	OcpbFailure failure;
 
 	memset(&request, 0, sizeof(request));
 	request.method = "GET";
-	request.path = page_path(path, page, page_size);
+	request.path = ocpb_page_path(path, page, page_size);
 	ocpb_http_exchange(endpoint, &request, &http);
-	page_from_result(endpoint, request.path, subject, page, false, &http, read);
+	if (!ocpb_page_answered(endpoint, subject, request.path, page, &http, read, &failure))
+		ocpb_raise_failure(&failure);
 }
 
 void
@@ -184,6 +201,8 @@ ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
 void
 ocpb_list_page(const OcpbEndpoint *endpoint, OcpbList *list, OcpbPageRead *read)
 {
+	OcpbFailure failure;
+
 	if (list->throttled)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -191,8 +210,11 @@ ocpb_list_page(const OcpbEndpoint *endpoint, OcpbList *list, OcpbPageRead *read)
 				 errdetail("The request to %s was not sent: the server answered 429 and its RateLimit-Reset has not passed.",
 						   list->subject.action)));
 	Assert(list->answered);
-	page_from_result(endpoint, list->path, &list->subject, list->page, list->single, list->http,
-					 read);
+	if (list->single ?
+		!object_answered(endpoint, &list->subject, list->path, list->http, read, &failure) :
+		!ocpb_page_answered(endpoint, &list->subject, list->path, list->page, list->http, read,
+							&failure))
+		ocpb_raise_failure(&failure);
 	list->last = read->last;
 }
 
@@ -307,7 +329,7 @@ ocpb_read_lists(const OcpbEndpoint *endpoint, OcpbList *lists, int n_lists,
 			exchange->endpoint = endpoint;
 			exchange->request.method = "GET";
 			exchange->request.path = list->single ? pstrdup(list->path) :
-				page_path(list->path, list->page, list->page_size);
+				ocpb_page_path(list->path, list->page, list->page_size);
 			exchange->arg = (void *) (intptr_t) i;
 			round.pending[group_bounds(&round, i, &n)]++;
 		}

@@ -22,6 +22,7 @@ typedef struct OcpbPageRead
 	Datum		answer;			/* the page as OCP sent it, as jsonb */
 	int			n_rows;			/* rows on the page */
 	bool		last;			/* no page follows */
+	long long	total_pages;	/* as OCP said; 1 when it did not */
 } OcpbPageRead;
 
 /*
@@ -40,6 +41,18 @@ typedef bool (*OcpbPageWriter) (const OcpbPageRead *read, void *arg);
 extern void ocpb_read_pages(const OcpbEndpoint *endpoint, const char *path,
 							const OcpbCallSubject *subject, int page_size,
 							OcpbPageWriter write, void *arg);
+
+/* The path of one page of the list at path, `page_size` rows a page. */
+extern char *ocpb_page_path(const char *path, long page, int page_size);
+
+/*
+ * Reads OCP's answer to the GET of one page (page_path, page number page):
+ * true with read filled, or false with the failure worded in the words of
+ * subject, not raised, so that one list of many can fail alone.
+ */
+extern bool ocpb_page_answered(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
+							   const char *page_path, long page, const OcpbHttpResult *http,
+							   OcpbPageRead *read, OcpbFailure *failure);
 
 /*
  * One paged list of those ocpb_read_lists reads together.  The caller

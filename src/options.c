@@ -11,6 +11,7 @@
 #include "options.h"
 
 #include <limits.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -525,6 +526,16 @@ check_value(const KnownOption *option, const char *value)
 						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 						 errmsg("invalid value for option \"%s\": \"%s\"", option->name, value),
 						 errdetail("It must be an absolute path.")));
+			/*
+			 * A file that cannot be read now may be put there later (a dump
+			 * restored before its files), so this warns rather than refuses.
+			 */
+			if (access(value, R_OK) != 0)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("option \"%s\" names a file the database server cannot read", option->name),
+						 errdetail("Could not access \"%s\": %m.", value),
+						 errhint("Calls through this server fail with SQLSTATE 08001 until the server's operating system user can read a PEM file there.")));
 			break;
 		case OPTION_TEXT:
 		case OPTION_SECRET:

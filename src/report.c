@@ -315,12 +315,6 @@ ocpb_raise_failure(const OcpbFailure *failure)
 }
 
 void
-ocpb_warn_failure(const OcpbFailure *failure)
-{
-	report_failure(WARNING, failure);
-}
-
-void
 ocpb_warn_refused_objects(const OcpbBackupNowResponse *response)
 {
 	size_t		i;

@@ -48,9 +48,6 @@ extern char *ocpb_failure_text(const OcpbFailure *failure);
 
 pg_noreturn extern void ocpb_raise_failure(const OcpbFailure *failure);
 
-/* The same failure as a WARNING, for one call of many that goes on. */
-extern void ocpb_warn_failure(const OcpbFailure *failure);
-
 /* A WARNING for each backup object OCP refused inside a successful answer. */
 extern void ocpb_warn_refused_objects(const OcpbBackupNowResponse *response);
 

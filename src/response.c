@@ -17,6 +17,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "scrub.h"
+
 /* Integers a double holds exactly; OCP sends larger ids as strings. */
 #define MAX_EXACT_JSON_INTEGER 9007199254740991.0
 
@@ -101,13 +103,29 @@ typedef struct Parse
 	OcpbArena  *arena;
 	bool		out_of_memory;
 	char	   *problem;
+	const OcpbMasker *masker;	/* secrets to mask in the strings read */
 } Parse;
 
+/*
+ * A string read from the answer, with the caller's secrets masked: the
+ * answer was parsed as OCP sent it, so a secret equal to one of its keys or
+ * numbers cannot change how it reads; only the text kept is masked.
+ */
 static const char *
 copy_string(Parse *parse, const char *s)
 {
-	const char *copy = arena_strdup(parse->arena, s);
+	const char *copy;
+	char	   *masked;
 
+	if (ocpb_masker_is_empty(parse->masker))
+		copy = arena_strdup(parse->arena, s);
+	else if ((masked = ocpb_mask_text(parse->masker, s, strlen(s), NULL)) == NULL)
+		copy = NULL;
+	else
+	{
+		copy = arena_strdup(parse->arena, masked);
+		free(masked);
+	}
 	if (copy == NULL)
 		parse->out_of_memory = true;
 	return copy;
@@ -614,8 +632,8 @@ typedef void (*DataReader) (Parse *parse, const cJSON *data, void *target);
  * is left to free).
  */
 static OcpbArena *
-parse_answer(const char *body, size_t body_len, OcpbEnvelope *envelope,
-			 DataReader read_data, void *target)
+parse_answer(const char *body, size_t body_len, const OcpbMasker *masker,
+			 OcpbEnvelope *envelope, DataReader read_data, void *target)
 {
 	Parse		parse;
 	cJSON	   *root;
@@ -627,6 +645,7 @@ parse_answer(const char *body, size_t body_len, OcpbEnvelope *envelope,
 		return NULL;
 	parse.out_of_memory = false;
 	parse.problem = envelope->problem;
+	parse.masker = masker;
 	root = parse_json(&parse, body, body_len);
 	if (root != NULL)
 	{
@@ -646,7 +665,7 @@ parse_answer(const char *body, size_t body_len, OcpbEnvelope *envelope,
 bool
 ocpb_parse_answer(const char *body, size_t body_len, OcpbAnswer *answer)
 {
-	answer->arena = parse_answer(body, body_len, &answer->envelope, NULL, NULL);
+	answer->arena = parse_answer(body, body_len, NULL, &answer->envelope, NULL, NULL);
 	return answer->arena != NULL;
 }
 
@@ -665,12 +684,12 @@ read_backup_now_answer(Parse *parse, const cJSON *data, void *target)
 
 bool
 ocpb_parse_backup_now_response(const char *body, size_t body_len,
-							   const OcpbBackupObject *asked,
+							   const OcpbBackupObject *asked, const OcpbMasker *masker,
 							   OcpbBackupNowResponse *response)
 {
 	memset(response, 0, sizeof(*response));
 	response->asked = asked;
-	response->arena = parse_answer(body, body_len, &response->envelope,
+	response->arena = parse_answer(body, body_len, masker, &response->envelope,
 								   read_backup_now_answer, response);
 	if (response->arena == NULL)
 		return false;
@@ -800,7 +819,7 @@ bool
 ocpb_parse_task_response(const char *body, size_t body_len, OcpbTaskInfo *task)
 {
 	memset(task, 0, sizeof(*task));
-	task->arena = parse_answer(body, body_len, &task->envelope, read_task_answer, task);
+	task->arena = parse_answer(body, body_len, NULL, &task->envelope, read_task_answer, task);
 	return task->arena != NULL;
 }
 
@@ -841,7 +860,7 @@ bool
 ocpb_parse_list_page(const char *body, size_t body_len, OcpbListPage *page)
 {
 	memset(page, 0, sizeof(*page));
-	page->arena = parse_answer(body, body_len, &page->envelope, read_list_page, page);
+	page->arena = parse_answer(body, body_len, NULL, &page->envelope, read_list_page, page);
 	return page->arena != NULL;
 }
 

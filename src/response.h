@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "scrub.h"
+
 typedef struct OcpbArena OcpbArena;
 
 #define OCPB_PROBLEM_SIZE 200
@@ -80,12 +82,15 @@ typedef struct OcpbBackupNowResponse
 } OcpbBackupNowResponse;
 
 /*
- * Parses a backupNow answer.  Returns false only when memory ran out; then
- * nothing needs freeing.  Otherwise the caller must call
- * ocpb_backup_now_response_free.
+ * Parses a backupNow answer, as OCP sent it: every string the result holds
+ * has the secrets of masker (NULL: none) masked, after the parse, so that a
+ * secret equal to a key, a number or a literal of the answer changes
+ * nothing.  Returns false only when memory ran out; then nothing needs
+ * freeing.  Otherwise the caller must call ocpb_backup_now_response_free.
  */
 extern bool ocpb_parse_backup_now_response(const char *body, size_t body_len,
 										   const OcpbBackupObject *asked,
+										   const OcpbMasker *masker,
 										   OcpbBackupNowResponse *response);
 extern void ocpb_backup_now_response_free(OcpbBackupNowResponse *response);
 

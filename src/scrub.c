@@ -1,12 +1,15 @@
 /*
- * scrub.c - keeps the secrets of a storage object out of everything
- * ocp_backup writes.
+ * scrub.c - keeps the secrets of a storage object, and the credentials of
+ * a user mapping, out of everything ocp_backup writes.
  *
- * Answers are scrubbed lexically rather than parsed: a parser would refuse
- * the HTML page of a proxy, and re-encoding a whole answer would change
- * bytes (numbers beyond 2^53, key order, escapes) that have nothing to do
- * with a secret.  Nothing here depends on the process locale, which a
- * backend inherits from the postmaster.
+ * Answers are scrubbed token by token rather than parsed and printed again:
+ * a parser would refuse the HTML page of a proxy, and re-encoding a whole
+ * answer would change bytes (numbers beyond 2^53, key order, escapes) that
+ * have nothing to do with a secret.  In an answer that is one JSON value,
+ * the tokens masked are exactly the string values a parser reads, and
+ * nothing else: its keys, literals and (in a successful answer) numbers
+ * are left as OCP sent them.  Nothing here depends on the process locale,
+ * which a backend inherits from the postmaster.
  */
 #include "scrub.h"
 
@@ -52,7 +55,9 @@ typedef struct StrBuf
 /* The state of one scrub; the token buffers are reused from token to token. */
 typedef struct Scrubber
 {
-	const OcpbSecretList *needles;	/* secrets and their escaped forms */
+	const OcpbMasker *masker;
+	bool		json;			/* the body is one JSON value */
+	bool		keep_numbers;	/* ... and an answer that says it succeeded */
 	StrBuf		out;
 	StrBuf		decoded;		/* the current string token, decoded */
 	StrBuf		masked;			/* ... with its secrets masked */
@@ -241,6 +246,32 @@ hex_value(char c)
 	return digit != NULL ? (int) (digit - hex_digits) : -1;
 }
 
+static bool add_url_value(OcpbSecretList *found, const char *value, size_t len);
+
+/*
+ * Adds the pieces of a value that holds an unescaped '#' or '?': OCP may
+ * read the URL as a parser does, and echo the value up to it, or what
+ * follows it, alone.
+ */
+static bool
+add_url_value_pieces(OcpbSecretList *found, const char *value, size_t len)
+{
+	size_t		start = 0;
+	size_t		at;
+	bool		ok = true;
+
+	if (memchr(value, '#', len) == NULL && memchr(value, '?', len) == NULL)
+		return true;
+	for (at = 0; at <= len && ok; at++)
+		if (at == len || value[at] == '#' || value[at] == '?')
+		{
+			if (at > start)
+				ok = add_url_value(found, value + start, at - start);
+			start = at + 1;
+		}
+	return ok;
+}
+
 /*
  * Adds a masked URL value to found, and its %XX-decoded form when that
  * differs: OCP decodes the URL and may echo the value either way.
@@ -269,7 +300,7 @@ add_url_value(OcpbSecretList *found, const char *value, size_t len)
 	ok = ocpb_secret_list_add(found, value, len) &&
 		(n == len || ocpb_secret_list_add(found, decoded, n));
 	free(decoded);
-	return ok;
+	return ok && add_url_value_pieces(found, value, len);
 }
 
 /* Copies url from *copied up to value, then the mask instead of the value. */
@@ -287,6 +318,23 @@ mask_url_value(StrBuf *out, const char **copied, const char *value, size_t len,
 		out->failed = true;
 }
 
+/*
+ * Whether a URL parameter's key names a credential: a secret key, or one
+ * that, normalized, contains "access" (access_id, access_key) or
+ * "signature" (X-Amz-Signature), is "sig", or ends in "_sk" or "-sk" as
+ * written (s3_sk).
+ */
+static bool
+is_url_secret_param(const char *key, size_t len)
+{
+	return ocpb_is_secret_key(key, len) ||
+		key_contains(key, len, "access") ||
+		key_contains(key, len, "signature") ||
+		key_is(key, len, "sig") ||
+		(len > 3 && (key[len - 3] == '_' || key[len - 3] == '-') &&
+		 ascii_lower(key[len - 2]) == 's' && ascii_lower(key[len - 1]) == 'k');
+}
+
 char *
 ocpb_mask_url_credentials(const char *url, OcpbSecretList *found, bool *masked)
 {
@@ -294,32 +342,51 @@ ocpb_mask_url_credentials(const char *url, OcpbSecretList *found, bool *masked)
 	const char *copied = url;
 	size_t		scheme = strspn(url, "abcdefghijklmnopqrstuvwxyz"
 								"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
-	const char *host = scheme > 0 && strncmp(url + scheme, "://", 3) == 0 ?
-		url + scheme + 3 : url;
-	const char *path = host + strcspn(host, "/?#");
+	bool		has_scheme = scheme > 0 && strncmp(url + scheme, "://", 3) == 0;
+	const char *host = has_scheme ? url + scheme + 3 : url;
+	/*
+	 * After a scheme, the userinfo runs to the last '@' before the query or
+	 * fragment: an AWS secret holds '/', unescaped as often as not.  Without
+	 * one, only up to the first '/' can be told from a path.
+	 */
+	const char *userinfo_end = host + strcspn(host, has_scheme ? "?#" : "/?#");
+	const char *param = host + strcspn(host, "?#");
 	const char *at = NULL;
 	const char *c;
 	const char *colon;
-	const char *param;
 
 	*masked = false;
-	/* The last '@', so that one in a password, unescaped, is masked too. */
-	for (c = host; c < path; c++)
+	for (c = host; c < userinfo_end && *host != '/'; c++)
 		if (*c == '@')
 			at = c;
 	if (at != NULL && (colon = memchr(host, ':', at - host)) != NULL)
 		mask_url_value(&out, &copied, colon + 1, at - colon - 1, found, masked);
-	param = path + strcspn(path, "?#");
-	while (*param == '?' || *param == '&')
+	else if (at != NULL)
+		/* A userinfo without ':' is a token (s3://TOKEN@bucket). */
+		mask_url_value(&out, &copied, host, at - host, found, masked);
+
+	/*
+	 * Parameters, in the query and in the fragment alike, separated by '&'
+	 * or ';'.  A secret's value runs to the next '&' or ';': a '#' or '?'
+	 * in it, unescaped, is still the secret's.
+	 */
+	while (*param != '\0')
 	{
 		const char *key = param + 1;
-		const char *end = key + strcspn(key, "&#");
-		const char *eq = memchr(key, '=', end - key);
+		const char *key_end = key + strcspn(key, "=?&;#");
 
-		if (eq != NULL && (ocpb_is_secret_key(key, eq - key) ||
-						   key_contains(key, eq - key, "access")))
-			mask_url_value(&out, &copied, eq + 1, end - eq - 1, found, masked);
-		param = end;
+		if (*key_end == '=' && is_url_secret_param(key, key_end - key))
+		{
+			const char *value = key_end + 1;
+			size_t		len = strcspn(value, "&;");
+
+			mask_url_value(&out, &copied, value, len, found, masked);
+			param = value + len;
+		}
+		else if (*key_end == '=')
+			param = key_end + 1 + strcspn(key_end + 1, "?&;#");
+		else
+			param = key_end;
 	}
 	buf_put(&out, copied, strlen(copied));
 	return buf_finish(&out, NULL);
@@ -455,20 +522,43 @@ prefix_length(const char *text, size_t len, const char *needle)
 	return i;
 }
 
+/*
+ * Everything a scrub looks for: the secrets in every form an echo may take,
+ * longest first, and the bytes one of them starts with, so that most bytes
+ * of an answer are passed over at once.
+ */
+struct OcpbMasker
+{
+	OcpbSecretList needles;
+	bool		starts[256];
+};
+
+/* The length of the longest needle text begins with, else 0. */
+static size_t
+needle_at(const OcpbMasker *masker, const char *text, size_t len)
+{
+	size_t		i;
+	size_t		n;
+
+	if (!masker->starts[(unsigned char) text[0]])
+		return 0;
+	for (i = 0; i < masker->needles.n; i++)
+		if ((n = prefix_length(text, len, masker->needles.values[i])) > 0)
+			return n;
+	return 0;
+}
+
 /* Copies text with every needle masked; returns whether one was found. */
 static bool
-mask_needles(StrBuf *out, const char *text, size_t len, const OcpbSecretList *needles)
+mask_needles(StrBuf *out, const char *text, size_t len, const OcpbMasker *masker)
 {
 	bool		found = false;
 	size_t		at = 0;
-	size_t		i;
 	size_t		n;
 
 	while (at < len)
 	{
-		for (i = 0, n = 0; i < needles->n && n == 0; i++)
-			n = prefix_length(text + at, len - at, needles->values[i]);
-		if (n > 0)
+		if ((n = needle_at(masker, text + at, len - at)) > 0)
 		{
 			buf_put(out, OCPB_MASK, MASK_LEN);
 			found = true;
@@ -483,12 +573,14 @@ mask_needles(StrBuf *out, const char *text, size_t len, const OcpbSecretList *ne
 /*
  * Scrubs the string token that starts at token; returns the bytes it took.
  * An unterminated token, or one with a malformed escape, is copied as it is
- * and left to the raw pass.
+ * and left to the raw pass, or, in a JSON value, masked raw at once.  In a
+ * JSON value a key is kept as it is: the answer's structure is OCP's.
  */
 static size_t
 scrub_string(Scrubber *s, const char *token, size_t len)
 {
 	size_t		end = 1;
+	size_t		next;
 
 	while (end < len && token[end] != '"')
 		end += token[end] == '\\' ? 2 : 1;
@@ -497,12 +589,34 @@ scrub_string(Scrubber *s, const char *token, size_t len)
 		buf_put(&s->out, token, len);
 		return len;
 	}
-	s->decoded.len = s->masked.len = 0;
-	if (json_decode(&s->decoded, token + 1, end - 1) &&
-		mask_needles(&s->masked, s->decoded.data, s->decoded.len, s->needles))
+	if (s->json)
 	{
+		for (next = end + 1; next < len && strchr(" \t\r\n", token[next]) != NULL &&
+			 token[next] != '\0'; next++)
+			;
+		if (next < len && token[next] == ':')
+		{
+			buf_put(&s->out, token, end + 1);
+			return end + 1;
+		}
+	}
+	s->decoded.len = s->masked.len = 0;
+	if (json_decode(&s->decoded, token + 1, end - 1))
+	{
+		if (mask_needles(&s->masked, s->decoded.data, s->decoded.len, s->masker))
+		{
+			buf_put(&s->out, "\"", 1);
+			put_json_escaped(&s->out, s->masked.data, s->masked.len, false);
+			buf_put(&s->out, "\"", 1);
+		}
+		else
+			buf_put(&s->out, token, end + 1);
+	}
+	else if (s->json)
+	{
+		/* Only what cJSON reads and this decoder does not: the inside, raw. */
 		buf_put(&s->out, "\"", 1);
-		put_json_escaped(&s->out, s->masked.data, s->masked.len, false);
+		mask_needles(&s->out, token + 1, end - 1, s->masker);
 		buf_put(&s->out, "\"", 1);
 	}
 	else
@@ -540,10 +654,10 @@ scrub_number(Scrubber *s, const char *token, size_t len)
 	while (n < len && is_number_byte(token[n]))
 		n++;
 	unsigned_at = n > 1 && token[0] == '-' ? 1 : 0;
-	for (i = 0; i < s->needles->n; i++)
-		if (prefix_length(token, n, s->needles->values[i]) == n ||
+	for (i = 0; i < s->masker->needles.n; i++)
+		if (prefix_length(token, n, s->masker->needles.values[i]) == n ||
 			(unsigned_at > 0 &&
-			 prefix_length(token + 1, n - 1, s->needles->values[i]) == n - 1))
+			 prefix_length(token + 1, n - 1, s->masker->needles.values[i]) == n - 1))
 		{
 			buf_put(&s->out, "\"" OCPB_MASK "\"", MASK_LEN + 2);
 			return n;
@@ -563,7 +677,7 @@ scrub_tokens(Scrubber *s, const char *body, size_t len)
 
 		if (c == '"')
 			at += scrub_string(s, body + at, len - at);
-		else if ((c == '-' || (c >= '0' && c <= '9')) &&
+		else if (!s->keep_numbers && (c == '-' || (c >= '0' && c <= '9')) &&
 				 (at == 0 || !is_word_byte(body[at - 1])))
 			at += scrub_number(s, body + at, len - at);
 		else
@@ -571,48 +685,213 @@ scrub_tokens(Scrubber *s, const char *body, size_t len)
 	}
 }
 
-/* The secrets and the forms JSON escaping gives them, longest first. */
-static bool
-collect_needles(OcpbSecretList *needles, const OcpbSecretList *secrets)
+static const char base64_digits[] =
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* The padded base64 of text; url: the URL-safe alphabet, unpadded. */
+static void
+put_base64(StrBuf *out, const char *text, size_t len, bool url)
 {
-	StrBuf		escaped = {0};
-	bool		ok = true;
-	size_t		i;
-	int			slash;
+	const unsigned char *in = (const unsigned char *) text;
+	size_t		at;
 
-	for (i = 0; i < secrets->n && ok; i++)
+	for (at = 0; at < len; at += 3)
 	{
-		const char *secret = secrets->values[i];
+		unsigned long group = (unsigned long) in[at] << 16 |
+			(at + 1 < len ? (unsigned long) in[at + 1] << 8 : 0) |
+			(at + 2 < len ? in[at + 2] : 0);
+		size_t		digits = at + 2 < len ? 4 : at + 1 < len ? 3 : 2;
+		size_t		d;
 
-		ok = ocpb_secret_list_add(needles, secret, strlen(secret));
-		for (slash = 0; slash < 2 && ok; slash++)
+		for (d = 0; d < 4; d++)
 		{
-			escaped.len = 0;
-			put_json_escaped(&escaped, secret, strlen(secret), slash);
-			ok = !escaped.failed && ocpb_secret_list_add(needles, escaped.data, escaped.len);
+			char		c = base64_digits[(group >> (18 - 6 * d)) & 63];
+
+			if (d >= digits)
+			{
+				if (!url)
+					buf_put(out, "=", 1);
+				continue;
+			}
+			if (url && c == '+')
+				c = '-';
+			else if (url && c == '/')
+				c = '_';
+			buf_put(out, &c, 1);
 		}
 	}
-	free(escaped.data);
-	return ok;
 }
 
 /*
- * Whether text is one JSON value.  Then the token pass has seen every string
- * and number in it, and masking raw bytes as well could only break it: a
- * secret "true" would mask a literal, a secret 3600 a digit run of a task
- * id, and OCP's answer to a backup it started would become unreadable.
+ * The percent-encoding of text: every byte but A-Za-z0-9-._~ as %XX, in
+ * upper- or lower-case hex; form: a space as '+'.
+ */
+static void
+put_percent_encoded(StrBuf *out, const char *text, size_t len, bool lower, bool form)
+{
+	static const char upper_digits[] = "0123456789ABCDEF";
+	const char *digits = lower ? hex_digits : upper_digits;
+	size_t		at;
+
+	for (at = 0; at < len; at++)
+	{
+		unsigned char c = (unsigned char) text[at];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			(c != '\0' && strchr("-._~", c) != NULL))
+			buf_put(out, text + at, 1);
+		else if (form && c == ' ')
+			buf_put(out, "+", 1);
+		else
+		{
+			char		escape[3] = {'%', digits[c >> 4], digits[c & 15]};
+
+			buf_put(out, escape, 3);
+		}
+	}
+}
+
+/* The number of forms of a secret an echo may take, besides its escapes. */
+#define N_FORMS 7
+
+/* Form i of a secret, in form (emptied first). */
+static void
+put_form(StrBuf *form, const char *secret, size_t len, int i)
+{
+	size_t		at;
+
+	form->len = 0;
+	switch (i)
+	{
+		case 0:
+			buf_put(form, secret, len);
+			break;
+		case 1:
+			for (at = 0; at < len; at++)
+			{
+				char		c = ascii_lower(secret[at]);
+
+				buf_put(form, &c, 1);
+			}
+			break;
+		case 2:
+		case 3:
+		case 4:
+			put_percent_encoded(form, secret, len, i == 3, i == 4);
+			break;
+		case 5:
+		case 6:
+			put_base64(form, secret, len, i == 6);
+			break;
+	}
+	/* The unpadded base64 is found wherever the padded one is. */
+	while (i == 5 && form->len > 0 && form->data[form->len - 1] == '=')
+		form->data[--form->len] = '\0';
+}
+
+/*
+ * The secrets as an echo may carry them: as they are, lower-cased,
+ * percent-encoded (upper- or lower-case hex, or as a form encodes it),
+ * base64-encoded (standard or URL-safe), and each of these as JSON
+ * escaping writes it.
+ */
+OcpbMasker *
+ocpb_masker_new(const OcpbSecretList *secrets)
+{
+	OcpbMasker *masker = calloc(1, sizeof(OcpbMasker));
+	StrBuf		form = {0};
+	StrBuf		escaped = {0};
+	bool		ok = masker != NULL;
+	size_t		i;
+	int			f;
+	int			slash;
+
+	for (i = 0; ok && secrets != NULL && i < secrets->n; i++)
+	{
+		const char *secret = secrets->values[i];
+
+		for (f = 0; f < N_FORMS && ok; f++)
+		{
+			put_form(&form, secret, strlen(secret), f);
+			ok = !form.failed && (form.len == 0 ||
+								  ocpb_secret_list_add(&masker->needles, form.data, form.len));
+			for (slash = 0; slash < 2 && ok && form.len > 0; slash++)
+			{
+				escaped.len = 0;
+				put_json_escaped(&escaped, form.data, form.len, slash);
+				ok = !escaped.failed &&
+					ocpb_secret_list_add(&masker->needles, escaped.data, escaped.len);
+			}
+		}
+	}
+	free(form.data);
+	free(escaped.data);
+	if (!ok)
+	{
+		ocpb_masker_free(masker);
+		return NULL;
+	}
+	for (i = 0; i < masker->needles.n; i++)
+		masker->starts[(unsigned char) masker->needles.values[i][0]] = true;
+	return masker;
+}
+
+void
+ocpb_masker_free(OcpbMasker *masker)
+{
+	if (masker == NULL)
+		return;
+	ocpb_secret_list_free(&masker->needles);
+	free(masker);
+}
+
+bool
+ocpb_masker_is_empty(const OcpbMasker *masker)
+{
+	return masker == NULL || masker->needles.n == 0;
+}
+
+char *
+ocpb_mask_text(const OcpbMasker *masker, const char *text, size_t len, size_t *out_len)
+{
+	StrBuf		out = {0};
+
+	if (ocpb_masker_is_empty(masker))
+		buf_put(&out, text, len);
+	else
+		mask_needles(&out, text, len, masker);
+	return buf_finish(&out, out_len);
+}
+
+/*
+ * Whether text is one JSON value, and whether it is an answer that says it
+ * succeeded ("successful": true and no "error" object).  In JSON every
+ * string is known for a key or a value, and only values are masked:
+ * masking raw bytes, keys or literals could only break it (a secret "data"
+ * would mask a key, "true" a literal), and OCP's answer to a backup it
+ * started would become unreadable.  The numbers of a successful answer are
+ * its task and cluster ids; those of a failed one may be echoes.
  */
 static bool
-is_json(const char *text, size_t len)
+is_json(const char *text, size_t len, bool *successful)
 {
 	const char *end = NULL;
-	cJSON	   *parsed = cJSON_ParseWithLengthOpts(text, len, &end, false);
-	bool		whole = parsed != NULL;
+	cJSON	   *parsed;
+	bool		whole;
 
-	cJSON_Delete(parsed);
+	*successful = false;
+	/* cJSON ends a string at a NUL byte and reads no further into it. */
+	if (memchr(text, '\0', len) != NULL)
+		return false;
+	parsed = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	whole = parsed != NULL;
 	/* cJSON stops after the first value: only whitespace may follow it. */
 	for (; whole && end < text + len; end++)
 		whole = *end == ' ' || *end == '\t' || *end == '\n' || *end == '\r';
+	*successful = whole && cJSON_IsObject(parsed) &&
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(parsed, "successful")) &&
+		!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(parsed, "error"));
+	cJSON_Delete(parsed);
 	return whole;
 }
 
@@ -620,26 +899,29 @@ char *
 ocpb_scrub_answer(const char *body, size_t len, const OcpbSecretList *secrets,
 				  size_t *out_len)
 {
-	OcpbSecretList needles = {0};
-	Scrubber	s = {.needles = &needles};
+	OcpbMasker *masker = ocpb_masker_new(secrets);
+	Scrubber	s = {.masker = masker};
 	StrBuf		out = {0};
 
-	if (collect_needles(&needles, secrets))
+	if (masker == NULL)
+		out.failed = true;
+	else if (ocpb_masker_is_empty(masker))
+		buf_put(&out, body, len);
+	else
 	{
+		s.json = is_json(body, len, &s.keep_numbers);
 		scrub_tokens(&s, body, len);
-		if (!s.out.failed && is_json(s.out.data, s.out.len))
+		if (s.json)
 			buf_put(&out, s.out.data, s.out.len);
 		else
-			mask_needles(&out, s.out.data, s.out.len, &needles);
+			mask_needles(&out, s.out.data, s.out.len, masker);
 	}
-	else
-		out.failed = true;
 	if (s.out.failed || s.decoded.failed || s.masked.failed)
 		out.failed = true;
 	free(s.out.data);
 	free(s.decoded.data);
 	free(s.masked.data);
-	ocpb_secret_list_free(&needles);
+	ocpb_masker_free(masker);
 	return buf_finish(&out, out_len);
 }
 

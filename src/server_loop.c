@@ -3,13 +3,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "ocp_list.h"
 #include "server_loop.h"
-
-/* The first key of the advisory locks: "ocpb". */
-#define OCPB_LOCK_SPACE 0x6f637062
 
 List *
 ocpb_servers_to_visit(const char *named)
@@ -47,10 +46,22 @@ ocpb_visit_server(const char *server_name, OcpbServerVisit visit, void *arg)
 	return ocpb_try_in_subtransaction(visit_server, &server);
 }
 
+/*
+ * The run's claim on the server is a row lock on the server's row of
+ * ocp_backup.server_run, which only the extension's owner can write (an
+ * advisory lock would do as well, but any role can take any advisory key and
+ * hold it forever).  ocp_backup.claim_server_run takes it without waiting:
+ * an overlapping run raises 55P03, which skips this server.
+ */
 void
-ocpb_lock_server(OcpbServerLock lock, Oid server_id)
+ocpb_lock_server(OcpbServerLock lock, Oid server_id, const char *server_name)
 {
-	(void) DirectFunctionCall2(pg_advisory_xact_lock_int4,
-							   Int32GetDatum(OCPB_LOCK_SPACE + (int32) lock),
-							   Int32GetDatum((int32) server_id));
+	static const Oid arg_types[] = {OIDOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	bool		nulls[3] = {false, false, false};
+
+	args[0] = ObjectIdGetDatum(server_id);
+	args[1] = CStringGetTextDatum(server_name);
+	args[2] = CStringGetTextDatum(lock == OCPB_LOCK_SYNC ? "sync" : "reconcile");
+	(void) ocpb_call_privileged("claim_server_run", 3, arg_types, args, nulls);
 }

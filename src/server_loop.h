@@ -13,7 +13,7 @@
 #include "endpoint.h"
 #include "subxact.h"
 
-/* What a transaction-level advisory lock of a server serializes. */
+/* What a run's claim on a server (ocpb_lock_server) keeps from overlapping. */
 typedef enum OcpbServerLock
 {
 	OCPB_LOCK_SYNC = 1,
@@ -37,7 +37,11 @@ typedef void (*OcpbServerVisit) (const OcpbEndpoint *endpoint, void *arg);
  */
 extern ErrorData *ocpb_visit_server(const char *server_name, OcpbServerVisit visit, void *arg);
 
-/* Waits for a transaction-level lock of the server for that work. */
-extern void ocpb_lock_server(OcpbServerLock lock, Oid server_id);
+/*
+ * Claims the server for that work until the transaction ends, without
+ * waiting: raises 55P03 (lock_not_available) when an overlapping run holds
+ * it.  Only the extension's owner can hold the claim.
+ */
+extern void ocpb_lock_server(OcpbServerLock lock, Oid server_id, const char *server_name);
 
 #endif

@@ -26,11 +26,20 @@
  * row of each call of every log no backend holds, through the same
  * ocp_backup.record_invocation as the calls themselves, which skips a row
  * whose id is there already: a committed row is never written twice,
- * however often a log is replayed.  A row the journal refuses goes to a
- * file set aside (*.aside), with a WARNING, and so does a log that cannot
- * be read; a row that waits on a lock (a locked journal, a prepared
- * transaction that inserted it) is tried again every second until it goes
- * in, and nothing else waits for it.  Rows of a journal that was dropped
+ * however often a log is replayed.  Each line names the (sub)transaction
+ * that inserts its row, with an id a WAL record names before the line is
+ * written (so no crash or promotion hands it out again): a row whose
+ * transaction committed went into the journal then, and is skipped even
+ * if it was purged since (a log copied by a base backup, with the call's
+ * transaction open, outlives the row on the copy); a row whose transaction
+ * is still prepared waits.  A row the journal refuses goes to a file set
+ * aside (*.aside), with a WARNING, and so does a log that cannot be read,
+ * and a row whose transaction is older than the commit statuses the server
+ * keeps (it may have been written and purged).  A row that waits (on a
+ * lock a caller holds, on a prepared transaction) stays in its log and the
+ * writer leaves, freeing its worker slot: the launcher, or a backend's
+ * next use of ocp_backup, starts another within seconds, until the row
+ * goes in; nothing else waits for it.  Rows of a journal that was dropped
  * since are written into the new one only if their ids are beyond what its
  * sequence handed out (which is then moved past them); else they are set
  * aside.  The writer connects without a role of its own and works as the
@@ -39,8 +48,9 @@
  *
  * With ocp_backup in shared_preload_libraries, a launcher looks for logs no
  * backend holds every few seconds, and at startup, after a crash restart
- * too, and starts the writers; without it, the first use of an ocp_backup
- * function in the database does.
+ * too, and starts the writers; without it, a use of an ocp_backup function
+ * in the database does (a backend looks at its first, and again every few
+ * seconds).
  *
  * Abort callbacks must not fail: what they do is close a file and register
  * a worker, and trouble is logged.
@@ -53,6 +63,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
@@ -65,9 +76,12 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/message.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -88,10 +102,26 @@
 #define SPOOL_ASIDE_SUFFIX ".aside"
 #define WRITER_LOCK_FILE "writer.lock"
 
-/* How long a row waits on a lock before the writer tries it again later. */
+/* How long a row waits on a lock before the writer leaves it for later. */
 #define WRITER_LOCK_TIMEOUT "1s"
-#define WRITER_RETRY_MS 1000
 #define LAUNCHER_NAP_MS 5000
+/* How often a backend looks for logs left to write, at its calls. */
+#define LEFTOVERS_RECHECK_MS 5000
+
+/*
+ * Each line of a log begins with the (sub)transaction that writes the
+ * call's row into the journal, ahead of the row's own keys: a row whose
+ * transaction committed was written, and is never written again from a
+ * copy of the log (a base backup, a file copy), even after it was purged.
+ */
+#define XACT_KEY "ocp_backup_xact"
+#define XACT_PREFIX "{\"" XACT_KEY "\": "
+
+#if PG_VERSION_NUM >= 170000
+#define OLDEST_CLOG_XID (TransamVariables->oldestClogXid)
+#else
+#define OLDEST_CLOG_XID (ShmemVariableCache->oldestClogXid)
+#endif
 
 /* The rows a (sub)transaction inserted, innermost last. */
 typedef struct InsertedRows
@@ -113,8 +143,11 @@ static int	max_inserted = 0;
 
 static bool exit_callback_registered = false;
 
-/* Whether this backend has looked for leftovers in its database yet. */
-static bool leftovers_checked = false;
+/* When this backend last looked for leftovers in its database; 0: never. */
+static TimestampTz leftovers_checked_at = 0;
+
+/* The last transaction a WAL record of this backend named, flushed. */
+static FullTransactionId logged_xact = {InvalidTransactionId};
 
 /* The writer this backend launched last; in TopMemoryContext. */
 static BackgroundWorkerHandle *last_writer = NULL;
@@ -276,16 +309,51 @@ append_row(const char *row_json)
 	return false;
 }
 
+/*
+ * The current (sub)transaction, which inserts the call's row, with an id
+ * that a crash or a promotion never hands out again: a WAL record names it,
+ * on disk before the log line that names it.  Without one an id no record
+ * names yet goes back to the pool at a crash, and a later transaction
+ * that got it and committed would pass for the call's.
+ */
+static FullTransactionId
+durable_current_xact(void)
+{
+	FullTransactionId xact = GetCurrentFullTransactionId();
+
+	if (!FullTransactionIdEquals(xact, logged_xact))
+	{
+#if PG_VERSION_NUM >= 170000
+		XLogFlush(LogLogicalMessage("ocp_backup", "", 0, true, false));
+#else
+		XLogFlush(LogLogicalMessage("ocp_backup", "", 0, true));
+#endif
+		logged_xact = xact;
+	}
+	return xact;
+}
+
+/* The log line of a row: its transaction's key, then the row's keys. */
+static char *
+log_line(const char *row_json, FullTransactionId xact)
+{
+	Assert(row_json[0] == '{');
+	return psprintf(XACT_PREFIX UINT64_FORMAT ", %s", U64FromFullTransactionId(xact),
+					row_json + 1);
+}
+
 void
 ocpb_spool_call_leaving(const char *row_json)
 {
 	off_t		size_before;
 	bool		logged;
+	char	   *line = log_line(row_json, durable_current_xact());
 
 	if (call_log < 0)
 		open_call_log();
 	size_before = call_log_size;
-	logged = append_row(row_json);
+	logged = append_row(line);
+	pfree(line);
 	if (logged && pg_fdatasync(call_log) != 0)
 	{
 		int			save_errno = errno;
@@ -310,11 +378,18 @@ ocpb_spool_call_leaving(const char *row_json)
 void
 ocpb_spool_call_answered(const char *row_json)
 {
+	char	   *line;
+	bool		logged;
+
 	/*
 	 * The row written before sending stays: the journal gets this one from
 	 * the INSERT that follows, or, if the process dies first, that one.
+	 * The INSERT is of the current (sub)transaction.
 	 */
-	if (call_log < 0 || !append_row(row_json))
+	line = log_line(row_json, durable_current_xact());
+	logged = call_log >= 0 && append_row(line);
+	pfree(line);
+	if (!logged)
 		ereport(WARNING,
 				(errcode_for_file_access(),
 				 errmsg("could not record OCP's answer in the ocp_backup call log \"%s\": %m",
@@ -433,7 +508,7 @@ start_writer_or_log(void)
 {
 	if (start_writer(MyDatabaseId, &last_writer))
 		return;
-	leftovers_checked = false;
+	leftovers_checked_at = 0;
 	ereport(LOG,
 			(errmsg("could not start the ocp_backup journal writer for database %u", MyDatabaseId),
 			 errdetail("Journal rows wait in directory \"%s/%u\" of the data directory.",
@@ -544,9 +619,25 @@ ocpb_spool_init(void)
 							   InvalidOid, NULL);
 }
 
-/* Whether the directory holds a log no backend holds. */
 static bool
-has_released_logs(const char *directory)
+path_listed(List *paths, const char *path)
+{
+	ListCell   *cell;
+
+	foreach(cell, paths)
+	{
+		if (strcmp((const char *) lfirst(cell), path) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the directory holds a log no backend holds, other than those of
+ * the list (paths).
+ */
+static bool
+has_released_logs(const char *directory, List *except)
 {
 	DIR		   *dir = opendir(directory);
 	struct dirent *entry;
@@ -561,6 +652,8 @@ has_released_logs(const char *directory)
 		if (!pg_str_endswith(entry->d_name, SPOOL_SUFFIX))
 			continue;
 		snprintf(path, MAXPGPATH, "%s/%s", directory, entry->d_name);
+		if (path_listed(except, path))
+			continue;
 		fd = lock_file(path, O_RDONLY);
 		found = fd >= 0;
 		if (found)
@@ -574,13 +667,23 @@ void
 ocpb_spool_flush_leftovers(void)
 {
 	char		directory[MAXPGPATH];
+	TimestampTz now;
 
 	/* No writer starts before promotion; the logs wait for it. */
-	if (leftovers_checked || RecoveryInProgress())
+	if (RecoveryInProgress())
 		return;
-	leftovers_checked = true;
+
+	/*
+	 * Again every few seconds: a writer leaves rows that wait (on a lock, on
+	 * a prepared transaction) in their log, for a later one.
+	 */
+	now = GetCurrentTimestamp();
+	if (leftovers_checked_at != 0 &&
+		!TimestampDifferenceExceeds(leftovers_checked_at, now, LEFTOVERS_RECHECK_MS))
+		return;
+	leftovers_checked_at = now;
 	spool_directory(MyDatabaseId, directory);
-	if (has_released_logs(directory))
+	if (has_released_logs(directory, NIL))
 		start_writer_or_log();
 }
 
@@ -601,8 +704,17 @@ typedef enum RowOutcome
 	ROW_WRITTEN,
 	ROW_SKIPPED,				/* in the journal already, or superseded */
 	ROW_REFUSED,				/* set aside */
-	ROW_WAITING,				/* on a lock: tried again later */
+	ROW_WAITING,				/* on a lock or a transaction: tried again later */
 } RowOutcome;
+
+/* What became of the transaction that a log line names. */
+typedef enum XactFate
+{
+	XACT_COMMITTED,				/* the row went in: it is never written again */
+	XACT_RUNNING,				/* prepared: its row may still go in */
+	XACT_NOT_COMMITTED,			/* rolled back, or ended by a crash */
+	XACT_FORGOTTEN,				/* older than the statuses the server keeps */
+} XactFate;
 
 /* A call: ids repeat across journals (the extension created again). */
 typedef struct CallKey
@@ -731,12 +843,101 @@ is_wait(const ErrorData *error)
 		error->sqlerrcode == ERRCODE_UNDEFINED_OBJECT;
 }
 
-static RowOutcome
-replay_row(LogReplay *replay, char *line)
+/*
+ * The transaction a line names, and where its row's keys begin; false for
+ * a line of ocp_backup 1.1 and before, which names none.
+ */
+static bool
+line_xact(const char *line, FullTransactionId *xact, const char **keys)
 {
-	ReplayedRow work = {replay, line, false};
-	ErrorData  *error = ocpb_try_in_subtransaction(replay_row_work, &work);
+	const char *number = line + strlen(XACT_PREFIX);
+	char	   *end;
+	uint64		value;
+
+	if (strncmp(line, XACT_PREFIX, strlen(XACT_PREFIX)) != 0 ||
+		!isdigit((unsigned char) *number))
+		return false;
+	errno = 0;
+	value = (uint64) strtoull(number, &end, 10);
+	if (errno != 0 || strncmp(end, ", ", 2) != 0)
+		return false;
+	*xact = FullTransactionIdFromU64(value);
+	*keys = end + 2;
+	return true;
+}
+
+/*
+ * As pg_xact_status tells it, without its errors: a transaction this
+ * server has not reached (a recovery that stopped before it) did not
+ * commit here, and one older than the oldest status the server keeps
+ * cannot be told.
+ */
+static XactFate
+xact_fate(FullTransactionId xact)
+{
+	TransactionId xid = XidFromFullTransactionId(xact);
+	FullTransactionId next;
+	XactFate	fate;
+
+	/* Holds off the truncation of the statuses while they are read. */
+	LWLockAcquire(XactTruncationLock, LW_SHARED);
+	next = ReadNextFullTransactionId();
+	if (FullTransactionIdFollowsOrEquals(xact, next))
+		fate = XACT_NOT_COMMITTED;
+	else if (!TransactionIdIsNormal(xid) ||
+			 U64FromFullTransactionId(next) - U64FromFullTransactionId(xact) >=
+			 (UINT64CONST(1) << 31) ||
+			 TransactionIdPrecedes(xid, OLDEST_CLOG_XID))
+		fate = XACT_FORGOTTEN;
+	/* In progress first: a committing one is marked before it leaves. */
+	else if (TransactionIdIsInProgress(xid))
+		fate = XACT_RUNNING;
+	else if (TransactionIdDidCommit(xid))
+		fate = XACT_COMMITTED;
+	else
+		fate = XACT_NOT_COMMITTED;
+	LWLockRelease(XactTruncationLock);
+	return fate;
+}
+
+/*
+ * A line whose transaction committed is skipped: its row went into the
+ * journal then, and may have been purged since.  One whose transaction is
+ * prepared waits for it.  Else the row is written, and any line kept of it
+ * (set aside, waiting on a lock) is the row alone, whose fate is known.
+ */
+static RowOutcome
+replay_row(LogReplay *replay, char **line)
+{
+	ReplayedRow work = {replay, *line, false};
+	ErrorData  *error;
 	RowOutcome	outcome;
+	FullTransactionId xact;
+	const char *keys;
+
+	if (line_xact(*line, &xact, &keys))
+	{
+		switch (xact_fate(xact))
+		{
+			case XACT_COMMITTED:
+				return ROW_SKIPPED;
+			case XACT_RUNNING:
+				return ROW_WAITING;
+			case XACT_FORGOTTEN:
+				ereport(LOG,
+						(errmsg("ocp_backup journal writer cannot tell whether a row of \"%s\" was written", replay->path),
+						 errdetail("Its transaction " UINT64_FORMAT " is older than the oldest transaction whose commit status the server keeps; the row may have been written and purged since.",
+								   U64FromFullTransactionId(xact)),
+						 errhint("Move the row back only if the journal never had it.")));
+				*line = psprintf("{%s", keys);
+				return ROW_REFUSED;
+			case XACT_NOT_COMMITTED:
+				*line = psprintf("{%s", keys);
+				work.line = *line;
+				break;
+		}
+	}
+	error = ocpb_try_in_subtransaction(replay_row_work, &work);
 
 	if (error == NULL)
 		return work.superseded ? ROW_SKIPPED : ROW_WRITTEN;
@@ -771,8 +972,11 @@ replay_lines(LogReplay *replay, char *contents)
 		line = before == NULL ? contents : before + 1;
 		if (*line != '\0')
 		{
+			/* The line as it is kept, if it is. */
+			char	   *kept = line;
+
 			/* One wait a pass is enough: the rest are tried again with it. */
-			switch (replay->waiting ? ROW_WAITING : replay_row(replay, line))
+			switch (replay->waiting ? ROW_WAITING : replay_row(replay, &kept))
 			{
 				case ROW_WRITTEN:
 					replay->written++;
@@ -780,11 +984,11 @@ replay_lines(LogReplay *replay, char *contents)
 				case ROW_SKIPPED:
 					break;
 				case ROW_REFUSED:
-					replay->refused = lcons(line, replay->refused);
+					replay->refused = lcons(kept, replay->refused);
 					break;
 				case ROW_WAITING:
 					replay->waiting = true;
-					replay->waiting_rows = lcons(line, replay->waiting_rows);
+					replay->waiting_rows = lcons(kept, replay->waiting_rows);
 					break;
 			}
 		}
@@ -883,12 +1087,14 @@ flush_inserted_wal(void)
 /*
  * Writes the rows of one log in one transaction, each in a subtransaction.
  * Once the commit is on disk (the log is the rows' only other copy), the
- * log is removed, or, when rows wait on a lock, rewritten with just those.
- * Returns whether rows wait.
+ * log is removed, or, when rows wait (on a lock, on a prepared
+ * transaction), rewritten with just those.  Returns whether rows wait.
  */
 static bool
 replay_log(int fd, const char *path)
 {
+	/* The lines outlive the transaction: those that wait are kept. */
+	MemoryContext pass = CurrentMemoryContext;
 	LogReplay	replay;
 	HASHCTL		seen;
 	bool		waiting;
@@ -897,8 +1103,9 @@ replay_log(int fd, const char *path)
 	replay.path = path;
 	seen.keysize = sizeof(CallKey);
 	seen.entrysize = sizeof(CallKey);
-	seen.hcxt = CurrentMemoryContext;
+	seen.hcxt = pass;
 	StartTransactionCommand();
+	MemoryContextSwitchTo(pass);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "writing ocp_backup journal rows from call logs");
 	replay.seen = hash_create("ocp_backup replayed ids", 64, &seen,
@@ -909,7 +1116,12 @@ replay_log(int fd, const char *path)
 		set_aside(path, lines_text(replay.refused));
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	/* The rows skipped as there already may be of an asynchronous commit. */
+	MemoryContextSwitchTo(pass);
+
+	/*
+	 * The rows skipped as there already, or as committed, may be of an
+	 * asynchronous commit.
+	 */
 	flush_inserted_wal();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	waiting = replay.waiting_rows != NIL;
@@ -981,8 +1193,14 @@ replay_released_log(const char *path)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
 	volatile bool waiting = false;
-	int			fd = lock_file(path, O_RDONLY);
 
+	/*
+	 * Volatile: it is read in PG_CATCH, and gcc 12 at -O2 (-Wclobbered)
+	 * cannot tell that nothing changes it after the setjmp.
+	 */
+	volatile int fd;
+
+	fd = lock_file(path, O_RDONLY);
 	if (fd < 0 && errno == EWOULDBLOCK)
 		return false;			/* its backend still holds it */
 	if (fd < 0 && errno == ENOENT)
@@ -1017,23 +1235,30 @@ replay_released_log(const char *path)
 	return waiting;
 }
 
-/* Replays every log no backend holds; returns whether rows wait. */
-static bool
+/*
+ * Replays every log no backend holds; returns the paths of those whose
+ * rows wait, in the caller's memory context.
+ */
+static List *
 replay_directory(const char *directory)
 {
 	MemoryContext pass = AllocSetContextCreate(TopMemoryContext, "ocp_backup writer pass",
 											   ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(pass);
 	ListCell   *cell;
-	bool		waiting = false;
+	List	   *waiting = NIL;
 
 	foreach(cell, log_files(directory))
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (replay_released_log(lfirst(cell)))
-			waiting = true;
+		{
+			MemoryContextSwitchTo(old);
+			waiting = lappend(waiting, pstrdup(lfirst(cell)));
+			MemoryContextSwitchTo(pass);
+		}
 	}
-	if (!waiting)
+	if (waiting == NIL)
 		(void) fsync_path(directory, O_RDONLY);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(pass);
@@ -1076,21 +1301,14 @@ become_journal_owner(void)
 	return true;
 }
 
-static void
-nap(long milliseconds)
-{
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 milliseconds, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
-}
-
 void
 ocp_backup_journal_writer(Datum main_arg)
 {
 	Oid			database_id = DatumGetObjectId(main_arg);
 	char		directory[MAXPGPATH];
 	int			lock;
+	MemoryContext passes;
+	MemoryContext old;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -1104,18 +1322,33 @@ ocp_backup_journal_writer(Datum main_arg)
 	SetConfigOption("lock_timeout", WRITER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	passes = AllocSetContextCreate(TopMemoryContext, "ocp_backup writer",
+								   ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
+		List	   *waiting;
+
 		if (!become_journal_owner())
 			break;
-		if (replay_directory(directory))
-		{
-			nap(WRITER_RETRY_MS);
-			continue;
-		}
-		/* A log released while this writer held the lock is found here. */
+		MemoryContextReset(passes);
+		old = MemoryContextSwitchTo(passes);
+		waiting = replay_directory(directory);
+		MemoryContextSwitchTo(old);
+
+		/*
+		 * Rows that wait (on a lock a caller holds, on a prepared
+		 * transaction) stay in their logs, and the writer leaves, freeing
+		 * its worker slot for as long as they wait: the launcher, or the
+		 * next use of ocp_backup in the database, starts a writer again
+		 * within seconds.  A log released while this writer held the lock
+		 * is found here.
+		 */
 		close(lock);
-		if (!has_released_logs(directory))
+		if (waiting != NIL)
+			ereport(DEBUG1,
+					(errmsg("ocp_backup journal writer leaves rows of %d call log(s) waiting for a later writer",
+							list_length(waiting))));
+		if (!has_released_logs(directory, waiting))
 			break;
 		lock = take_writer_lock(directory);
 		if (lock < 0)
@@ -1162,7 +1395,7 @@ launch_writers(void)
 		if (*end != '\0' || !OidIsValid(database_id))
 			continue;
 		spool_directory(database_id, directory);
-		if (has_released_logs(directory) && database_accepts_writer(database_id) &&
+		if (has_released_logs(directory, NIL) && database_accepts_writer(database_id) &&
 			!start_writer(database_id, NULL))
 			ereport(LOG,
 					(errmsg("could not start the ocp_backup journal writer for database %u", database_id),
@@ -1178,6 +1411,12 @@ ocp_backup_spool_launcher(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	/* No database: pg_database is shared, and that is all it reads. */
 	BackgroundWorkerInitializeConnectionByOid(InvalidOid, InvalidOid, 0);
+
+	/*
+	 * A caller's lock on pg_database makes it exit with an error, and the
+	 * postmaster starts it again 10 seconds later, instead of waiting.
+	 */
+	SetConfigOption("lock_timeout", WRITER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 	while (!ShutdownRequestPending)
 	{
 		launch_writers();

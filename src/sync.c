@@ -464,8 +464,8 @@ sync_server(const OcpbEndpoint *endpoint, void *arg)
 	pages.counts_context = CurrentMemoryContext;
 	/* Whose view of the fleet this is: the OCP account, not the role. */
 	pages.seen_by = CStringGetTextDatum(ocpb_endpoint_account(endpoint));
-	/* Overlapping syncs of a server wait for each other instead of racing. */
-	ocpb_lock_server(OCPB_LOCK_SYNC, endpoint->server_id);
+	/* An overlapping sync of the server holds it: this one skips it (55P03). */
+	ocpb_lock_server(OCPB_LOCK_SYNC, endpoint->server_id, endpoint->server_name);
 	pages.run_started = TimestampTzGetDatum(GetCurrentTimestamp());
 	subject.action = "list its clusters";
 	subject.object = "the cluster list";

@@ -13,10 +13,13 @@
  */
 #include "wire_text.h"
 
+#include "response.h"
+
 #include "catalog/namespace.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 char *
 ocpb_body_to_wire(const char *body, size_t len, size_t *wire_len)
@@ -217,4 +220,73 @@ ocpb_answer_from_wire(const char *body, size_t len, const OcpbSecretList *secret
 	else
 		result = repair_lone_surrogates(result, text_len, out_len);
 	return result;
+}
+
+/* Adds value, and its form in the database encoding when that differs. */
+static bool
+add_secret(OcpbSecretList *list, const char *value, Oid conversion)
+{
+	size_t		len = strlen(value);
+	unsigned char *converted;
+	int			taken;
+	bool		ok;
+
+	if (!ocpb_secret_list_add(list, value, len))
+		return false;
+	if (!OidIsValid(conversion) || len == 0 || len > MaxAllocSize / (MAX_CONVERSION_GROWTH + 1))
+		return true;
+	converted = palloc(len * MAX_CONVERSION_GROWTH + 1);
+	taken = pg_do_encoding_conversion_buf(conversion, PG_UTF8, GetDatabaseEncoding(),
+										  (unsigned char *) unconstify(char *, value), (int) len,
+										  converted, (int) (len * MAX_CONVERSION_GROWTH + 1), true);
+	ok = taken != (int) len ||
+		ocpb_secret_list_add(list, (char *) converted, strlen((char *) converted));
+	pfree(converted);
+	return ok;
+}
+
+void
+ocpb_exchange_secrets(const OcpbEndpoint *endpoint, const OcpbSecretList *request_secrets,
+					  const char *answer, size_t answer_len, OcpbSecretList *secrets)
+{
+	Oid			conversion = InvalidOid;
+	bool		ok = true;
+	bool		credentials = true;
+	OcpbAnswer	read;
+	size_t		i;
+
+	/*
+	 * An answer that says it succeeded echoes no credential, and may well
+	 * hold a password as weak as a user's name (admin:admin): only others
+	 * are masked of them.
+	 */
+	if (!ocpb_parse_answer(answer, answer_len, &read))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	credentials = !(read.envelope.is_envelope && read.envelope.successful &&
+					read.envelope.problem[0] == '\0');
+	ocpb_answer_free(&read);
+
+	memset(secrets, 0, sizeof(*secrets));
+	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+		conversion = FindDefaultConversionProc(PG_UTF8, GetDatabaseEncoding());
+	for (i = 0; ok && request_secrets != NULL && i < request_secrets->n; i++)
+		ok = add_secret(secrets, request_secrets->values[i], conversion);
+	if (ok && credentials && endpoint->password != NULL)
+	{
+		/* The Basic header is base64("username:password"): a form of this. */
+		char	   *pair = psprintf("%s:%s", endpoint->username ? endpoint->username : "",
+									endpoint->password);
+
+		ok = add_secret(secrets, endpoint->password, conversion) &&
+			add_secret(secrets, pair, conversion);
+		explicit_bzero(pair, strlen(pair));
+		pfree(pair);
+	}
+	if (ok && credentials && endpoint->access_key_secret != NULL)
+		ok = add_secret(secrets, endpoint->access_key_secret, conversion);
+	if (!ok)
+	{
+		ocpb_secret_list_free(secrets);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
 }

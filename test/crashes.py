@@ -28,6 +28,25 @@ id of its own), after:
                    locked, and is written once the lock goes, with no call
   prepared         a prepared transaction's call: one row after ROLLBACK
                    PREPARED, one after COMMIT PREPARED, no call needed
+  prepared_slot    a prepared transaction's call does not keep a journal
+                   writer (a worker slot): once a writer has been past its
+                   log (a later log's row is in), no writer runs while it
+                   stays prepared; its row is written (or found committed)
+                   after ROLLBACK (COMMIT) PREPARED, and its log removed
+  prepared_no_launcher
+                   without shared_preload_libraries: a prepared
+                   transaction's row, left in its log by the writer, is
+                   written once it rolls back, at a later use of ocp_backup
+                   in a long-lived session (a pool's), not only a new one's
+  locked_slot      a lock a caller holds on the journal does not keep a
+                   journal writer: once one has waited on it, a moment with
+                   none comes while the lock is held; the row is written
+                   once the lock goes
+  base_backup      pg_basebackup with two calls' transactions open; one
+                   commits and is purged on the primary: on the promoted
+                   copy its row does not come back, the other's (never
+                   committed there) is written, and the primary gets the
+                   other's row once it rolls back
   recreated        DROP/CREATE EXTENSION with logs left: later calls work,
                    old rows whose ids the new journal has not reached are
                    written (and the sequence moved past them), one whose id
@@ -37,7 +56,8 @@ id of its own), after:
 
 Rows whose outcome is unknown must say so.  Runs its own throwaway cluster
 (initdb in a temporary directory, as the postgres user when run as root),
-preloading ocp_backup as the README recommends, except for first_use.
+preloading ocp_backup as the README recommends, except for first_use and
+prepared_no_launcher.
 Needs OCP_SIM_URL, a plain-http test/ocp_sim.py that accepts Basic
 admin:admin.  Prints PASS/FAIL lines (test/run counts them); exits non-zero
 if anything failed.  Python standard library only.
@@ -479,9 +499,14 @@ def scenario_first_use(cluster, sim):
     return rows
 
 
-def writers_running(cluster):
+def writers_running(cluster, writing=False):
+    """Journal writers (their type names their database: "ocp_backup journal
+    writer for database N"); writing: those writing rows, which hold the
+    database's writer lock.  One that let go of it and is exiting may still
+    be listed, idle, beside the next one for a moment."""
     return int(cluster.value("SELECT count(*) FROM pg_stat_activity "
-                             "WHERE backend_type = 'ocp_backup journal writer'"))
+                             "WHERE backend_type LIKE 'ocp\\_backup journal writer%%'%s"
+                             % (" AND state = 'active'" if writing else "")))
 
 
 def scenario_burst(cluster, sim, calls):
@@ -492,7 +517,7 @@ def scenario_burst(cluster, sim, calls):
     most_writers = 0
     started = time.time()
     while any(s.poll() is None for s in sessions):
-        most_writers = max(most_writers, writers_running(cluster))
+        most_writers = max(most_writers, writers_running(cluster, writing=True))
         time.sleep(0.05)
     warnings = []
     for session in sessions:
@@ -502,7 +527,7 @@ def scenario_burst(cluster, sim, calls):
     deadline = time.time() + BURST_PATIENCE_S
     rows = 0
     while time.time() < deadline:
-        most_writers = max(most_writers, writers_running(cluster))
+        most_writers = max(most_writers, writers_running(cluster, writing=True))
         rows = int(cluster.value("SELECT count(*) FROM ocp_backup.invocation WHERE cluster_id = 108"))
         if rows >= expected:
             break
@@ -512,7 +537,7 @@ def scenario_burst(cluster, sim, calls):
     report(received == expected and rows == expected and not warnings and most_writers <= 1,
            "burst", "%d sessions x %d rolled-back calls: OCP received %d, the journal holds %d "
            "row(s) %.1f s after the first call; %d line(s) on the clients' stderr%s; at most %d "
-           "journal writer(s) seen at once"
+           "journal writer(s) seen writing at once"
            % (BURST_SESSIONS, calls, received, rows, waited, len(warnings),
               (" (" + warnings[0] + ")") if warnings else "", most_writers))
 
@@ -556,6 +581,246 @@ def scenario_prepared(cluster, sim):
             continue
 
 
+def call_logs(spool):
+    """The call logs (their names) in a spool directory now."""
+    try:
+        return sorted(n for n in os.listdir(spool) if n.endswith(".jsonl"))
+    except OSError:
+        return []
+
+
+def seen(condition, timeout=PATIENCE_S):
+    """Whether condition() held at some moment before timeout seconds passed
+    (it may hold only for a moment)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def scenario_prepared_slot(cluster, sim):
+    """A prepared transaction holding a call's row must not pin a journal
+    writer, and its worker slot, for as long as it exists."""
+    spool = spool_directory(cluster)
+    for cluster_id, finish in ((119, "ROLLBACK PREPARED"), (120, "COMMIT PREPARED")):
+        sim.fresh()
+        before = set(call_logs(spool))
+        out, err = cluster.psql("BEGIN;\n%s\nPREPARE TRANSACTION 'slot_%d';\n"
+                                % (call_sql(cluster_id, "successful"), cluster_id))
+        held = [n for n in call_logs(spool) if n not in before]
+        # A rolled-back call's log sorts after the prepared one's: once its
+        # row is in, a writer has been past the prepared transaction's log.
+        cluster.psql("BEGIN;\n%s\nROLLBACK;\n" % call_sql(cluster_id + 100, "successful"))
+        past = len(wait_rows(cluster, cluster_id + 100, 1)) == 1
+        # The launcher starts a writer every few seconds, which leaves at
+        # once: a moment with none is what today's code never has.
+        most = 0
+        freed = False
+        deadline = time.time() + PATIENCE_S
+        while not freed and time.time() < deadline:
+            running = writers_running(cluster)
+            most = max(most, writers_running(cluster, writing=True))
+            freed = running == 0
+            if not freed:
+                time.sleep(0.05)
+        still_held = [n for n in held if os.path.exists(os.path.join(spool, n))]
+        during = int(cluster.value("SELECT count(*) FROM ocp_backup.invocation "
+                                   "WHERE cluster_id = %d" % cluster_id))
+        report(past and freed and len(held) == 1 and still_held == held and during == 0 and
+               most <= 1, "prepared_slot (%s) writer left" % finish,
+               "a later log's row written: %s; no journal writer running while the transaction "
+               "stays prepared: %s (at most %d seen writing); its log %s still there: %s; rows visible "
+               "while prepared: %d %s"
+               % (past, freed, most, held, bool(still_held), during, err.strip()))
+        cluster.value("%s 'slot_%d'" % (finish, cluster_id))
+        rows = judge("prepared_slot (%s)" % finish, cluster, sim, cluster_id, False,
+                     "; no call since")
+        gone = wait_until(lambda: not any(os.path.exists(os.path.join(spool, n)) for n in held),
+                          PATIENCE_S)
+        report(gone and len(rows) == 1, "prepared_slot (%s) log removed" % finish,
+               "the prepared transaction's log %s is gone: %s" % (held, gone))
+
+
+def logged_clusters(spool):
+    """The clusters whose rows the call logs of a spool directory hold."""
+    clusters = set()
+    for name in call_logs(spool):
+        with open(os.path.join(spool, name)) as f:
+            for line in f.read().splitlines():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if "cluster_id" in row:
+                    clusters.add(row["cluster_id"])
+    return clusters
+
+
+class Session:
+    """A psql session fed one statement at a time, its transaction left open
+    between them."""
+
+    def __init__(self, cluster, app):
+        self.cluster = cluster
+        self.app = app
+        self.process = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", DATABASE],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=cluster.env(app))
+
+    def send(self, sql):
+        self.process.stdin.write(sql + "\n")
+        self.process.stdin.flush()
+
+    def idle_in_transaction(self):
+        return wait_until(lambda: self.cluster.value(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' "
+            "AND state = 'idle in transaction'" % self.app) == "1", PATIENCE_S)
+
+    def end(self, sql):
+        """Sends the last statement; the session's output and errors."""
+        self.send(sql)
+        self.process.stdin.close()
+        self.process.stdin = None
+        return self.process.communicate(timeout=60)
+
+
+class Copy(Cluster):
+    """A base backup of cluster, a standby streaming from it until promoted."""
+
+    def __init__(self, cluster):
+        self.sim_url = cluster.sim_url
+        self.root = os.path.join(cluster.root, "copy")
+        self.data = os.path.join(self.root, "data")
+        self.port = cluster.port + 1000
+        os.mkdir(self.root)
+        if os.getuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        subprocess.run(as_postgres([os.path.join(PG_BIN, "pg_basebackup"), "-h", cluster.root,
+                                    "-p", str(cluster.port), "-U", "postgres", "-D", self.data,
+                                    "-R", "-X", "stream", "-c", "fast"]),
+                       check=True, capture_output=True)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as conf:
+            conf.write("unix_socket_directories = '%s'\nport = %d\n" % (self.root, self.port))
+        self.preload = True
+        self.start()
+
+    def destroy(self):
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+
+
+def scenario_prepared_no_launcher(cluster, sim):
+    """Without the launcher, rows a writer left waiting are written at a
+    later use of ocp_backup by a session that has used it before."""
+    cluster.restart(preload=False)
+    try:
+        sim.fresh()
+        spool = spool_directory(cluster)
+        pooled = Session(cluster, "pooled")
+        pooled.send("SELECT ocp_backup_start_journal_writer();")
+        before = set(call_logs(spool))
+        out, err = cluster.psql("BEGIN;\n%s\nPREPARE TRANSACTION 'no_launcher';\n"
+                                % call_sql(123, "successful"))
+        held = [n for n in call_logs(spool) if n not in before]
+        cluster.value("ROLLBACK PREPARED 'no_launcher'")
+
+        # From here on only the pooled session uses ocp_backup.
+        def written():
+            pooled.send("SELECT ocp_backup_start_journal_writer();")
+            return len(rows_of(cluster, 123)) == 1
+        done = seen(written)
+        pooled.end("SELECT 1;")
+        rows = judge("prepared_no_launcher", cluster, sim, 123, False,
+                     "; written at a use by a session that had used ocp_backup: %s; its log %s "
+                     "%s" % (done, held, err.strip()))
+        report(done and len(held) == 1 and len(rows) == 1, "prepared_no_launcher session",
+               "the pooled session's later use started the writer: %s" % done)
+    finally:
+        cluster.restart(preload=True)
+
+
+def scenario_locked_slot(cluster, sim):
+    """A lock a caller holds on the journal must not keep a journal writer,
+    and its worker slot, for as long as it is held."""
+    sim.fresh()
+    spool = spool_directory(cluster)
+    locker = Session(cluster, "slot_locker")
+    locker.send("BEGIN;")
+    locker.send("LOCK TABLE ocp_backup.invocation;")
+    locked = seen(lambda: cluster.value(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE a.application_name = 'slot_locker' AND l.granted "
+        "AND l.relation = 'ocp_backup.invocation'::regclass") != "0")
+    before = set(call_logs(spool))
+    # A failed call does not touch the journal: its row goes to the writer.
+    out, err = cluster.psql(call_sql(99, "successful"))
+    held = [n for n in call_logs(spool) if n not in before]
+    waited = seen(lambda: cluster.value(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE NOT l.granted AND a.backend_type LIKE 'ocp\\_backup journal writer%'") != "0")
+    freed = seen(lambda: writers_running(cluster) == 0)
+    still_held = [n for n in held if os.path.exists(os.path.join(spool, n))]
+    still_locked = locker.process.poll() is None
+    report(locked and waited and freed and len(held) == 1 and still_held == held and
+           still_locked, "locked_slot writer left",
+           "a writer waited on the caller's lock: %s; then no journal writer running while "
+           "the lock is held: %s; the call's log %s still there: %s (the call: %s)"
+           % (waited, freed, held, bool(still_held),
+              err.strip().splitlines()[0] if err.strip() else "no error"))
+    locker.end("COMMIT;")
+    rows = judge("locked_slot", cluster, sim, 99, False, "; no call since")
+    gone = seen(lambda: not any(os.path.exists(os.path.join(spool, n)) for n in held))
+    report(gone and len(rows) == 1, "locked_slot log removed",
+           "the call's log %s is gone: %s" % (held, gone))
+
+
+def scenario_base_backup(cluster, sim):
+    """A call log copied by a base backup must not bring back a row that
+    was committed on the primary and purged since."""
+    sim.fresh()
+    committed = Session(cluster, "backup_committed")
+    uncommitted = Session(cluster, "backup_uncommitted")
+    for session, cluster_id in ((committed, 121), (uncommitted, 122)):
+        session.send("BEGIN;")
+        session.send(call_sql(cluster_id))
+    open_ok = committed.idle_in_transaction() and uncommitted.idle_in_transaction()
+    copy = Copy(cluster)
+    try:
+        out, err = committed.end("COMMIT;")
+        kept = len(rows_of(cluster, 121))
+        purged = cluster.value("SELECT ocp_backup.purge_journal('0 seconds')")
+        left = len(rows_of(cluster, 121))
+        lsn = cluster.value("SELECT pg_current_wal_lsn()")
+        copy.wait_ready()
+        caught_up = wait_until(lambda: copy.value(
+            "SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn, "postgres") == "t",
+            PATIENCE_S)
+        spool = spool_directory(copy)
+        copied = logged_clusters(spool)
+        copy.pg_ctl("-w", "promote")
+        written = wait_until(lambda: not call_logs(spool), PATIENCE_S)
+        back = rows_of(copy, 121)
+        replayed = rows_of(copy, 122)
+        report(open_ok and caught_up and {121, 122} <= copied and kept == 1 and left == 0 and
+               written and not back and
+               len(replayed) == 1 and sim.backup_requests(121) == 1 and
+               sim.backup_requests(122) == 1, "base_backup",
+               "call 121 committed (%d row) and purged (%s purged, %d left) on the primary "
+               "after the backup; on the promoted copy (replayed to the purge: %s), whose "
+               "call logs held rows of clusters %s and were written (%s): %d row(s) of 121, "
+               "%d of the call never committed there (122); OCP received %d and %d %s"
+               % (kept, purged, left, caught_up, sorted(copied), written, len(back), len(replayed),
+                  sim.backup_requests(121), sim.backup_requests(122), err.strip()))
+    finally:
+        copy.destroy()
+        uncommitted.end("ROLLBACK;")
+    judge("base_backup primary", cluster, sim, 122, False, "; the call rolled back there")
+
+
 def scenario_recreated(cluster, sim):
     """Rows logged for a journal that is then dropped and created again."""
     sim.fresh()
@@ -576,11 +841,13 @@ def scenario_recreated(cluster, sim):
                            "outcome_unknown": False})
 
     planted = os.path.join(spool, "0-old-journal.jsonl")
-    with open(planted, "w") as f:
+    # Written under another name: a writer may take it the moment it is there.
+    with open(planted + ".new", "w") as f:
         f.write("".join(old_row(i, c) + "\n"
                         for i, c in ((1, 112), (5000, 113), (5001, 113), (5002, 113))))
     if os.getuid() == 0:
-        shutil.chown(planted, "postgres", "postgres")
+        shutil.chown(planted + ".new", "postgres", "postgres")
+    os.rename(planted + ".new", planted)
     # A new call may take id 1 before the writer looks: either way, no loss.
     out, err = cluster.psql(call_sql(114, "invocation_id"))
     new_first = out.strip()
@@ -655,7 +922,8 @@ def scenario_one_statement(cluster, sim, calls):
 
 SCENARIOS = ["kill_waiting", "kill_many", "kill_open_xact", "kill_other", "immediate_stop", "postmaster_death",
              "async_commit",
-             "first_use", "burst", "locked_journal", "prepared", "recreated", "one_statement"]
+             "first_use", "burst", "locked_journal", "prepared", "prepared_slot",
+             "prepared_no_launcher", "recreated", "locked_slot", "one_statement", "base_backup"]
 
 
 def main():

@@ -152,6 +152,54 @@ ocpb_make_test_certificates() {
 	chmod 0644 "$dir"/*.pem
 }
 
+# On a hot standby the journal cannot be written, so a call must refuse with
+# 25006 before sending anything.  The standby streams from the cluster
+# ocpb_start_postgres started, with ocp_backup installed, and calls the
+# simulator at OCP_SIM_URL (Basic admin:admin).  Prints what it found, one
+# line; returns non-zero on a failure, the calls' output on stderr.
+ocpb_check_hot_standby_refuses() {
+	local standby="$OCPB_WORK/standby" output requests
+	mkdir -p "$standby"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$standby"
+	psql -X -q -d postgres -c "CREATE DATABASE standby_check"
+	psql -X -q -d standby_check -c "CREATE EXTENSION ocp_backup" \
+		-c "CREATE SERVER standby_check FOREIGN DATA WRAPPER ocp_backup OPTIONS (url '$OCP_SIM_URL')" \
+		-c "CREATE USER MAPPING FOR PUBLIC SERVER standby_check OPTIONS (username 'admin', password 'admin')"
+	# A fast checkpoint: a spread one has the backup wait some 100 s on it.
+	ocpb_as_postgres "$OCPB_PG_BIN/pg_basebackup" -h "$OCPB_PG_SOCKET" -p "$OCPB_PG_PORT" -U postgres -c fast \
+		-D "$standby/data" -R -X stream >"$OCPB_WORK/basebackup.log" 2>&1
+	{
+		echo "unix_socket_directories = '$standby'"
+		echo "shared_preload_libraries = ''"
+	} >>"$standby/data/postgresql.conf"
+	ocpb_as_postgres "$OCPB_PG_BIN/pg_ctl" -D "$standby/data" -l "$standby/server.log" -w start >/dev/null
+	curl -s -X POST -d '{}' "$OCP_SIM_URL/__sim/reset" >/dev/null
+	# Each in a statement of its own; ocp_backup_check records nothing and
+	# must work there.
+	output=$(psql -X -q -h "$standby" -d standby_check -v VERBOSITY=verbose \
+		-c "SELECT * FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{\"configName\": \"c\", \"obBackupStorageBaseInfo\": {\"backupStorageType\": \"BACKUP_STORAGE_FILE\", \"storageUrl\": \"/\"}}', 'standby_check')" \
+		-c "SELECT * FROM ocp_backup_task(3000001, 'standby_check')" \
+		-c "SELECT ocp_backup_wait(3000001, server => 'standby_check')" \
+		-c "SELECT ocp_backup_refresh()" \
+		-c "SELECT 'check ' || reachable || ' ' || authenticated FROM ocp_backup_check('standby_check')" 2>&1)
+	# Only the check's GETs may have reached OCP: no POST, no task read.
+	requests=$(curl -s "$OCP_SIM_URL/__sim/requests" | python3 -c '
+import json, re, sys
+print(sum(1 for line in sys.stdin if line.strip()
+          and (json.loads(line)["method"] == "POST"
+               or re.search(r"/instances/[0-9]", json.loads(line)["path"]))))')
+	ocpb_as_postgres "$OCPB_PG_BIN/pg_ctl" -D "$standby/data" -m fast -w stop >/dev/null
+	psql -X -q -d postgres -c "DROP DATABASE standby_check" >/dev/null 2>&1
+	if [ "$(grep -c "ERROR:  25006" <<<"$output")" -eq 4 ] && grep -q 'check true true' <<<"$output" &&
+		[ "$requests" -eq 0 ]; then
+		echo "now, task, wait and refresh refuse with 25006 and send nothing; check works"
+	else
+		printf '%s\n' "$output" >&2
+		echo "on a hot standby a call did not refuse before sending, or the check failed ($requests requests)"
+		return 1
+	fi
+}
+
 ocpb_cleanup() {
 	ocpb_stop_sims
 	ocpb_stop_postgres

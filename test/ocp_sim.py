@@ -419,7 +419,10 @@ class Task:
             states.append((name, sub_status, start, finish))
         return states
 
-    def to_json(self, now, ids_as_strings, with_subtasks=True):
+    def to_json(self, now, ids_as_strings):
+        """The task's detail, GET /api/v2/tasks/instances/{id}: OCP's
+        TaskInstance (OCP 4.2 and 4.3 API reference, "Query a task"; the
+        class of that name in OCP Express's source), ocp-api.md section 5."""
         as_id = str if ids_as_strings else int
         status = self.status(now)
         data = {
@@ -442,10 +445,26 @@ class Task:
         end = self.finish_time(now)
         if end is not None:
             data["finishTime"] = format_time_colon(end)
-        if with_subtasks:
-            data["subtasks"] = [self.subtask_json(i, state, now, as_id)
-                                for i, state in enumerate(self.subtask_states(now))]
+        data["subtasks"] = [self.subtask_json(i, state, now, as_id)
+                            for i, state in enumerate(self.subtask_states(now))]
         return data
+
+    # The fields of a row of the task list, exactly: BasicTaskInstance (OCP
+    # 4.2 and 4.3 API reference, "Query the list of tasks"; the class of that
+    # name in OCP Express's source, com.oceanbase.ocp.task.model).  No
+    # createTime, type or operation: only the detail carries them.
+    LIST_ROW_FIELDS = ("id", "name", "cluster", "tenant", "creator", "status",
+                       "startTime", "finishTime", "subtasks")
+    # A row's subtasks: BasicSubtaskInstance (same sources).
+    LIST_SUBTASK_FIELDS = ("id", "name", "description", "status", "operation")
+
+    def to_list_row(self, now, ids_as_strings):
+        """The task as a row of GET /api/v2/tasks/instances."""
+        detail = self.to_json(now, ids_as_strings)
+        row = {key: detail[key] for key in self.LIST_ROW_FIELDS if key in detail}
+        row["subtasks"] = [{key: sub[key] for key in self.LIST_SUBTASK_FIELDS if key in sub}
+                           for sub in detail["subtasks"]]
+        return row
 
     def subtask_json(self, index, state, now, as_id):
         name, status, start, finish = state
@@ -1645,11 +1664,13 @@ def list_tasks(state, request, user):
     with state.lock:
         now = state.now()
         as_strings = state.config["task_ids_as_strings"]
-        tasks = [t for t in sorted(state.tasks.values(), key=lambda t: t.id, reverse=True)
-                 if (cluster_id is None or t.cluster_id == cluster_id)
-                 and (not statuses or t.status(now) in statuses)]
-        return paged(state, tasks, page, size,
-                     lambda t: t.to_json(now, as_strings, with_subtasks=False))
+        # A cluster's tasks come from its index: a long run lists one
+        # cluster after another among tens of thousands of tasks.
+        source = (state.tasks.values() if cluster_id is None
+                  else state.cluster_tasks.get(cluster_id, []))
+        tasks = [t for t in sorted(source, key=lambda t: t.id, reverse=True)
+                 if not statuses or t.status(now) in statuses]
+        return paged(state, tasks, page, size, lambda t: t.to_list_row(now, as_strings))
 
 
 def cluster_row(cluster):

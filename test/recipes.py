@@ -136,17 +136,18 @@ def unqualified_calls(statement, names):
 
 def extension_functions():
     """(oid, name, argument names, argument types, number of defaults, result)
-    of each function the extension has in public."""
+    of each function and procedure the extension has in public (a
+    procedure's result is empty)."""
     rows = psql_ok("""
 SELECT p.oid, p.proname,
        coalesce(array_to_string(p.proargnames[1:p.pronargs], ','), ''),
        coalesce((SELECT string_agg(format_type(t, NULL), ',' ORDER BY n)
                    FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY a(t, n)), ''),
-       p.pronargs, p.pronargdefaults, pg_get_function_result(p.oid), p.proretset
+       p.pronargs, p.pronargdefaults, coalesce(pg_get_function_result(p.oid), ''), p.proretset
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ocp_backup')
-   AND p.pronamespace = 'public'::regnamespace AND p.prokind = 'f'
+   AND p.pronamespace = 'public'::regnamespace AND p.prokind IN ('f', 'p')
  ORDER BY p.proname, p.oid""")
     functions = []
     for row in rows.splitlines():
@@ -169,9 +170,12 @@ def plant(functions):
                     continue
                 params = ", ".join("%s %s" % (argnames[i] or "a%d" % i, types[i]) for i in range(count))
                 signature = "%s(%s)" % (name, ", ".join(types))
-                body = "RETURN;" if retset else "RETURN NULL;"
+                # A procedure has no result.
+                kind = "FUNCTION public.%s(%s) RETURNS %s" % (name, params, result) if result \
+                    else "PROCEDURE public.%s(%s)" % (name, params)
+                body = "RETURN;" if retset or not result else "RETURN NULL;"
                 status, _out, _err = psql("""
-CREATE FUNCTION public.%s(%s) RETURNS %s LANGUAGE plpgsql AS $planted$
+CREATE %s LANGUAGE plpgsql AS $planted$
 BEGIN
     IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
         INSERT INTO public.planted_trace (fn) VALUES (%s);
@@ -179,7 +183,7 @@ BEGIN
     END IF;
     %s
 END
-$planted$;""" % (name, params, result, "'" + signature + "'", OPERATOR, body), role=OPERATOR)
+$planted$;""" % (kind, "'" + signature + "'", OPERATOR, body), role=OPERATOR)
                 # A signature the extension has already cannot be planted.
                 if status == 0:
                     planted += 1

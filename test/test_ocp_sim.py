@@ -578,7 +578,22 @@ class Tasks(SimTestCase):
         self.assertEqual([t["id"] for t in data["contents"]], [third, second])
         self.assertEqual(data["page"], {"number": 1, "size": 10, "totalElements": 2,
                                         "totalPages": 1})
-        self.assertNotIn("subtasks", data["contents"][0])
+        # A row has exactly the fields OCP documents for the task list
+        # (BasicTaskInstance, OCP 4.2/4.3 API reference and OCP Express):
+        # no createTime, type or operation, which only the detail carries.
+        # The second task runs, so it has no finishTime, and no tenant.
+        self.assertEqual(set(data["contents"][1]),
+                         {"id", "name", "cluster", "creator", "status", "startTime", "subtasks"})
+        self.assertEqual(set(data["contents"][0]),
+                         {"id", "name", "cluster", "creator", "status", "startTime",
+                          "finishTime", "subtasks"})
+        for sub in data["contents"][0]["subtasks"]:
+            self.assertEqual(set(sub), {"id", "name", "description", "status", "operation"})
+        detail = self.assert_envelope(self.sim.task(third), 200)["data"]
+        self.assertTrue({"createTime", "type", "operation"} <= set(detail))
+        row = data["contents"][0]
+        self.assertEqual({k: detail[k] for k in row if k != "subtasks"},
+                         {k: v for k, v in row.items() if k != "subtasks"})
         self.assertEqual([t["id"] for t in listed("clusterId=2")["contents"]], [second])
         data = listed("page=2&size=2")
         self.assertEqual([t["id"] for t in data["contents"]], [first])

@@ -9,6 +9,8 @@
  */
 #include "postgres_fe.h"
 
+#include <cjson/cJSON.h>
+
 #include "json_plain.h"
 #include "response.h"
 #include "../unit/postgres_json.h"
@@ -192,6 +194,192 @@ check_ocp_time(const char *text)
 	REQUIRE(strlen(text) >= 20);
 }
 
+/* text parsed when it is one JSON value, with only white space after it. */
+static cJSON *
+parse_whole(const char *text, size_t len)
+{
+	const char *end = NULL;
+	cJSON	   *parsed;
+
+	/* cJSON ends a string at a NUL byte, unread: the scrubber reads on. */
+	if (memchr(text, '\0', len) != NULL)
+		return NULL;
+	parsed = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	while (parsed != NULL && end < text + len)
+		if (strchr(" \t\r\n", *end++) == NULL || end[-1] == '\0')
+		{
+			cJSON_Delete(parsed);
+			parsed = NULL;
+		}
+	return parsed;
+}
+
+/* Whether the len bytes at hay hold needle. */
+static bool
+holds(const char *hay, size_t len, const char *needle)
+{
+	size_t		n = strlen(needle);
+	size_t		i;
+
+	for (i = 0; n > 0 && i + n <= len; i++)
+		if (memcmp(hay + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* No string value (keys are OCP's, and kept), at any depth, holds secret. */
+static void
+check_values_masked(const cJSON *item, const char *secret)
+{
+	const cJSON *child;
+
+	if (cJSON_IsString(item))
+		REQUIRE(!holds(item->valuestring, strlen(item->valuestring), secret));
+	cJSON_ArrayForEach(child, item)
+		check_values_masked(child, secret);
+}
+
+/* Masked or not, the same answer read: only its strings may differ. */
+static void
+check_same_reading(const OcpbBackupNowResponse *plain, const OcpbBackupNowResponse *masked)
+{
+	size_t		i;
+
+	REQUIRE(plain->envelope.is_json == masked->envelope.is_json);
+	REQUIRE(plain->envelope.is_envelope == masked->envelope.is_envelope);
+	REQUIRE(plain->envelope.successful == masked->envelope.successful);
+	REQUIRE((plain->envelope.problem[0] == '\0') == (masked->envelope.problem[0] == '\0'));
+	REQUIRE(plain->n_results == masked->n_results);
+	for (i = 0; i < plain->n_results; i++)
+	{
+		const OcpbBackupResult *a = &plain->results[i];
+		const OcpbBackupResult *b = &masked->results[i];
+
+		REQUIRE(a->successful == b->successful);
+		REQUIRE(a->n_task_ids == b->n_task_ids && a->n_objects == b->n_objects);
+		REQUIRE(a->n_task_ids == 0 ||
+				memcmp(a->task_ids, b->task_ids, a->n_task_ids * sizeof(long long)) == 0);
+		REQUIRE((a->error_code == NULL) == (b->error_code == NULL));
+		REQUIRE((a->hint == NULL) == (b->hint == NULL));
+	}
+}
+
+/*
+ * The masker, with secrets taken from the body itself (so that they occur
+ * in it) and tokens an OCP answer is made of: the strings it leaves hold no
+ * secret, JSON stays JSON, and an answer parsed with the masker reads as it
+ * does without.
+ */
+static void
+check_masker(const uint8_t *data, size_t size)
+{
+	static const char *const tokens[] = {
+		"data", "taskId", "true", "1", "\"", "\\", "successful", "/", ":", "e"
+	};
+	OcpbSecretList secrets = {0};
+	OcpbMasker *masker;
+	OcpbBackupNowResponse plain;
+	OcpbBackupNowResponse masked;
+	char		slice[16];
+	size_t		slice_len = 0;
+	size_t		out_len;
+	char	   *out;
+	cJSON	   *before;
+	cJSON	   *after;
+	size_t		i;
+
+	if (size >= 3)
+	{
+		size_t		from = data[0] % size;
+
+		for (; slice_len < 1 + data[1] % 12 && from + slice_len < size; slice_len++)
+			slice[slice_len] = (char) data[from + slice_len];
+		slice[slice_len] = '\0';
+		/* A secret holding '*' could be rebuilt out of a mask and its neighbours. */
+		if (strchr(slice, '*') == NULL)
+			REQUIRE(ocpb_secret_list_add(&secrets, slice, strlen(slice)));
+		REQUIRE(ocpb_secret_list_add(&secrets, tokens[data[2] % (sizeof(tokens) / sizeof(tokens[0]))],
+									 SIZE_MAX));
+	}
+
+	out = ocpb_scrub_answer((const char *) data, size, &secrets, &out_len);
+	REQUIRE(out != NULL && out[out_len] == '\0');
+	before = parse_whole((const char *) data, size);
+	after = parse_whole(out, out_len);
+	if (before != NULL)
+	{
+		/* JSON stays JSON, and its values hold no secret. */
+		REQUIRE(after != NULL);
+		REQUIRE(cJSON_IsObject(before) == cJSON_IsObject(after) &&
+				cJSON_IsArray(before) == cJSON_IsArray(after));
+		for (i = 0; i < secrets.n; i++)
+			check_values_masked(after, secrets.values[i]);
+	}
+	else
+		/* Not JSON: no secret is left anywhere. */
+		for (i = 0; i < secrets.n; i++)
+			REQUIRE(!holds(out, out_len, secrets.values[i]));
+	cJSON_Delete(before);
+	cJSON_Delete(after);
+	free(out);
+
+	masker = ocpb_masker_new(&secrets);
+	REQUIRE(masker != NULL);
+	out = ocpb_mask_text(masker, (const char *) data, size, &out_len);
+	REQUIRE(out != NULL && out[out_len] == '\0');
+	for (i = 0; i < secrets.n; i++)
+		REQUIRE(!holds(out, out_len, secrets.values[i]));
+	free(out);
+
+	/* Parsed as OCP sent it, masked after: the same task ids, outcome and shape. */
+	REQUIRE(ocpb_parse_backup_now_response((const char *) data, size, &largest_ids, NULL, &plain));
+	REQUIRE(ocpb_parse_backup_now_response((const char *) data, size, &largest_ids, masker, &masked));
+	check_same_reading(&plain, &masked);
+	for (i = 0; i < secrets.n; i++)
+	{
+		const char *s = secrets.values[i];
+
+		REQUIRE(masked.envelope.error_message == NULL ||
+				!holds(masked.envelope.error_message, strlen(masked.envelope.error_message), s));
+		REQUIRE(masked.envelope.debug_message == NULL ||
+				!holds(masked.envelope.debug_message, strlen(masked.envelope.debug_message), s));
+		REQUIRE(masked.envelope.trace_id == NULL ||
+				!holds(masked.envelope.trace_id, strlen(masked.envelope.trace_id), s));
+	}
+	ocpb_backup_now_response_free(&plain);
+	ocpb_backup_now_response_free(&masked);
+	ocpb_masker_free(masker);
+	ocpb_secret_list_free(&secrets);
+}
+
+/*
+ * URL masking, of the body read as a URL: masking what it masked changes
+ * nothing more, and every value it found is gone from the copy's query.
+ */
+static void
+check_url_masking(const char *text)
+{
+	OcpbSecretList found = {0};
+	OcpbSecretList again = {0};
+	bool		masked;
+	bool		masked_again;
+	char	   *once = ocpb_mask_url_credentials(text, &found, &masked);
+	char	   *twice;
+	size_t		i;
+
+	REQUIRE(once != NULL);
+	/* A value already masked is masked again, into the same text. */
+	REQUIRE(masked || strcmp(once, text) == 0);
+	twice = ocpb_mask_url_credentials(once, &again, &masked_again);
+	REQUIRE(twice != NULL && strcmp(once, twice) == 0);
+	for (i = 0; i < again.n; i++)
+		REQUIRE(strcmp(again.values[i], "********") == 0);
+	free(once);
+	free(twice);
+	ocpb_secret_list_free(&found);
+	ocpb_secret_list_free(&again);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -211,12 +399,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(ocpb_parse_answer(body, size, &answer));
 	check_envelope(&answer.envelope);
 
-	REQUIRE(ocpb_parse_backup_now_response(body, size, NULL, &backup_now));
+	REQUIRE(ocpb_parse_backup_now_response(body, size, NULL, NULL, &backup_now));
 	check_backup_now(&backup_now);
 	check_same_envelope(&answer.envelope, &backup_now.envelope);
 	ocpb_backup_now_response_free(&backup_now);
 	/* As the shell parses it: with the largest ids asked for. */
-	REQUIRE(ocpb_parse_backup_now_response(body, size, &largest_ids, &backup_now));
+	REQUIRE(ocpb_parse_backup_now_response(body, size, &largest_ids, NULL, &backup_now));
 	check_backup_now(&backup_now);
 	check_same_envelope(&answer.envelope, &backup_now.envelope);
 	ocpb_backup_now_response_free(&backup_now);
@@ -251,6 +439,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	check_id_text(text);
 	check_ocp_time(text);
+	check_url_masking(text);
 	free(text);
+	check_masker(data, size);
 	return 0;
 }

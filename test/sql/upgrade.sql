@@ -31,6 +31,8 @@ SELECT ip.initprivs = ARRAY[makeaclitem(p.proowner, p.proowner, 'EXECUTE', false
    AND ip.classoid = 'pg_proc'::regclass;
 -- The grantee can be dropped once its grants are revoked.
 REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint) FROM upgrade_grantee;
+-- (1.2 granted it the form with on_failure too, as the DBA's grant.)
+REVOKE ALL ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, ocp_backup_on_failure, bigint, text) FROM upgrade_grantee;
 SELECT count(*) AS dependencies_left FROM pg_shdepend
  WHERE refobjid = 'upgrade_grantee'::regrole
    AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database());

@@ -9,7 +9,7 @@
 static bool
 parse(const char *body, OcpbBackupNowResponse *response)
 {
-	return ocpb_parse_backup_now_response(body, strlen(body), NULL, response);
+	return ocpb_parse_backup_now_response(body, strlen(body), NULL, NULL, response);
 }
 
 /* The sample answer of OCP's documentation. */
@@ -68,17 +68,17 @@ UNIT_TEST(echoed_ids_beyond_2_pow_53_as_numbers)
 	asked.cluster_id = 9223372036854775807LL;
 	asked.has_tenant_id = true;
 	asked.tenant_id = 9007199254740993LL;
-	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, &r));
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, NULL, &r));
 	CHECK_STR(r.envelope.problem, "");
 	CHECK_INT(r.results[0].objects[0].cluster_id, 9223372036854775807LL);
 	CHECK_INT(r.results[0].objects[0].tenant_id, 9007199254740993LL);
 	ocpb_backup_now_response_free(&r);
 	/* Another id, or none asked: a rounded number is no id. */
 	asked.cluster_id = 42;
-	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, &r));
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), &asked, NULL, &r));
 	CHECK_STR(r.envelope.problem, "an obBackupObjectList entry has an invalid clusterId");
 	ocpb_backup_now_response_free(&r);
-	CHECK(ocpb_parse_backup_now_response(body, strlen(body), NULL, &r));
+	CHECK(ocpb_parse_backup_now_response(body, strlen(body), NULL, NULL, &r));
 	CHECK_STR(r.envelope.problem, "an obBackupObjectList entry has an invalid clusterId");
 	ocpb_backup_now_response_free(&r);
 }
@@ -201,7 +201,7 @@ UNIT_TEST(body_with_embedded_nul_is_not_json)
 	OcpbBackupNowResponse r;
 	const char	body[] = "{\"successful\":true}\0garbage";
 
-	CHECK(ocpb_parse_backup_now_response(body, sizeof(body) - 1, NULL, &r));
+	CHECK(ocpb_parse_backup_now_response(body, sizeof(body) - 1, NULL, NULL, &r));
 	CHECK_STR(r.envelope.problem, "the body is not JSON");
 	ocpb_backup_now_response_free(&r);
 }
@@ -392,6 +392,41 @@ UNIT_TEST(list_pages)
 	ocpb_list_page_free(&page);
 }
 
+/* Parsed as OCP sent it, the strings read masked after (issue 23, item 5). */
+UNIT_TEST(masked_after_parsing)
+{
+	static const char *const secrets[] = {"data", "taskIdList", "1000005", "3000041", "true", "hint-secret"};
+	const char *body = "{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,"
+		"\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":1000005}],"
+		"\"taskIdList\":[\"3000041\"]},{\"beSuccessful\":false,\"errorCode\":\"BAK31001\","
+		"\"hint\":\"no data for hint-secret\",\"obBackupObjectList\":[]}],"
+		"\"obBackupTaskType\":\"DATA_BACKUP_NOW\"},\"successful\":true,\"traceId\":\"t-data-1\"}";
+	size_t		i;
+
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+	{
+		OcpbSecretList list = {0};
+		OcpbMasker *masker;
+		OcpbBackupNowResponse r;
+
+		CHECK(ocpb_secret_list_add(&list, secrets[i], strlen(secrets[i])));
+		masker = ocpb_masker_new(&list);
+		CHECK(ocpb_parse_backup_now_response(body, strlen(body), NULL, masker, &r));
+		CHECK_STR(r.envelope.problem, "");
+		CHECK(r.envelope.successful);
+		CHECK_INT(r.n_results, 2);
+		CHECK(r.results[0].successful && !r.results[1].successful);
+		CHECK_INT(r.results[0].n_task_ids, 1);
+		CHECK(r.results[0].task_ids[0] == 3000041);
+		CHECK(r.results[0].objects[0].cluster_id == 1000005);
+		CHECK(strstr(r.results[1].hint, secrets[i]) == NULL);
+		CHECK(strstr(r.envelope.trace_id, secrets[i]) == NULL);
+		ocpb_backup_now_response_free(&r);
+		ocpb_masker_free(masker);
+		ocpb_secret_list_free(&list);
+	}
+}
+
 int
 main(void)
 {
@@ -411,5 +446,6 @@ main(void)
 	UNIT_RUN(task_instance);
 	UNIT_RUN(task_instance_problems);
 	UNIT_RUN(list_pages);
+	UNIT_RUN(masked_after_parsing);
 	UNIT_EXIT();
 }

@@ -148,9 +148,13 @@ UNIT_TEST(url_credentials)
 	CHECK(masks_to("s3://b?host=h&access_key=SK&region=r",
 				   "s3://b?host=h&access_key=********&region=r",
 				   (const char *const[]) {"SK", NULL}));
+	/*
+	 * A secret's value runs to '&' or ';': a '#' in it is the secret's, and
+	 * the pieces it parts are found too, as a URL parser would read them.
+	 */
 	CHECK(masks_to("cos://b/p?accessKey=A1&secret_key=S1&token=T1#frag",
-				   "cos://b/p?accessKey=********&secret_key=********&token=********#frag",
-				   (const char *const[]) {"A1", "S1", "T1", NULL}));
+				   "cos://b/p?accessKey=********&secret_key=********&token=********",
+				   (const char *const[]) {"T1#frag", "frag", "A1", "S1", "T1", NULL}));
 	CHECK(masks_to("ftp://user:pass@host/x", "ftp://user:********@host/x",
 				   (const char *const[]) {"pass", NULL}));
 	CHECK(masks_to("user:pw@host/p", "user:********@host/p",
@@ -163,11 +167,11 @@ UNIT_TEST(url_credentials)
 	/* Nothing to mask. */
 	CHECK(masks_to("/obbackup/", "/obbackup/", none));
 	CHECK(masks_to("", "", none));
-	CHECK(masks_to("ftp://user@host/x", "ftp://user@host/x", none));
 	CHECK(masks_to("ftp://user:@host/x", "ftp://user:@host/x", none));
 	CHECK(masks_to("host:8080/a@b?region=r", "host:8080/a@b?region=r", none));
 	CHECK(masks_to("oss://b/d?host=h&access_key=&x", "oss://b/d?host=h&access_key=&x", none));
-	CHECK(masks_to("oss://b/d#access_key=SK", "oss://b/d#access_key=SK", none));
+	CHECK(masks_to("file:///ob@x/p", "file:///ob@x/p", none));
+	CHECK(masks_to("oss://b/d?region=r#frag", "oss://b/d?region=r#frag", none));
 	CHECK(masks_to("oss://b/d?host=a?access_key", "oss://b/d?host=a?access_key", none));
 }
 
@@ -206,8 +210,10 @@ UNIT_TEST(escaped_echoes)
 	/* The rest of a token that is re-encoded keeps only the escapes it needs. */
 	CHECK(scrubs_to("{\"v\":\"\\u00e9 p\\/w \\\"q\\\"\\n\\u0001\\ud83d\\ude00\"}", "p/w",
 					"{\"v\":\"\xC3\xA9 ******** \\\"q\\\"\\n\\u0001\xF0\x9F\x98\x80\"}"));
-	/* A secret inside a key is masked too. */
-	CHECK(scrubs_to("{\"SK-123\":1}", "SK-123", "{\"********\":1}"));
+	/* A key is OCP's: in JSON only values are masked. */
+	CHECK(scrubs_to("{\"SK-123\":1}", "SK-123", "{\"SK-123\":1}"));
+	/* Not JSON: keys are masked too. */
+	CHECK(scrubs_to("{\"SK-123\":1", "SK-123", "{\"********\":1"));
 }
 
 UNIT_TEST(number_echo)
@@ -218,6 +224,14 @@ UNIT_TEST(number_echo)
 	 */
 	CHECK(scrubs_to("{\"rejectedValue\":123456,\"n\":1234567,\"m\":-123456}", "123456",
 					"{\"rejectedValue\":\"********\",\"n\":1234567,\"m\":\"********\"}"));
+	/*
+	 * In an answer that says it succeeded a number is OCP's, like a key or a
+	 * literal: a secret equal to a task id or a cluster id changes nothing.
+	 */
+	CHECK(scrubs_to("{\"successful\":true,\"data\":{\"taskIdList\":[123456]}}", "123456",
+					"{\"successful\":true,\"data\":{\"taskIdList\":[123456]}}"));
+	CHECK(scrubs_to("{\"successful\":true,\"error\":{\"v\":123456}}", "123456",
+					"{\"successful\":true,\"error\":{\"v\":\"********\"}}"));
 	/* Literals and digits of a valid answer stay as they are. */
 	CHECK(scrubs_to("{\"successful\":true,\"data\":{\"taskIdList\":[13600]},\"hint\":\"ttl 3600\"}", "3600",
 					"{\"successful\":true,\"data\":{\"taskIdList\":[13600]},\"hint\":\"ttl ********\"}"));
@@ -225,6 +239,7 @@ UNIT_TEST(number_echo)
 					"{\"successful\":true,\"v\":\"********\"}"));
 	/* Not JSON: the raw pass masks what the token pass could not see. */
 	CHECK(scrubs_to("{\"n\":1234567,", "123456", "{\"n\":********7,"));
+	CHECK(scrubs_to("[-5, 5e3", "-5", "[\"********\", 5e3"));
 	CHECK(scrubs_to("[-5, 5e3]", "-5", "[\"********\", 5e3]"));
 }
 
@@ -349,6 +364,158 @@ UNIT_TEST(url_credentials_of_an_answer)
 	CHECK_INT(found.n, 0);
 }
 
+/* Every URL shape that leaked a storage secret in 1.1, with its masked form. */
+UNIT_TEST(url_shapes)
+{
+	static const struct
+	{
+		const char *url;
+		const char *masked;
+		const char *secret;		/* the first value found */
+	}			shapes[] = {
+		/* A password holding '/', as AWS secrets often do. */
+		{"s3://AKID:abc/defSECRET@bucket/p", "s3://AKID:********@bucket/p", "abc/defSECRET"},
+		{"s3://AKID:a/b/c@bucket/p?region=r", "s3://AKID:********@bucket/p?region=r", "a/b/c"},
+		/* A fragment: the value holds the '#', or the query follows it. */
+		{"s3://bucket/p?access_key=A#SECRET", "s3://bucket/p?access_key=********", "A#SECRET"},
+		{"s3://bucket/p?access_key=A%23B#C?D", "s3://bucket/p?access_key=********", "A%23B#C?D"},
+		{"s3://bucket/p#frag?access_key=SECRET", "s3://bucket/p#frag?access_key=********", "SECRET"},
+		{"s3://bucket/p#access_key=SECRET&x=1", "s3://bucket/p#access_key=********&x=1", "SECRET"},
+		/* ';' as a separator. */
+		{"s3://bucket/p?host=h;access_key=SECRET", "s3://bucket/p?host=h;access_key=********", "SECRET"},
+		{"s3://bucket/p?access_key=SECRET;host=h", "s3://bucket/p?access_key=********;host=h", "SECRET"},
+		/* A token as userinfo, without ':'. */
+		{"s3://TOKEN@bucket/p", "s3://********@bucket/p", "TOKEN"},
+		{"s3://TOKEN@bucket:9000/p", "s3://********@bucket:9000/p", "TOKEN"},
+		/* Query keys. */
+		{"s3://bucket/p?host=h&s3_sk=SECRET", "s3://bucket/p?host=h&s3_sk=********", "SECRET"},
+		{"s3://bucket/p?oss-sk=SECRET", "s3://bucket/p?oss-sk=********", "SECRET"},
+		{"s3://bucket/p?X-Amz-Signature=SECRET&x=1", "s3://bucket/p?X-Amz-Signature=********&x=1", "SECRET"},
+		{"s3://bucket/p?x-amz-signature=SECRET", "s3://bucket/p?x-amz-signature=********", "SECRET"},
+		{"https://h/p?se=2030&sig=SECRET", "https://h/p?se=2030&sig=********", "SECRET"},
+		{"https://h/p?SIG=SECRET", "https://h/p?SIG=********", "SECRET"},
+		/* Shapes that hold nothing to mask stay as they are. */
+		{"s3://bucket/p?host=h;region=r#top", "s3://bucket/p?host=h;region=r#top", NULL},
+		{"s3://bucket/p?disk=1&signal=x&ask=y", "s3://bucket/p?disk=1&signal=x&ask=y", NULL},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+	{
+		OcpbSecretList found = {0};
+		bool		masked = false;
+		char	   *got = ocpb_mask_url_credentials(shapes[i].url, &found, &masked);
+
+		CHECK_STR(got, shapes[i].masked);
+		CHECK(masked == (shapes[i].secret != NULL));
+		CHECK(shapes[i].secret == NULL ? found.n == 0 :
+			  found.n >= 1 && strcmp(found.values[0], shapes[i].secret) == 0);
+		free(got);
+		ocpb_secret_list_free(&found);
+	}
+}
+
+/* A secret equal to a token of a backupNow answer changes nothing in it. */
+UNIT_TEST(token_secrets_leave_the_answer_alone)
+{
+	static const char answer[] =
+		"{\"data\":{\"backupObjectOpsResultList\":[{\"beSuccessful\":true,"
+		"\"obBackupObjectList\":[{\"backupDimension\":\"CLUSTER\",\"clusterId\":622}],"
+		"\"taskIdList\":[3000041]}],\"obBackupTaskType\":\"DATA_BACKUP_NOW\"},"
+		"\"status\":200,\"successful\":true,\"traceId\":\"5962f33700000001\"}";
+	static const char *const tokens[] = {
+		"data", "taskId", "taskIdList", "622", "3000041", "true", "200", "successful",
+		"backupObjectOpsResultList", "status", ":", "{", "\"", "[", ",", "e"
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++)
+		CHECK(scrubs_to(answer, tokens[i], answer));
+	/* A value holding it is masked, and the answer stays JSON. */
+	CHECK(scrubs_to("{\"data\":{\"hint\":\"no data here\"},\"successful\":true}", "data",
+					"{\"data\":{\"hint\":\"no ******** here\"},\"successful\":true}"));
+}
+
+/* The pieces of a value a '#' parts are masked in an echo too. */
+UNIT_TEST(fragment_pieces_echoed)
+{
+	OcpbSecretList found = {0};
+	bool		masked = false;
+	char	   *url = ocpb_mask_url_credentials("s3://b/p?access_key=AK-1#FRAG-SECRET", &found, &masked);
+	const char *body = "{\"message\":\"key AK-1, fragment FRAG-SECRET\",\"successful\":false}";
+	char	   *scrubbed = ocpb_scrub_answer(body, strlen(body), &found, NULL);
+
+	CHECK_STR(url, "s3://b/p?access_key=********");
+	CHECK_STR(scrubbed, "{\"message\":\"key ********, fragment ********\",\"successful\":false}");
+	free(url);
+	free(scrubbed);
+	ocpb_secret_list_free(&found);
+}
+
+/* The forms an echo may give a secret: each is masked, in JSON and in text. */
+UNIT_TEST(encoded_forms)
+{
+	static const struct
+	{
+		const char *echo;
+		const char *why;
+	}			echoes[] = {
+		{"Enc/Sec+ret=9 Z", "as it is"},
+		{"enc/sec+ret=9 z", "lower-cased"},
+		{"Enc%2FSec%2Bret%3D9%20Z", "percent-encoded"},
+		{"Enc%2fSec%2bret%3d9%20Z", "percent-encoded, lower-case hex"},
+		{"Enc%2FSec%2Bret%3D9+Z", "form-encoded"},
+		{"RW5jL1NlYytyZXQ9OSBa", "base64"},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(echoes) / sizeof(echoes[0]); i++)
+	{
+		char	   *json = malloc(strlen(echoes[i].echo) + 64);
+		char	   *text = malloc(strlen(echoes[i].echo) + 64);
+
+		sprintf(json, "{\"message\":\"bad [%s]\",\"successful\":false}", echoes[i].echo);
+		sprintf(text, "<p>bad [%s]</p>", echoes[i].echo);
+		printf("# %s\n", echoes[i].why);
+		CHECK(scrubs_to(json, "Enc/Sec+ret=9 Z", "{\"message\":\"bad [********]\",\"successful\":false}"));
+		CHECK(scrubs_to(text, "Enc/Sec+ret=9 Z", "<p>bad [********]</p>"));
+		free(json);
+		free(text);
+	}
+	/* Padding stays, the digits that hold the secret do not. */
+	CHECK(scrubs_to("Basic b3BlcmF0b3I6b3Atc2VjcmV0 and b3A=", "operator:op-secret",
+					"Basic ******** and b3A="));
+	/* Standard and URL-safe, of "o??>>" (split: no trigraph). */
+	CHECK(scrubs_to("x bz8_Pj4 y", "o?" "?>>", "x ******** y"));
+	CHECK(scrubs_to("x bz8/Pj4= y", "o?" "?>>", "x ********= y"));
+}
+
+UNIT_TEST(mask_text)
+{
+	OcpbSecretList list = {0};
+	OcpbMasker *masker;
+	size_t		len = 0;
+	char	   *got;
+
+	CHECK(ocpb_secret_list_add(&list, "op-secret", 9));
+	masker = ocpb_masker_new(&list);
+	CHECK(masker != NULL && !ocpb_masker_is_empty(masker));
+	got = ocpb_mask_text(masker, "user op-secret, b3Atc2VjcmV0, op%2Dsecret", 41, &len);
+	/* '-' is unreserved: its percent-encoding is the secret itself. */
+	CHECK_STR(got, "user ********, ********, op%2Dsecret");
+	CHECK_INT(len, strlen(got));
+	free(got);
+	ocpb_masker_free(masker);
+	ocpb_secret_list_free(&list);
+	masker = ocpb_masker_new(&list);
+	CHECK(ocpb_masker_is_empty(masker));
+	got = ocpb_mask_text(masker, "a\0b", 3, &len);
+	CHECK(got != NULL && len == 3 && memcmp(got, "a\0b", 3) == 0);
+	free(got);
+	ocpb_masker_free(masker);
+	ocpb_masker_free(NULL);
+}
+
 int
 main(void)
 {
@@ -366,5 +533,10 @@ main(void)
 	UNIT_RUN(empty_list_and_nul_bytes);
 	UNIT_RUN(utf8_repair);
 	UNIT_RUN(url_credentials_of_an_answer);
+	UNIT_RUN(url_shapes);
+	UNIT_RUN(fragment_pieces_echoed);
+	UNIT_RUN(token_secrets_leave_the_answer_alone);
+	UNIT_RUN(encoded_forms);
+	UNIT_RUN(mask_text);
 	UNIT_EXIT();
 }

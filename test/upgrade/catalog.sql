@@ -1,7 +1,7 @@
 -- Describes every object of the extension, one line each, so that two
 -- databases can be compared with diff: an updated one and a fresh install.
 -- Grants (a NULL ACL read as its default) are included, but for those to
--- the test's own role, upgrade_operator, checked apart; so are the initial
+-- the test's own roles, upgrade_operator and upgrade_second, checked apart; so are the initial
 -- privileges pg_dump compares grants with (pg_init_privs).
 \pset tuples_only on
 \pset format unaligned
@@ -16,7 +16,7 @@ WITH members AS (
            WHEN 'pg_proc'::regclass THEN
              (SELECT pg_get_functiondef(p.oid) || ' acl=' ||
                      coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(coalesce(p.proacl, acldefault('f', p.proowner))) a
-                                                     WHERE a::text NOT LIKE 'upgrade_operator=%'
+                                                     WHERE a::text !~ '^upgrade_(operator|second)='
                                                      ORDER BY 1), ','), 'default')
                      || ' init=' || coalesce((SELECT ip.initprivs::text FROM pg_init_privs ip
                                                WHERE ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass), 'none')
@@ -41,7 +41,7 @@ WITH members AS (
                      || coalesce(' index ' || pg_get_indexdef(c.oid), '')
                      || coalesce(' view ' || pg_get_viewdef(c.oid), '')
                      || ' acl=' || coalesce(array_to_string(ARRAY(SELECT a::text FROM unnest(coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) a
-                                                                   WHERE a::text NOT LIKE 'upgrade_operator=%'
+                                                                   WHERE a::text !~ '^upgrade_(operator|second)='
                                                                    ORDER BY 1), ','), 'default')
                      || ' init=' || coalesce((SELECT ip.initprivs::text FROM pg_init_privs ip
                                                WHERE ip.objoid = c.oid AND ip.classoid = 'pg_class'::regclass

@@ -115,6 +115,23 @@ BEGIN
   RETURN false;
 END $$;
 
+-- Waits until the boolean SQL expression condition holds (read afresh, with
+-- new statistics, every 50 ms, for up to 30 s); returns whether it did.
+CREATE OR REPLACE FUNCTION wait_for(condition text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+  held boolean;
+BEGIN
+  FOR i IN 1..600 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    EXECUTE 'SELECT ' || condition INTO held;
+    IF held THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN false;
+END $$;
+
 -- Runs a statement and returns its error, with run-dependent numbers masked.
 CREATE OR REPLACE FUNCTION try(statement text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
