@@ -21,7 +21,7 @@ OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 # test/with_sims starts for each suite: run as a user initdb accepts (not
 # root), with pg_cron installed.
 REGRESS = install upgrade validation backup_now errors server_choice aksk_tls journal tasks grants \
-	security encoding proxy cron cron_recipes dump_restore server_log fleet reconcile rename many mask call_log_xact nightly fleet_status
+	security encoding proxy cron cron_recipes dump_restore server_log fleet reconcile rename many mask call_log_xact nightly fleet_status recover
 REGRESS_OPTS = --inputdir=test --outputdir=test/.work/regress --launcher=test/with_sims \
 	--temp-instance=test/.work/instance --temp-config=test/regress.conf
 REGRESS_PREP = test/.work/regress

@@ -1240,3 +1240,431 @@ CREATE TRIGGER backup_history_truncated AFTER TRUNCATE ON ocp_backup.backup_hist
     FOR EACH STATEMENT EXECUTE FUNCTION ocp_backup.settle_after_truncate();
 COMMENT ON TRIGGER backup_history_truncated ON ocp_backup.backup_history IS
   'settles ocp_backup.cluster_success when the history is truncated';
+
+-- ===========================================================================
+-- Recoverability (issue 28): what a DBA can restore today.  A point-in-time
+-- restore needs the log archive running and current, which a data backup
+-- says nothing about.  ocp_backup_sync reads each cluster's backup overview
+-- (GET /api/v2/ob/clusters/{id}/backup/overview, ClusterBackupInfoDetail)
+-- and its log backup tasks (GET .../backup/task/logBackupTasks,
+-- LogBackupWrapperTask rows per tenant) and keeps the overview per cluster
+-- and the latest log backup state per tenant; cluster_status gains five
+-- columns and tenant_status answers per tenant.  OCP's samples are not
+-- consistent with its reference (a status RUNNING, a fractional delay typed
+-- Long, both timestamp forms, an undocumented agentServerIp): the writers
+-- take all of them and ignore what they do not know.
+
+CREATE TABLE ocp_backup.cluster_backup (
+    server_name         text NOT NULL,
+    cluster_id          bigint NOT NULL,
+    last_data_backup_at timestamptz,
+    log_checkpoint_at   timestamptz,
+    log_delay           interval,
+    backup_schedule     text,
+    has_backup_strategy boolean,
+    backup_size_bytes   bigint,
+    backup_dimension    text,
+    read_at             timestamptz,
+    tenants_checkpoint_at timestamptz,
+    tenants_delay       interval,
+    read_error          text,
+    read_failed_at      timestamptz,
+    PRIMARY KEY (server_name, cluster_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('ocp_backup.cluster_backup', '');
+COMMENT ON TABLE ocp_backup.cluster_backup IS
+  'each cluster''s backup overview (OCP''s ClusterBackupInfoDetail) and a summary of its tenants'' log backup tasks, as ocp_backup_sync last read them, and why their last read failed';
+COMMENT ON COLUMN ocp_backup.cluster_backup.server_name IS 'the foreign server (OCP endpoint) the overview was read through';
+COMMENT ON COLUMN ocp_backup.cluster_backup.cluster_id IS 'OCP''s cluster id';
+COMMENT ON COLUMN ocp_backup.cluster_backup.last_data_backup_at IS 'OCP''s lastDataBackupTime: the end of the cluster''s latest data backup';
+COMMENT ON COLUMN ocp_backup.cluster_backup.log_checkpoint_at IS 'OCP''s latestLogBackupCheckpoint: the latest point the log archive reaches for every tenant; NULL when OCP gives none';
+COMMENT ON COLUMN ocp_backup.cluster_backup.log_delay IS 'OCP''s logBackupDelaySeconds as an interval, as of read_at';
+COMMENT ON COLUMN ocp_backup.cluster_backup.backup_schedule IS 'OCP''s backupScheduleStatus: NONE, NORMAL, PAUSED, WAITING or ABNORMAL';
+COMMENT ON COLUMN ocp_backup.cluster_backup.has_backup_strategy IS 'OCP''s obClusterBackupStatus: true for HAS_BACKUP_STRATEGY, false for NO_BACKUP_STRATEGY, NULL for anything else';
+COMMENT ON COLUMN ocp_backup.cluster_backup.backup_size_bytes IS 'OCP''s backupSize in bytes, read in its obStorageVolumeUnit (B, KB, MB, GB, TB, PB, powers of 1024); NULL when OCP gives no size or an unknown unit';
+COMMENT ON COLUMN ocp_backup.cluster_backup.backup_dimension IS 'OCP''s backupDimension: CLUSTER or TENANT';
+COMMENT ON COLUMN ocp_backup.cluster_backup.read_at IS 'when a sync last read the overview; the values are OCP''s as of then';
+COMMENT ON COLUMN ocp_backup.cluster_backup.tenants_checkpoint_at IS 'the earliest checkpoint of the latest log backup tasks of the cluster''s tenants (ocp_backup.tenant_log_backup), NULL when one has none or there are none; kept by the sync that reads them';
+COMMENT ON COLUMN ocp_backup.cluster_backup.tenants_delay IS 'the largest delay of those tasks; kept by the sync that reads them';
+COMMENT ON COLUMN ocp_backup.cluster_backup.read_error IS 'why the latest sync could not read the cluster''s overview or log backup tasks (the other values are then those of read_at); NULL when it could';
+COMMENT ON COLUMN ocp_backup.cluster_backup.read_failed_at IS 'when that read failed; NULL when the latest read succeeded';
+
+-- What cluster_status reads as log_checkpoint_at, for the planner: without
+-- it, "cannot be restored to within 15 minutes" over 10,000 clusters was
+-- estimated at a third of them, costed past jit_above_cost, and compiled.
+CREATE STATISTICS ocp_backup.cluster_backup_restorable
+    ON (coalesce(log_checkpoint_at, tenants_checkpoint_at)) FROM ocp_backup.cluster_backup;
+COMMENT ON STATISTICS ocp_backup.cluster_backup_restorable IS
+  'the distribution of cluster_status.log_checkpoint_at, so that the planner estimates the clusters an RPO alert returns';
+
+CREATE TABLE ocp_backup.tenant_log_backup (
+    server_name    text NOT NULL,
+    cluster_id     bigint NOT NULL,
+    tenant_id      bigint NOT NULL,
+    tenant_name    text,
+    ob_tenant_id   bigint,
+    status         text,
+    checkpoint_at  timestamptz,
+    delay          interval,
+    error          text,
+    backup_uri     text,
+    created_at     timestamptz,
+    modified_at    timestamptz,
+    read_at        timestamptz NOT NULL,
+    PRIMARY KEY (server_name, cluster_id, tenant_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('ocp_backup.tenant_log_backup', '');
+COMMENT ON TABLE ocp_backup.tenant_log_backup IS
+  'the latest log backup task (OCP''s LogBackupWrapperTask) of each tenant OCP lists one for, as ocp_backup_sync last read them; a tenant without a row has no log backup in OCP';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.server_name IS 'the foreign server (OCP endpoint) the task was read through';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.cluster_id IS 'OCP''s id of the tenant''s cluster';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.tenant_id IS 'OCP''s tenantId, as ocp_backup.tenant.tenant_id';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.tenant_name IS 'OCP''s tenantName';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.ob_tenant_id IS 'OCP''s obTenantId: OceanBase''s own tenant id';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.status IS 'OCP''s status of the log archive: STARTING, INPROGRESS, STOPPING, STOPPED, FAILED, INTERRUPTED, UNKNOWN (OCP 4.3''s list), or RUNNING as OCP''s samples show';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.checkpoint_at IS 'OCP''s checkpoint: the latest point the tenant can be restored to; NULL when OCP gives none';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.delay IS 'OCP''s delay (seconds, fractional ones taken) as an interval, as of read_at';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.error IS 'OCP''s errorMsg of the task';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.backup_uri IS 'OCP''s backupUri: where the log is archived, credentials masked';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.created_at IS 'OCP''s createTime of the task';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.modified_at IS 'OCP''s modifyTime of the task: of several tasks of a tenant, the latest modified is kept';
+COMMENT ON COLUMN ocp_backup.tenant_log_backup.read_at IS 'when a sync last read the task';
+
+-- Seconds as OCP sends them (typed Long, yet 77.6421 in its sample) as an
+-- interval; NULL for anything that is not a JSON number.  Every name in it
+-- is qualified and it has no SET clause, so that the writers' statements
+-- inline it instead of planning a SQL function per row.
+CREATE FUNCTION ocp_backup.ocp_seconds(value jsonb)
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof($1) OPERATOR(pg_catalog.=) 'number'
+                THEN pg_catalog.make_interval(secs => ($1 OPERATOR(pg_catalog.#>>) '{}')::double precision) END
+$$;
+COMMENT ON FUNCTION ocp_backup.ocp_seconds(jsonb) IS
+  'a number of seconds as OCP sends it, whole or fractional, as an interval; NULL when it is not a number (internal)';
+
+CREATE FUNCTION ocp_backup.record_backup_overview(server_name text, cluster_id bigint,
+                                                  read_at timestamptz, answer jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d constant jsonb := answer->'data';
+    units constant text[] := '{B,KB,MB,GB,TB,PB}';
+    size numeric;
+BEGIN
+    IF jsonb_typeof(d) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'OCP sent no backup overview for cluster %', $2
+            USING ERRCODE = 'invalid_text_representation',
+                  DETAIL = 'The answer''s data is not an object.';
+    END IF;
+    IF jsonb_typeof(d->'backupSize') = 'number'
+       AND array_position(units, d->>'obStorageVolumeUnit') IS NOT NULL THEN
+        size := round((d->>'backupSize')::numeric
+                      * 1024::numeric ^ (array_position(units, d->>'obStorageVolumeUnit') - 1));
+        IF size < 0 OR size > 9223372036854775807 THEN
+            size := NULL;
+        END IF;
+    END IF;
+    INSERT INTO ocp_backup.cluster_backup AS b
+           (server_name, cluster_id, last_data_backup_at, log_checkpoint_at, log_delay,
+            backup_schedule, has_backup_strategy, backup_size_bytes, backup_dimension, read_at)
+    VALUES ($1, $2, (d->>'lastDataBackupTime')::timestamptz,
+            (d->>'latestLogBackupCheckpoint')::timestamptz,
+            ocp_backup.ocp_seconds(d->'logBackupDelaySeconds'),
+            d->>'backupScheduleStatus',
+            CASE d->>'obClusterBackupStatus' WHEN 'HAS_BACKUP_STRATEGY' THEN true
+                                             WHEN 'NO_BACKUP_STRATEGY' THEN false END,
+            size, d->>'backupDimension', $3)
+        ON CONFLICT ON CONSTRAINT cluster_backup_pkey DO UPDATE
+       SET last_data_backup_at = excluded.last_data_backup_at,
+           log_checkpoint_at = excluded.log_checkpoint_at, log_delay = excluded.log_delay,
+           backup_schedule = excluded.backup_schedule,
+           has_backup_strategy = excluded.has_backup_strategy,
+           backup_size_bytes = excluded.backup_size_bytes,
+           backup_dimension = excluded.backup_dimension, read_at = excluded.read_at,
+           read_error = NULL, read_failed_at = NULL;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.record_backup_overview(text, bigint, timestamptz, jsonb) IS
+  'stores a cluster''s backup overview as OCP sent it (internal: callable by nobody)';
+
+CREATE FUNCTION ocp_backup.record_log_backup_page(server_name text, cluster_id bigint,
+                                                  run_started timestamptz, answer jsonb,
+                                                  last_page boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- A tenant's latest task: the latest modified (then created, then
+    -- listed last) of this page, replacing a row of an older sync or an
+    -- older task of an earlier page of this one.
+    INSERT INTO ocp_backup.tenant_log_backup AS l
+           (server_name, cluster_id, tenant_id, tenant_name, ob_tenant_id, status,
+            checkpoint_at, delay, error, backup_uri, created_at, modified_at, read_at)
+    SELECT DISTINCT ON ((e->>'tenantId')::bigint)
+           $1, $2, (e->>'tenantId')::bigint, e->>'tenantName', (e->>'obTenantId')::bigint,
+           e->>'status', (e->>'checkpoint')::timestamptz, ocp_backup.ocp_seconds(e->'delay'),
+           e->>'errorMsg', e->>'backupUri', (e->>'createTime')::timestamptz,
+           (e->>'modifyTime')::timestamptz, $3
+      FROM jsonb_array_elements(answer->'data'->'contents') WITH ORDINALITY AS r(e, n)
+     WHERE jsonb_typeof(e->'tenantId') IN ('number', 'string')
+     ORDER BY (e->>'tenantId')::bigint, (e->>'modifyTime')::timestamptz DESC NULLS LAST,
+              (e->>'createTime')::timestamptz DESC NULLS LAST, n DESC
+        ON CONFLICT ON CONSTRAINT tenant_log_backup_pkey DO UPDATE
+       SET tenant_name = excluded.tenant_name, ob_tenant_id = excluded.ob_tenant_id,
+           status = excluded.status, checkpoint_at = excluded.checkpoint_at,
+           delay = excluded.delay, error = excluded.error, backup_uri = excluded.backup_uri,
+           created_at = excluded.created_at, modified_at = excluded.modified_at,
+           read_at = excluded.read_at
+     WHERE l.read_at < excluded.read_at
+        OR (coalesce(excluded.modified_at, '-infinity'), coalesce(excluded.created_at, '-infinity'))
+           >= (coalesce(l.modified_at, '-infinity'), coalesce(l.created_at, '-infinity'));
+    -- A tenant OCP no longer lists a task for has no log backup.  Then the
+    -- cluster's summary of its tenants' tasks, which cluster_status reads
+    -- when the overview gives no checkpoint.
+    IF last_page THEN
+        DELETE FROM ocp_backup.tenant_log_backup l
+         WHERE l.server_name = $1 AND l.cluster_id = $2 AND l.read_at < $3;
+        INSERT INTO ocp_backup.cluster_backup AS b
+               (server_name, cluster_id, tenants_checkpoint_at, tenants_delay)
+        SELECT $1, $2,
+               CASE WHEN bool_and(l.checkpoint_at IS NOT NULL) THEN min(l.checkpoint_at) END,
+               max(l.delay)
+          FROM ocp_backup.tenant_log_backup l
+         WHERE l.server_name = $1 AND l.cluster_id = $2
+            ON CONFLICT ON CONSTRAINT cluster_backup_pkey DO UPDATE
+           SET tenants_checkpoint_at = excluded.tenants_checkpoint_at,
+               tenants_delay = excluded.tenants_delay
+         WHERE (b.tenants_checkpoint_at, b.tenants_delay)
+               IS DISTINCT FROM (excluded.tenants_checkpoint_at, excluded.tenants_delay);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ocp_backup.record_log_backup_page(text, bigint, timestamptz, jsonb, boolean) IS
+  'stores one page of a cluster''s log backup tasks, the latest per tenant; after the last, forgets the tenants OCP no longer lists one for and keeps the cluster''s summary of them in cluster_backup (internal: callable by nobody)';
+
+CREATE FUNCTION ocp_backup.record_backup_read_failure(server_name text, cluster_id bigint,
+                                                      error text)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO ocp_backup.cluster_backup AS b (server_name, cluster_id, read_error, read_failed_at)
+    VALUES ($1, $2, $3, now())
+        ON CONFLICT ON CONSTRAINT cluster_backup_pkey DO UPDATE
+       SET read_error = excluded.read_error, read_failed_at = excluded.read_failed_at
+$$;
+COMMENT ON FUNCTION ocp_backup.record_backup_read_failure(text, bigint, text) IS
+  'records why a sync could not read a cluster''s backup overview or log backup tasks, keeping what an earlier sync read (internal: callable by nobody)';
+
+REVOKE ALL ON FUNCTION ocp_backup.ocp_seconds(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_backup_overview(text, bigint, timestamptz, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_log_backup_page(text, bigint, timestamptz, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ocp_backup.record_backup_read_failure(text, bigint, text) FROM PUBLIC;
+
+-- cluster_status keeps its columns in their places and appends what a
+-- restore needs, from one row per cluster: the overview's values, or, when
+-- no sync could read the overview (or OCP gave no checkpoint), the summary
+-- of the tenants' tasks the sync keeps beside them (the earliest
+-- checkpoint, NULL when one tenant has none; the largest delay).  The
+-- 24-hour question reads none of them: the join is removed.
+CREATE OR REPLACE VIEW ocp_backup.cluster_status AS
+SELECT k.server_name,
+       k.cluster_id,
+       last_call.started_at AS last_invocation_at,
+       last_call.successful AS last_invocation_successful,
+       (SELECT t.status FROM ocp_backup.task t
+         WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+         ORDER BY t.invocation_id DESC, t.task_id DESC LIMIT 1) AS last_task_status,
+       success.last_success_at,
+       CASE WHEN synced.synced
+            THEN (SELECT count(*) FROM ocp_backup.backup_history h
+                   WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
+                     AND h.status = 'DONE'
+                     AND coalesce(h.finish_time, h.start_time) > now() - interval '7 days')
+            ELSE (SELECT count(*) FROM ocp_backup.task t
+                   WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+                     AND t.status = 'SUCCESSFUL'
+                     AND coalesce(t.finish_time, t.last_checked_at) > now() - interval '7 days')
+       END AS successes_7d,
+       CASE WHEN synced.synced
+            THEN (SELECT count(*) FROM ocp_backup.backup_history h
+                   WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
+                     AND h.status IN ('FAILED', 'CANCELED')
+                     AND coalesce(h.finish_time, h.start_time) > now() - interval '7 days')
+            ELSE (SELECT count(*) FROM ocp_backup.task t
+                   WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+                     AND t.status = 'FAILED'
+                     AND coalesce(t.finish_time, t.last_checked_at) > now() - interval '7 days')
+       END
+       + (SELECT count(*) FROM ocp_backup.invocation i
+           WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
+             AND NOT i.successful
+             AND (i.outcome_unknown OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504))
+             AND i.started_at > now() - interval '7 days'
+             AND NOT (COALESCE(array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(i.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((i.response -> 'error' ->> 'code') = 'BAK31005', false))
+             AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)) AS failures_7d,
+       c.cluster_name,
+       c.status AS ocp_status,
+       c.missing_since,
+       greatest((SELECT coalesce(h.finish_time, h.start_time) FROM ocp_backup.backup_history h
+                  WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
+                    AND h.status = 'DONE' AND h.backup_type = 'FULL'
+                    AND coalesce(h.finish_time, h.start_time) IS NOT NULL
+                  ORDER BY coalesce(h.finish_time, h.start_time) DESC LIMIT 1),
+                (SELECT coalesce(t.finish_time, t.last_checked_at)
+                   FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
+                  WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+                    AND t.status = 'SUCCESSFUL' AND i.data_mode = 'FULL_BACKUP'
+                    AND coalesce(t.finish_time, t.last_checked_at) IS NOT NULL
+                  ORDER BY coalesce(t.finish_time, t.last_checked_at) DESC LIMIT 1),
+                (SELECT max(i.finished_at)
+                   FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
+                  WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+                    AND t.status = 'SUCCESSFUL' AND i.data_mode = 'FULL_BACKUP'
+                    AND coalesce(t.finish_time, t.last_checked_at) IS NULL)) AS last_full_backup_at,
+       last_failure.at AS last_failure_at,
+       last_failure.error AS last_failure_error,
+       EXISTS (SELECT FROM ocp_backup.backup_history h
+                WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
+                  AND h.status IN ('BEGINNING', 'INITIALIZING', 'DOING', 'CANCELING'))
+       OR EXISTS (SELECT FROM ocp_backup.task t
+                   WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+                     AND (t.status IS NULL OR t.status = 'RUNNING'))
+       OR ((COALESCE(array_length(string_to_array(last_call.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(last_call.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(last_call.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((last_call.response -> 'error' ->> 'code') = 'BAK31005', false))
+           AND last_call.started_at > coalesce(greatest(success.last_success_at, last_failure.at), '-infinity'))
+       AS backup_running,
+       now() - success.last_success_at AS last_success_age,
+       coalesce(backup.log_checkpoint_at, backup.tenants_checkpoint_at) AS log_checkpoint_at,
+       coalesce(backup.log_delay, backup.tenants_delay) AS log_delay,
+       backup.backup_schedule,
+       backup.has_backup_strategy,
+       backup.backup_size_bytes
+  FROM (SELECT c.server_name, c.cluster_id FROM ocp_backup.cluster c
+        UNION ALL
+        SELECT j.server_name, j.cluster_id FROM ocp_backup.called_cluster j
+         WHERE NOT EXISTS (SELECT FROM ocp_backup.cluster c
+                            WHERE c.server_name = j.server_name AND c.cluster_id = j.cluster_id)) k
+  LEFT JOIN ocp_backup.cluster c ON c.server_name = k.server_name AND c.cluster_id = k.cluster_id
+  LEFT JOIN ocp_backup.cluster_success success
+         ON success.server_name = k.server_name AND success.cluster_id = k.cluster_id
+  LEFT JOIN ocp_backup.cluster_backup backup
+         ON backup.server_name = k.server_name AND backup.cluster_id = k.cluster_id
+  LEFT JOIN LATERAL (
+        SELECT i.started_at, i.successful, i.error, i.response FROM ocp_backup.invocation i
+         WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
+         ORDER BY i.started_at DESC, i.id DESC LIMIT 1) last_call ON true
+  -- OFFSET 0: looked up once per cluster, not once per reference.
+  LEFT JOIN LATERAL (
+        SELECT EXISTS (SELECT FROM ocp_backup.backup_history h
+                        WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id) AS synced
+        OFFSET 0) synced ON true
+  LEFT JOIN LATERAL (
+        SELECT f.at, f.error FROM (
+            (SELECT coalesce(h.finish_time, h.start_time) AS at, h.error FROM ocp_backup.backup_history h
+              WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
+                AND h.status IN ('FAILED', 'CANCELED')
+                AND coalesce(h.finish_time, h.start_time) IS NOT NULL
+              ORDER BY coalesce(h.finish_time, h.start_time) DESC LIMIT 1)
+            UNION ALL
+            (SELECT coalesce(t.finish_time, t.last_checked_at, i.finished_at),
+                    'OCP task ' || t.task_id || ' failed' || coalesce(' in subtask ' || t.failed_subtask, '')
+               FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
+              WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
+                AND t.status = 'FAILED'
+              ORDER BY coalesce(t.finish_time, t.last_checked_at) DESC NULLS FIRST LIMIT 1)
+            UNION ALL
+            (SELECT i.started_at, i.error FROM ocp_backup.invocation i
+              WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
+                AND NOT i.successful
+                AND (i.outcome_unknown OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504))
+                AND NOT (COALESCE(array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1) > 1
+                    AND array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1)
+                        = array_length(string_to_array(i.error, 'OCP did not start a backup: BAK31005: '), 1), false)
+                OR COALESCE((i.response -> 'error' ->> 'code') = 'BAK31005', false))
+                AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)
+              ORDER BY i.started_at DESC LIMIT 1)) f
+         ORDER BY f.at DESC NULLS LAST LIMIT 1) last_failure ON true;
+
+COMMENT ON COLUMN ocp_backup.cluster_status.log_checkpoint_at IS 'the latest point the cluster can be restored to: OCP''s latestLogBackupCheckpoint from the backup overview (ocp_backup.cluster_backup), or, without one, the earliest checkpoint of its tenants'' latest log backup tasks (ocp_backup.tenant_log_backup, summed up in cluster_backup.tenants_checkpoint_at; NULL when one of them has none); NULL: OCP shows no log backup';
+COMMENT ON COLUMN ocp_backup.cluster_status.log_delay IS 'how far the log archive lags, as OCP said at the last sync: the overview''s logBackupDelaySeconds, or, without it, the largest delay of its tenants'' latest log backup tasks; NULL: no log backup';
+COMMENT ON COLUMN ocp_backup.cluster_status.backup_schedule IS 'OCP''s backupScheduleStatus from the backup overview: NONE, NORMAL, PAUSED, WAITING or ABNORMAL; NULL until a sync reads the overview';
+COMMENT ON COLUMN ocp_backup.cluster_status.has_backup_strategy IS 'whether OCP has a backup strategy for the cluster: the overview''s obClusterBackupStatus (HAS_BACKUP_STRATEGY or NO_BACKUP_STRATEGY); NULL until a sync reads the overview';
+COMMENT ON COLUMN ocp_backup.cluster_status.backup_size_bytes IS 'the overview''s backupSize in bytes, read in its obStorageVolumeUnit (powers of 1024); NULL when OCP gives none';
+
+-- One row per tenant OCP lists: its last good data backup and its log
+-- archive, so that "cannot be restored to within 15 minutes of now" and
+-- "archive stopped, interrupted or failed" are each one WHERE.
+CREATE VIEW ocp_backup.tenant_status AS
+SELECT t.server_name,
+       t.cluster_id,
+       t.tenant_id,
+       t.tenant_name,
+       (SELECT coalesce(h.finish_time, h.start_time) FROM ocp_backup.backup_history h
+         WHERE h.server_name = t.server_name AND h.cluster_id = t.cluster_id
+           AND h.status = 'DONE' AND (h.tenant_id = t.tenant_id OR h.tenant_id IS NULL)
+           AND coalesce(h.finish_time, h.start_time) IS NOT NULL
+         ORDER BY coalesce(h.finish_time, h.start_time) DESC LIMIT 1) AS last_data_backup_at,
+       l.status AS log_backup_status,
+       l.checkpoint_at AS log_checkpoint_at,
+       l.delay AS log_delay,
+       l.error AS log_backup_error,
+       now() - l.checkpoint_at AS log_checkpoint_age,
+       l.backup_uri AS log_backup_uri,
+       l.read_at AS log_read_at
+  FROM ocp_backup.tenant t
+  LEFT JOIN ocp_backup.tenant_log_backup l
+         ON l.server_name = t.server_name AND l.cluster_id = t.cluster_id
+        AND l.tenant_id = t.tenant_id
+ WHERE t.missing_since IS NULL;
+COMMENT ON VIEW ocp_backup.tenant_status IS
+  'one row per tenant OCP lists (ocp_backup.tenant, as the last sync read it): its last good data backup and the state of its log archive, for point-in-time restores; see each column';
+COMMENT ON COLUMN ocp_backup.tenant_status.server_name IS 'the foreign server (OCP endpoint) that lists the tenant';
+COMMENT ON COLUMN ocp_backup.tenant_status.cluster_id IS 'OCP''s id of the tenant''s cluster';
+COMMENT ON COLUMN ocp_backup.tenant_status.tenant_id IS 'OCP''s tenant id';
+COMMENT ON COLUMN ocp_backup.tenant_status.tenant_name IS 'the tenant''s name in OCP; sys is the system tenant';
+COMMENT ON COLUMN ocp_backup.tenant_status.last_data_backup_at IS 'the end (its start without one) of the latest DONE job of OCP''s data backup history (ocp_backup.backup_history) for the tenant or for its whole cluster; NULL: none';
+COMMENT ON COLUMN ocp_backup.tenant_status.log_backup_status IS 'OCP''s status of the tenant''s latest log backup task (ocp_backup.tenant_log_backup): STARTING, INPROGRESS, STOPPING, STOPPED, FAILED, INTERRUPTED, UNKNOWN, or RUNNING as OCP''s samples show; NULL: OCP shows no log backup for the tenant';
+COMMENT ON COLUMN ocp_backup.tenant_status.log_checkpoint_at IS 'that task''s checkpoint: the latest point the tenant can be restored to; NULL: no log backup, or no checkpoint yet';
+COMMENT ON COLUMN ocp_backup.tenant_status.log_delay IS 'that task''s delay as an interval, as OCP said at the last sync; NULL: no log backup';
+COMMENT ON COLUMN ocp_backup.tenant_status.log_backup_error IS 'that task''s errorMsg; NULL when OCP gives none';
+COMMENT ON COLUMN ocp_backup.tenant_status.log_checkpoint_age IS 'now() - log_checkpoint_at: the data a restore now would lose (RPO), for alerts such as WHERE log_checkpoint_age > interval ''15 minutes'' OR log_checkpoint_age IS NULL';
+COMMENT ON COLUMN ocp_backup.tenant_status.log_backup_uri IS 'that task''s backupUri, credentials masked';
+COMMENT ON COLUMN ocp_backup.tenant_status.log_read_at IS 'when a sync last read that task';
+
+COMMENT ON TYPE ocp_backup.sync_result IS
+  'what ocp_backup_sync read from one server: counts (clusters_failed: clusters whose tenants, backups, backup overview or log backup tasks could not be read), and why the server, or its first failing cluster, failed';
+
+-- A renamed server's backup overviews and log backup tasks follow it.
+CREATE OR REPLACE FUNCTION ocp_backup.rename_server(old_name text, new_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE ocp_backup.invocation SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.task SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.cluster SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.tenant SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.backup_history SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.called_cluster SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.cluster_success SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.cluster_backup SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+    UPDATE ocp_backup.tenant_log_backup SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'cannot rename ocp_backup server "%" to "%"', $1, $2
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'ocp_backup keeps tasks or fleet rows of a former server named "' OPERATOR(pg_catalog.||) $2 OPERATOR(pg_catalog.||) '" for the same ids.',
+              HINT = 'Choose another name, or delete that server''s rows from ocp_backup.task, ocp_backup.cluster, ocp_backup.tenant, ocp_backup.backup_history, ocp_backup.called_cluster, ocp_backup.cluster_success, ocp_backup.cluster_backup and ocp_backup.tenant_log_backup first.';
+END
+$$;

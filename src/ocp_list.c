@@ -33,7 +33,7 @@ without_url_credentials(char *body, size_t len)
 	size_t		scrubbed_len;
 
 	memset(&found, 0, sizeof(found));
-	/* The page parsed as a list already: failing to read it is memory. */
+	/* The answer parsed as JSON already: failing to read it is memory. */
 	if (!ocpb_find_url_credentials(body, len, &found))
 	{
 		ocpb_secret_list_free(&found);
@@ -57,6 +57,10 @@ ocpb_page_path(const char *path, long page, int page_size)
 {
 	return psprintf("%s%cpage=%ld&size=%d", path, strchr(path, '?') ? '&' : '?', page, page_size);
 }
+
+static bool answer_as_jsonb(const OcpbEndpoint *endpoint, const char *page_path,
+							const OcpbHttpResult *http, OcpbPageRead *read,
+							OcpbFailure *failure);
 
 bool
 ocpb_page_answered(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
@@ -82,6 +86,17 @@ ocpb_page_answered(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
 	PG_END_TRY();
 	if (failed)
 		return false;
+	return answer_as_jsonb(endpoint, page_path, http, read, failure);
+}
+
+/*
+ * An answer that passed OCP's envelope, as jsonb without the credentials
+ * of its URLs; false with the failure when jsonb cannot hold it.
+ */
+static bool
+answer_as_jsonb(const OcpbEndpoint *endpoint, const char *page_path,
+				const OcpbHttpResult *http, OcpbPageRead *read, OcpbFailure *failure)
+{
 	if (!ocpb_jsonb_takes(http->body, http->body_len))
 	{
 		failure->sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
@@ -96,6 +111,37 @@ ocpb_page_answered(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
 									   CStringGetDatum(without_url_credentials(http->body,
 																			   http->body_len)));
 	return true;
+}
+
+/*
+ * The same for one object read with the lists (OcpbList.single): its
+ * envelope checked as every call's, its data stored as it came.
+ */
+static bool
+object_answered(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
+				const char *path, const OcpbHttpResult *http, OcpbPageRead *read,
+				OcpbFailure *failure)
+{
+	OcpbAnswer	answer;
+	volatile bool failed = false;
+
+	if (!ocpb_parse_answer(http->body, http->body_len, &answer))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	PG_TRY();
+	{
+		failed = ocpb_exchange_failed(endpoint, subject, http, &answer.envelope, failure);
+		read->n_rows = 1;
+		read->last = true;
+		read->total_pages = 1;
+	}
+	PG_FINALLY();
+	{
+		ocpb_answer_free(&answer);
+	}
+	PG_END_TRY();
+	if (failed)
+		return false;
+	return answer_as_jsonb(endpoint, path, http, read, failure);
 }
 
 /* GETs one page: its rows as jsonb, for the SQL that stores them. */
@@ -164,7 +210,9 @@ ocpb_list_page(const OcpbEndpoint *endpoint, OcpbList *list, OcpbPageRead *read)
 				 errdetail("The request to %s was not sent: the server answered 429 and its RateLimit-Reset has not passed.",
 						   list->subject.action)));
 	Assert(list->answered);
-	if (!ocpb_page_answered(endpoint, &list->subject, list->path, list->page, list->http, read,
+	if (list->single ?
+		!object_answered(endpoint, &list->subject, list->path, list->http, read, &failure) :
+		!ocpb_page_answered(endpoint, &list->subject, list->path, list->page, list->http, read,
 							&failure))
 		ocpb_raise_failure(&failure);
 	list->last = read->last;
@@ -280,7 +328,8 @@ ocpb_read_lists(const OcpbEndpoint *endpoint, OcpbList *lists, int n_lists,
 			memset(exchange, 0, sizeof(*exchange));
 			exchange->endpoint = endpoint;
 			exchange->request.method = "GET";
-			exchange->request.path = ocpb_page_path(list->path, list->page, list->page_size);
+			exchange->request.path = list->single ? pstrdup(list->path) :
+				ocpb_page_path(list->path, list->page, list->page_size);
 			exchange->arg = (void *) (intptr_t) i;
 			round.pending[group_bounds(&round, i, &n)]++;
 		}

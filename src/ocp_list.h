@@ -56,7 +56,9 @@ extern bool ocpb_page_answered(const OcpbEndpoint *endpoint, const OcpbCallSubje
 
 /*
  * One paged list of those ocpb_read_lists reads together.  The caller
- * fills path, subject, page_size and group; the runner the rest.
+ * fills path, subject, page_size and group (or single, for one object read
+ * with the lists: its path sent as it is, its one page the last); the
+ * runner the rest.
  */
 typedef struct OcpbList
 {
@@ -64,6 +66,7 @@ typedef struct OcpbList
 	OcpbCallSubject subject;	/* whose words a failure takes */
 	int			page_size;
 	int			group;			/* lists of a group are adjacent, handed over together */
+	bool		single;			/* no paged list: one GET of path, its data an object */
 	/* For the group hook, of this round: */
 	long		page;			/* the page requested (1-based) */
 	bool		answered;		/* its exchange has a result */

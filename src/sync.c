@@ -3,8 +3,11 @@
  *
  * For each server: every page of the cluster list, then for each cluster
  * OCP lists, every page of its tenants and the new pages of its data-backup
- * history, the clusters read concurrently (ocpb_read_lists: at most the
- * server's max_parallel requests in flight, a 429 pausing the server).  The GETs go out as the caller, with the caller's user mapping;
+ * history, and what a restore needs: its backup overview and every page of
+ * its log backup tasks (stored apart, so that an OCP without them leaves
+ * the inventory synced), the clusters read concurrently (ocpb_read_lists:
+ * at most the server's max_parallel requests in flight, a 429 pausing the
+ * server).  The GETs go out as the caller, with the caller's user mapping;
  * the rows are written by the SQL writers of the install script, as the
  * journal's owner, from what was read here.  Each server runs in a
  * subtransaction of its own, and within it each cluster's pages of a round
@@ -66,8 +69,8 @@ typedef struct ClusterPages
 	Datum		seen_by;		/* text: the OCP account of the mapping */
 	Datum		run_started;	/* timestamptz: this server's sync began */
 	int64		cluster_id;		/* the cluster whose pages are being stored */
-	int64	   *cluster_ids;	/* the clusters listed, by group */
-	bool	   *failed;			/* by group: the cluster failed already */
+	int64	   *cluster_ids;	/* the clusters listed, by group / 2 */
+	bool	   *failed;			/* by group / 2: the cluster failed already */
 	int			throttled;		/* clusters a 429 kept from being read */
 	SyncCounts *counts;
 	MemoryContext counts_context;	/* where the first failure is kept */
@@ -129,6 +132,57 @@ write_history_page(const OcpbPageRead *read, void *arg)
 	return DatumGetBool(ocpb_call_privileged("record_backup_page", 3, arg_types, args, nulls));
 }
 
+static void
+write_backup_overview(const OcpbPageRead *read, const ClusterPages *pages)
+{
+	static const Oid arg_types[] = {TEXTOID, INT8OID, TIMESTAMPTZOID, JSONBOID};
+	Datum		args[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
+	args[1] = Int64GetDatum(pages->cluster_id);
+	args[2] = pages->run_started;
+	args[3] = read->answer;
+	(void) ocpb_call_privileged("record_backup_overview", 4, arg_types, args, nulls);
+}
+
+static bool
+write_log_backup_page(const OcpbPageRead *read, const ClusterPages *pages)
+{
+	static const Oid arg_types[] = {TEXTOID, INT8OID, TIMESTAMPTZOID, JSONBOID, BOOLOID};
+	Datum		args[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	args[0] = CStringGetTextDatum(pages->endpoint->server_name);
+	args[1] = Int64GetDatum(pages->cluster_id);
+	args[2] = pages->run_started;
+	args[3] = read->answer;
+	args[4] = BoolGetDatum(read->last);
+	(void) ocpb_call_privileged("record_log_backup_page", 5, arg_types, args, nulls);
+	return true;
+}
+
+/* Why the cluster's overview or log backup tasks could not be read. */
+typedef struct ReadFailure
+{
+	const ClusterPages *pages;
+	const char *error;
+} ReadFailure;
+
+static void
+write_read_failure(void *arg)
+{
+	static const Oid arg_types[] = {TEXTOID, INT8OID, TEXTOID};
+	ReadFailure *failure = arg;
+	Datum		args[3];
+	bool		nulls[3] = {false, false, false};
+
+	args[0] = CStringGetTextDatum(failure->pages->endpoint->server_name);
+	args[1] = Int64GetDatum(failure->pages->cluster_id);
+	args[2] = CStringGetTextDatum(failure->error);
+	(void) ocpb_call_privileged("record_backup_read_failure", 3, arg_types, args, nulls);
+}
+
 /* The clusters the server lists to this account, as the sync just recorded them. */
 static ArrayType *
 listed_clusters(const ClusterPages *pages)
@@ -142,7 +196,11 @@ listed_clusters(const ClusterPages *pages)
 	return DatumGetArrayTypeP(ocpb_call_privileged("listed_clusters", 2, arg_types, args, nulls));
 }
 
-/* A round's pages of one cluster, stored as one. */
+/*
+ * A round's pages of one cluster: of its inventory group, [0] its tenants
+ * and [1] its backup jobs, stored as one; of its recoverability group, the
+ * one list being stored, its backup overview or its log backup tasks.
+ */
 typedef struct ClusterRound
 {
 	ClusterPages *pages;
@@ -171,9 +229,99 @@ write_cluster_round(void *arg)
 	MemoryContextSwitchTo(round->pages->counts_context);
 }
 
+/* The backup overview or a page of the log backup tasks of a cluster. */
+static void
+write_recoverability_list(void *arg)
+{
+	ClusterRound *round = arg;
+	OcpbList   *list = round->lists;
+	OcpbPageRead read;
+
+	MemoryContextSwitchTo(round->pages->page_context);
+	ocpb_list_page(round->pages->endpoint, list, &read);
+	if (list->single)
+		write_backup_overview(&read, round->pages);
+	else
+		list->go_on = write_log_backup_page(&read, round->pages);
+	MemoryContextSwitchTo(round->pages->counts_context);
+}
+
+/* A cluster fails once in its sync's counts, whatever failed and when. */
+static void
+count_failed_cluster(ClusterPages *pages, int cluster, ErrorData *failure)
+{
+	if (pages->failed[cluster])
+		return;
+	pages->failed[cluster] = true;
+	pages->counts->clusters_failed++;
+	if (pages->counts->first_failure == NULL)
+		pages->counts->first_failure = failure;
+}
+
+/* Keeps why a cluster's recoverability could not be read, in its row. */
+static void
+record_read_failure(ClusterPages *pages, ErrorData *failure)
+{
+	ReadFailure read_failure;
+	ErrorData  *not_recorded;
+
+	read_failure.pages = pages;
+	read_failure.error = ocpb_error_text(failure);
+	not_recorded = ocpb_try_in_subtransaction(write_read_failure, &read_failure);
+	if (not_recorded != NULL)
+		ereport(WARNING,
+				(errcode(not_recorded->sqlerrcode),
+				 errmsg("could not record why cluster " INT64_FORMAT " of OCP server \"%s\" was not read",
+						pages->cluster_id, pages->endpoint->server_name),
+				 errdetail("%s", ocpb_error_text(not_recorded))));
+}
+
+/*
+ * A cluster's backup overview and log backup tasks of one round, each in a
+ * subtransaction of its own: either can be kept without the other (an OCP
+ * without the overview still lists the tasks), and neither touches the
+ * cluster's inventory.
+ */
+static void
+recoverability_round_done(OcpbList *lists, ClusterPages *pages)
+{
+	ClusterRound round;
+	ErrorData  *failure;
+	ErrorData  *first_failure = NULL;
+	int			i;
+
+	round.pages = pages;
+	for (i = 0; i < 2; i++)
+	{
+		if (!lists[i].answered && !lists[i].throttled)
+			continue;
+		round.lists = &lists[i];
+		failure = ocpb_try_in_subtransaction(write_recoverability_list, &round);
+		MemoryContextReset(pages->page_context);
+		if (failure == NULL)
+			continue;
+		lists[i].go_on = false;
+		if (first_failure == NULL)
+			first_failure = failure;
+	}
+	if (first_failure == NULL)
+		return;
+	/* One warning for the cluster, whichever of its two reads failed. */
+	ereport(WARNING,
+			(errcode(first_failure->sqlerrcode),
+			 errmsg("could not read the log backups of cluster " INT64_FORMAT " of OCP server \"%s\"",
+					pages->cluster_id, pages->endpoint->server_name),
+			 errdetail("%s", ocpb_error_text(first_failure)),
+			 errhint("What an earlier sync read of them is kept; ocp_backup.cluster_backup.read_error says why.")));
+	record_read_failure(pages, first_failure);
+	count_failed_cluster(pages, lists[0].group / 2, first_failure);
+}
+
 /*
  * A cluster's tenants and new backup jobs of one round, in a
  * subtransaction: a cluster OCP fails to describe leaves the others' rows.
+ * Its recoverability group (2i + 1, beside its inventory's 2i) is stored
+ * apart.
  */
 static void
 cluster_round_done(OcpbList *lists, int n_lists, void *arg)
@@ -182,22 +330,29 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 	ClusterRound round;
 	ErrorData  *failure;
 	MemoryContext caller_context;
+	int			cluster = lists[0].group / 2;
 
 	Assert(n_lists == 2);
 	if (lists[0].throttled || lists[1].throttled)
 	{
 		/* Not read at all: one WARNING for all of them, after the rounds. */
 		lists[0].go_on = lists[1].go_on = false;
-		if (!pages->failed[lists[0].group])
+		if (!pages->failed[cluster])
 		{
-			pages->failed[lists[0].group] = true;
+			pages->failed[cluster] = true;
 			pages->counts->clusters_failed++;
 			pages->throttled++;
 		}
 		return;
 	}
 	caller_context = MemoryContextSwitchTo(pages->counts_context);
-	pages->cluster_id = pages->cluster_ids[lists[0].group];
+	pages->cluster_id = pages->cluster_ids[cluster];
+	if (lists[0].group % 2 == 1)
+	{
+		recoverability_round_done(lists, pages);
+		MemoryContextSwitchTo(caller_context);
+		return;
+	}
 	round.pages = pages;
 	round.lists = lists;
 	failure = ocpb_try_in_subtransaction(write_cluster_round, &round);
@@ -212,13 +367,8 @@ cluster_round_done(OcpbList *lists, int n_lists, void *arg)
 					pages->cluster_id, pages->endpoint->server_name),
 			 errdetail("%s", ocpb_error_text(failure)),
 			 errhint("Its tenants and backups keep the rows of its last sync.")));
-	/* A cluster failing in a later round has been counted once. */
-	if (pages->failed[lists[0].group])
-		return;
-	pages->failed[lists[0].group] = true;
-	pages->counts->clusters_failed++;
-	if (pages->counts->first_failure == NULL)
-		pages->counts->first_failure = failure;
+	/* A cluster failing in a later round, or in both groups, is counted once. */
+	count_failed_cluster(pages, cluster, failure);
 }
 
 static void
@@ -252,34 +402,49 @@ warn_throttled(ClusterPages *pages)
 }
 
 /*
- * Every listed cluster's tenants and new backup jobs, read concurrently:
- * each cluster's two lists go out together, and are stored as soon as both
- * are in, while the other clusters' requests are in flight.
+ * Every listed cluster's tenants and new backup jobs, and its backup
+ * overview and log backup tasks, read concurrently: each cluster's two
+ * groups of two go out together, and each group is stored as soon as it is
+ * in, while the other clusters' requests are in flight.
  */
 static void
 sync_clusters(ClusterPages *pages, int n_clusters)
 {
-	OcpbList   *lists = palloc0(sizeof(OcpbList) * Max(2 * n_clusters, 1));
+	OcpbList   *lists = palloc0(sizeof(OcpbList) * Max(4 * n_clusters, 1));
 	int			i;
 
 	for (i = 0; i < n_clusters; i++)
 	{
 		int64		id = pages->cluster_ids[i];
 		char	   *object = psprintf("cluster " INT64_FORMAT, id);
+		OcpbList   *cluster = &lists[4 * i];
 
-		lists[2 * i].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", id);
-		lists[2 * i].subject.object = object;
-		lists[2 * i].subject.action = psprintf("list the tenants of %s", object);
-		lists[2 * i].page_size = OCPB_LIST_PAGE_SIZE;
-		lists[2 * i].group = i;
-		lists[2 * i + 1].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT
-										 "/backup/task/dataBackupTasks", id);
-		lists[2 * i + 1].subject.object = object;
-		lists[2 * i + 1].subject.action = psprintf("list the data backups of %s", object);
-		lists[2 * i + 1].page_size = HISTORY_PAGE_SIZE;
-		lists[2 * i + 1].group = i;
+		/* Its inventory: group 2i. */
+		cluster[0].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/tenants", id);
+		cluster[0].subject.object = object;
+		cluster[0].subject.action = psprintf("list the tenants of %s", object);
+		cluster[0].page_size = OCPB_LIST_PAGE_SIZE;
+		cluster[0].group = 2 * i;
+		cluster[1].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT
+								   "/backup/task/dataBackupTasks", id);
+		cluster[1].subject.object = object;
+		cluster[1].subject.action = psprintf("list the data backups of %s", object);
+		cluster[1].page_size = HISTORY_PAGE_SIZE;
+		cluster[1].group = 2 * i;
+		/* What a restore needs: group 2i + 1. */
+		cluster[2].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT "/backup/overview", id);
+		cluster[2].subject.object = object;
+		cluster[2].subject.action = psprintf("read the backup overview of %s", object);
+		cluster[2].single = true;
+		cluster[2].group = 2 * i + 1;
+		cluster[3].path = psprintf("/api/v2/ob/clusters/" INT64_FORMAT
+								   "/backup/task/logBackupTasks", id);
+		cluster[3].subject.object = object;
+		cluster[3].subject.action = psprintf("list the log backups of %s", object);
+		cluster[3].page_size = OCPB_LIST_PAGE_SIZE;
+		cluster[3].group = 2 * i + 1;
 	}
-	ocpb_read_lists(pages->endpoint, lists, 2 * n_clusters, cluster_round_done, pages);
+	ocpb_read_lists(pages->endpoint, lists, 4 * n_clusters, cluster_round_done, pages);
 	if (pages->throttled > 0)
 		warn_throttled(pages);
 }

@@ -84,6 +84,29 @@ classifying each cluster, at upload, by its newest job (latest startTime,
 then highest taskId): none is never_backed_up; BEGINNING, INITIALIZING or
 DOING is running; FAILED is failing; otherwise the newest DONE job decides:
 fresh if it finished less than 24 h ago, else stale (stale too without any).
+A cluster may also give its backup overview: "backupStrategy" (true;
+obClusterBackupStatus HAS_BACKUP_STRATEGY or NO_BACKUP_STRATEGY),
+"backupScheduleStatus" (NONE, NORMAL, PAUSED, WAITING or ABNORMAL; NORMAL
+with a strategy, NONE without), "backupSize" (a number, absent by default)
+and "obStorageVolumeUnit" (B, KB, MB, GB, TB, PB; GB); a tenant its log
+archive, "logBackup": null (none, the default), a round or a list of rounds
+oldest first, each
+    {"status": "INPROGRESS", "checkpoint_ago": 30, "delay": checkpoint_ago,
+     "errorMsg": null, "backupUri": "file:///obbackup/<cluster>/<tenant>/archive",
+     "created_ago": 2592000, "modified_ago": checkpoint_ago}
+with status one of STARTING INPROGRESS STOPPING STOPPED FAILED INTERRUPTED
+UNKNOWN, or RUNNING as OCP's samples show, a null checkpoint_ago for no
+checkpoint yet, and delay a whole or fractional number (77.6421 in OCP's
+sample, though typed Long).  GET .../clusters/ID/backup/overview answers the
+ClusterBackupInfoDetail they make (lastDataBackupTime: the newest DONE job's
+end; latestLogBackupCheckpoint: the earliest checkpoint of the tenants'
+latest rounds; logBackupDelaySeconds: their largest delay), and
+.../clusters/ID/backup/task/logBackupTasks (paged; per tenant on OCP 4.3 at
+.../clusters/ID/tenants/TID/backup/task/logBackupTasks) every round by tenant
+id, with OCP's sample's undocumented agentServerIp; checkpoints come in the
++08:00 form with microseconds, other times in the +0800 form.  A generated
+fleet has log archives running, lagging, interrupted, stopped or absent, a
+few clusters without a strategy and a few with the schedule PAUSED.
 backupNow on a fleet cluster adds a job (taskId: the cluster's highest + 1)
 to its history that follows the task: RUNNING is DOING, SUCCESSFUL is DONE,
 FAILED is FAILED with errorMsg "backup failed"; GET /__sim/fleet shows its
@@ -261,6 +284,13 @@ def format_time_no_colon(ts):
     """2021-09-16T17:25:02.993+0800: subtasks, so clients must read both forms."""
     moment = datetime.fromtimestamp(ts, OCP_TZ)
     return "%s.%03d+0800" % (moment.strftime("%Y-%m-%dT%H:%M:%S"), moment.microsecond // 1000)
+
+
+def format_time_colon_micro(ts):
+    """2024-03-06T10:21:07.123456+08:00: the log backup samples' checkpoints,
+    microseconds and a colon in the offset."""
+    moment = datetime.fromtimestamp(ts, OCP_TZ)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+08:00"
 
 
 def parse_http_date(value):
@@ -654,6 +684,16 @@ JOB_RUNNING = ("BEGINNING", "INITIALIZING", "DOING")
 JOB_STATUS_OF_TASK = {"RUNNING": "DOING", "SUCCESSFUL": "DONE", "FAILED": "FAILED"}
 TASK_JOB_ERROR = "backup failed"
 DEFAULT_OB_VERSION = "4.2.1.0"
+# Recoverability (the OCP API reference, "Backup and restoration": the
+# cluster's backup overview, ClusterBackupInfoDetail, and its log backup
+# tasks, LogBackupWrapperTask; the OCP 4.3 per-tenant list documents the
+# status values).  The samples answer "RUNNING" too, which the status list
+# does not name: the simulator serves both.
+LOG_BACKUP_STATUSES = ("STARTING", "INPROGRESS", "STOPPING", "STOPPED", "FAILED",
+                       "INTERRUPTED", "UNKNOWN", "RUNNING")
+SCHEDULE_STATUSES = ("NONE", "NORMAL", "PAUSED", "WAITING", "ABNORMAL")
+STORAGE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+DEFAULT_AGENT_SERVER_IP = "127.0.0.7"
 DEFAULT_TENANT_AGE_SECONDS = 30 * 86400
 # A cluster whose newest DONE job finished this recently is "fresh".
 FRESH_SECONDS = 24 * 3600
@@ -784,6 +824,12 @@ CLUSTER_FIELDS = {
     "status": (_fleet_enum(*CLUSTER_STATUSES), "RUNNING"),
     "tenants": (_fleet_list, None),
     "history": (_fleet_list, None),
+    # The backup overview: a strategy (obClusterBackupStatus), its schedule
+    # (NORMAL with a strategy, NONE without, unless given) and the size.
+    "backupStrategy": (_fleet_bool, True),
+    "backupScheduleStatus": (_fleet_optional(_fleet_enum(*SCHEDULE_STATUSES)), None),
+    "backupSize": (_fleet_optional(lambda v, w: _fleet_size(v, w)), None),
+    "obStorageVolumeUnit": (_fleet_enum(*STORAGE_UNITS), "GB"),
 }
 TENANT_FIELDS = {
     "id": (_fleet_id, REQUIRED),
@@ -794,6 +840,18 @@ TENANT_FIELDS = {
     "locked": (_fleet_bool, False),
     "readonly": (_fleet_bool, False),
     "created_ago": (_fleet_ago, DEFAULT_TENANT_AGE_SECONDS),
+    # Its log archive: one round ({...}) or its rounds, oldest first ([...]);
+    # null: no log backup.
+    "logBackup": (_fleet_optional(lambda v, w: v), None),
+}
+LOG_BACKUP_FIELDS = {
+    "status": (_fleet_enum(*LOG_BACKUP_STATUSES), REQUIRED),
+    "checkpoint_ago": (_fleet_optional(_fleet_ago), None),  # None: no checkpoint yet
+    "delay": (_fleet_optional(lambda v, w: _fleet_delay(v, w)), None),  # None: checkpoint_ago
+    "errorMsg": (_fleet_optional(_fleet_text), None),
+    "backupUri": (_fleet_name, None),
+    "created_ago": (_fleet_ago, DEFAULT_TENANT_AGE_SECONDS),
+    "modified_ago": (_fleet_optional(_fleet_ago), None),  # None: checkpoint_ago, else 0
 }
 JOB_FIELDS = {
     "taskId": (_fleet_id, REQUIRED),
@@ -813,6 +871,21 @@ JOB_UPDATE_FIELDS = {
     "finished_ago": JOB_FIELDS["finished_ago"],
     "errorMsg": JOB_FIELDS["errorMsg"],
 }
+
+
+def _fleet_size(value, where):
+    size = _number(value, where)
+    if not math.isfinite(size) or size < 0:
+        raise ControlError(400, "%s must be a size, not negative" % where)
+    return value
+
+
+def _fleet_delay(value, where):
+    """Seconds as OCP sends them: typed Long, yet 77.6421 in the sample."""
+    delay = _number(value, where)
+    if not math.isfinite(delay) or delay < 0:
+        raise ControlError(400, "%s must be a number of seconds, not negative" % where)
+    return value
 
 
 def fleet_fields(value, where, fields):
@@ -838,8 +911,34 @@ def default_backup_uri(cluster):
     return "file:///obbackup/" + cluster["name"]
 
 
+def stored_tenant(tenant):
+    """For GET /__sim/fleet: the tenant's fields, its log archive's rounds
+    (times in epoch seconds) when it has one."""
+    stored = {key: value for key, value in tenant.items() if key != "logBackup"}
+    if tenant["logBackup"] is not None:
+        stored["logBackup"] = [dict(log) for log in tenant["logBackup"]]
+    return stored
+
+
 def find_tenant(cluster, tenant_id):
     return next((t for t in cluster["tenants"] if t["id"] == tenant_id), None)
+
+
+def normalize_log_round(raw, where, cluster, tenant, now):
+    """One round of a tenant's log archive, times absolute."""
+    fields = fleet_fields(raw, where, LOG_BACKUP_FIELDS)
+    checkpoint = fields.pop("checkpoint_ago")
+    modified = fields.pop("modified_ago")
+    if modified is None:
+        modified = checkpoint if checkpoint is not None else 0
+    if fields["delay"] is None:
+        fields["delay"] = 0 if checkpoint is None else int(checkpoint)
+    if fields["backupUri"] is None:
+        fields["backupUri"] = "file:///obbackup/%s/%s/archive" % (cluster["name"], tenant["name"])
+    fields["checkpoint_at"] = None if checkpoint is None else now - checkpoint
+    fields["created_at"] = now - fields.pop("created_ago")
+    fields["modified_at"] = now - modified
+    return fields
 
 
 def normalize_tenant(raw, where, cluster, now):
@@ -847,6 +946,12 @@ def normalize_tenant(raw, where, cluster, now):
     if tenant["obVersion"] is None:
         tenant["obVersion"] = cluster["obVersion"]
     tenant["created_at"] = now - tenant.pop("created_ago")
+    rounds = tenant["logBackup"]
+    if rounds is not None:
+        rounds = rounds if isinstance(rounds, list) else [rounds]
+        tenant["logBackup"] = [normalize_log_round(item, "%s.logBackup[%d]" % (where, index),
+                                                   cluster, tenant, now)
+                               for index, item in enumerate(rounds)]
     return tenant
 
 
@@ -873,6 +978,8 @@ def normalize_cluster(raw, where, now):
     cluster = fleet_fields(raw, where, CLUSTER_FIELDS)
     if cluster["obClusterId"] is None:
         cluster["obClusterId"] = cluster["id"]
+    if cluster["backupScheduleStatus"] is None:
+        cluster["backupScheduleStatus"] = "NORMAL" if cluster["backupStrategy"] else "NONE"
     tenants, cluster["tenants"] = cluster["tenants"] or [], []
     for index, item in enumerate(tenants):
         tenant = normalize_tenant(item, "%s.tenants[%d]" % (where, index), cluster, now)
@@ -982,8 +1089,11 @@ def generate_fleet(spec):
     rng = random.Random(params["seed"])
     kinds = generated_kinds(rng, params["clusters"])
     tenant_ids = iter(range(GENERATED_TENANT_ID_BASE + 1, MAX_ID))
-    return [generated_cluster(rng, number, kind, tenant_ids)
-            for number, kind in enumerate(kinds, start=1)]
+    clusters = [generated_cluster(rng, number, kind, tenant_ids)
+                for number, kind in enumerate(kinds, start=1)]
+    for number, cluster in enumerate(clusters, start=1):
+        generated_log_backup(params["seed"], number, cluster)
+    return clusters
 
 
 def generated_kinds(rng, count):
@@ -1006,6 +1116,44 @@ def generated_cluster(rng, number, kind, tenant_ids):
     return {"id": GENERATED_ID_BASE + number, "name": "fleet-%04d" % number,
             "obClusterId": number, "obVersion": rng.choice(GENERATED_OB_VERSIONS),
             "tenants": tenants, "history": generated_history(rng, kind)}
+
+
+# How a generated cluster's log archive stands; weights as the kinds above.
+GENERATED_LOG_KIND_WEIGHTS = {"running": 12, "lagging": 2, "interrupted": 1, "stopped": 1,
+                              "absent": 2}
+GENERATED_LOG_ERRORS = (
+    "archive destination is not accessible (ret=-9081)",
+    "log archive piece switch failed (ret=-4012)",
+)
+
+
+def generated_log_backup(seed, number, cluster):
+    """The cluster's backup strategy and its tenants' log archives, from a
+    random source of its own: the fleet the seed gave before is unchanged."""
+    rng = random.Random("log-backup-%d-%d" % (seed, number))
+    kind = rng.choices(list(GENERATED_LOG_KIND_WEIGHTS),
+                       list(GENERATED_LOG_KIND_WEIGHTS.values()))[0]
+    cluster["backupSize"] = round(rng.uniform(1, 900), 2)
+    cluster["obStorageVolumeUnit"] = "GB"
+    if kind == "absent":
+        cluster["backupStrategy"] = rng.random() < 0.5
+        return
+    if rng.random() < 0.05:
+        cluster["backupScheduleStatus"] = "PAUSED"
+    odd = rng.randrange(len(cluster["tenants"]))
+    for index, tenant in enumerate(cluster["tenants"]):
+        checkpoint = round(rng.uniform(5, 120), 3)
+        log = {"status": rng.choice(("INPROGRESS", "RUNNING")), "checkpoint_ago": checkpoint,
+               "delay": round(checkpoint, 4)}
+        if index == odd and kind == "lagging":
+            log["checkpoint_ago"] = log["delay"] = round(rng.uniform(20, 90) * 60, 3)
+        elif index == odd and kind in ("interrupted", "stopped"):
+            log["checkpoint_ago"] = round(rng.uniform(2, 30) * HOUR, 3)
+            log["delay"] = int(log["checkpoint_ago"])
+            log["status"] = kind.upper()
+            if kind == "interrupted":
+                log["errorMsg"] = rng.choice(GENERATED_LOG_ERRORS)
+        tenant["logBackup"] = log
 
 
 def generated_history(rng, kind):
@@ -1241,7 +1389,7 @@ class SimState:
     def fleet_json(self):
         with self.lock:
             now = self.now()
-            clusters = [{**cluster, "tenants": [dict(t) for t in cluster["tenants"]],
+            clusters = [{**cluster, "tenants": [stored_tenant(t) for t in cluster["tenants"]],
                          "history": [job.stored(now) for job in cluster["history"]]}
                         for _, cluster in sorted(self.fleet.items())]
             return {"uploaded_at": self.fleet_at, "clusters": clusters}
@@ -1539,6 +1687,69 @@ def tenant_row(cluster, tenant):
             "createTime": format_time_colon(tenant["created_at"])}
 
 
+def delay_json(delay):
+    """A delay as the samples send it: a whole number, or 77.6421."""
+    return int(delay) if float(delay).is_integer() else delay
+
+
+def log_backup_rows(cluster, tenant):
+    """LogBackupWrapperTask rows of a tenant (OCP API reference, "Backup and
+    restoration", query log backup tasks; the fields the reference gives,
+    and agentServerIp, which only its sample shows).  The checkpoint in the
+    samples' +08:00 form with microseconds, createTime and modifyTime in the
+    +0800 form: a client must read both.  Null fields are left out."""
+    rows = []
+    for log in tenant["logBackup"] or []:
+        row = {"tenantId": tenant["id"], "tenantName": tenant["name"],
+               "obTenantId": ob_tenant_id(cluster, tenant), "status": log["status"],
+               "delay": delay_json(log["delay"]), "backupUri": log["backupUri"],
+               "createTime": format_time_no_colon(log["created_at"]),
+               "modifyTime": format_time_no_colon(log["modified_at"]),
+               "agentServerIp": DEFAULT_AGENT_SERVER_IP}
+        if log["checkpoint_at"] is not None:
+            row["checkpoint"] = format_time_colon_micro(log["checkpoint_at"])
+        if log["errorMsg"] is not None:
+            row["errorMsg"] = log["errorMsg"]
+        rows.append(row)
+    return rows
+
+
+def ob_tenant_id(cluster, tenant):
+    """OceanBase's own tenant id: 1 for sys, 1002, 1004, ... for the others
+    in the order of OCP's ids (the odd ones are their meta tenants)."""
+    if tenant["name"] == "sys":
+        return 1
+    others = sorted(t["id"] for t in cluster["tenants"] if t["name"] != "sys")
+    return 1002 + 2 * others.index(tenant["id"])
+
+
+def backup_overview(cluster, now):
+    """ClusterBackupInfoDetail (OCP API reference, "Backup and restoration",
+    the cluster's backup overview): the last DONE data backup's end, the
+    earliest checkpoint of the tenants' latest log archive rounds and the
+    largest delay among them, the strategy, its schedule and the size.
+    lastDataBackupTime in the +0800 form, the checkpoint in the +08:00 form
+    with microseconds.  Null fields are left out."""
+    data = {"backupDimension": "CLUSTER",
+            "obClusterBackupStatus": ("HAS_BACKUP_STRATEGY" if cluster["backupStrategy"]
+                                      else "NO_BACKUP_STRATEGY"),
+            "backupScheduleStatus": cluster["backupScheduleStatus"]}
+    done = [finished if finished is not None else job.started_at
+            for job in cluster["history"]
+            for status, finished, _ in [job.resolved(now)] if status == "DONE"]
+    if done:
+        data["lastDataBackupTime"] = format_time_no_colon(max(done))
+    latest = [t["logBackup"][-1] for t in cluster["tenants"] if t["logBackup"]]
+    checkpoints = [log["checkpoint_at"] for log in latest if log["checkpoint_at"] is not None]
+    if checkpoints:
+        data["latestLogBackupCheckpoint"] = format_time_colon_micro(min(checkpoints))
+        data["logBackupDelaySeconds"] = int(max(float(log["delay"]) for log in latest))
+    if cluster["backupSize"] is not None:
+        data["backupSize"] = cluster["backupSize"]
+        data["obStorageVolumeUnit"] = cluster["obStorageVolumeUnit"]
+    return data
+
+
 def fleet_cluster_or_404(state, cluster_id):
     """The caller holds state.lock."""
     cluster = state.fleet.get(cluster_id)
@@ -1587,6 +1798,29 @@ def list_backup_jobs(state, request, user, cluster_id):
                      lambda job: job.row(cluster_id, now))
 
 
+def get_backup_overview(state, request, user, cluster_id):
+    with state.lock:
+        return backup_overview(fleet_cluster_or_404(state, cluster_id), state.now())
+
+
+def list_log_backup_tasks(state, request, user, cluster_id, tenant_id=None):
+    """The log backup rounds of a cluster's tenants (of one tenant: the OCP
+    4.3 path), by tenant id, oldest round first; startTime and endTime are
+    taken and filter nothing."""
+    params = urllib.parse.parse_qs(request.query, keep_blank_values=True)
+    page, size = page_request(params)
+    with state.lock:
+        cluster = fleet_cluster_or_404(state, cluster_id)
+        tenants = sorted(cluster["tenants"], key=lambda t: t["id"])
+        if tenant_id is not None:
+            tenants = [t for t in tenants if t["id"] == tenant_id]
+            if not tenants:
+                raise ApiError(404, "OBE11002", "The specified tenant with the ID of %d does "
+                               "not exist." % tenant_id)
+        rows = [row for t in tenants for row in log_backup_rows(cluster, t)]
+        return paged(state, rows, page, size, lambda row: row)
+
+
 ROUTES = (
     (re.compile(r"/api/v2/ob/clusters/(\d+)/backup/backupNow"), {"POST": backup_now}),
     (re.compile(r"/api/v2/ob/clusters/(\d+)/tenants/(\d+)/backup/backupNow"),
@@ -1597,6 +1831,11 @@ ROUTES = (
     (re.compile(r"/api/v2/ob/clusters/(\d+)/tenants"), {"GET": list_tenants}),
     (re.compile(r"/api/v2/ob/clusters/(\d+)/backup/task/dataBackupTasks"),
      {"GET": list_backup_jobs}),
+    (re.compile(r"/api/v2/ob/clusters/(\d+)/backup/overview"), {"GET": get_backup_overview}),
+    (re.compile(r"/api/v2/ob/clusters/(\d+)/backup/task/logBackupTasks"),
+     {"GET": list_log_backup_tasks}),
+    (re.compile(r"/api/v2/ob/clusters/(\d+)/tenants/(\d+)/backup/task/logBackupTasks"),
+     {"GET": list_log_backup_tasks}),
 )
 
 

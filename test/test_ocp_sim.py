@@ -1314,9 +1314,11 @@ class FleetGenerate(FleetTestCase):
         """The fleet with its times made relative to the upload."""
         at = stored["uploaded_at"]
         for cluster in stored["clusters"]:
-            for item in cluster["tenants"] + cluster["history"]:
-                for key in ("created_at", "started_at", "finished_at"):
-                    if key in item:
+            logs = [log for t in cluster["tenants"] for log in t.get("logBackup", [])]
+            for item in cluster["tenants"] + cluster["history"] + logs:
+                for key in ("created_at", "started_at", "finished_at", "checkpoint_at",
+                            "modified_at"):
+                    if item.get(key) is not None:
                         item[key] = round(at - item[key], 3)
         return stored["clusters"]
 
@@ -1374,6 +1376,131 @@ class FleetGenerate(FleetTestCase):
         self.assertEqual({j["dataBackupTaskType"] for j in history[-1:]}, {"FULL_BACKUP"})
         age = now - ocp_time(newest["finishTime"])
         return "fresh" if age < 24 * 3600 else "stale"
+
+
+MICRO_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+08:00$")
+# The fleet model of recoverability: an archive running, lagging (with the
+# sample's fractional delay), interrupted, stopped, absent; every status
+# value; a cluster without a strategy; a paused schedule.
+RECOVER_FLEET = {"clusters": [
+    {"id": 501, "name": "pitr", "backupSize": 1.5, "obStorageVolumeUnit": "TB",
+     "history": [{"taskId": 1, "status": "DONE", "started_ago": 7200, "finished_ago": 3600}],
+     "tenants": [
+         {"id": 11, "name": "sys", "logBackup": {"status": "INPROGRESS", "checkpoint_ago": 30}},
+         {"id": 12, "name": "orders", "logBackup": {"status": "RUNNING", "checkpoint_ago": 2400,
+                                                    "delay": 77.6421}},
+         {"id": 13, "name": "audit", "logBackup": [
+             {"status": "STOPPED", "checkpoint_ago": 90000, "modified_ago": 86400},
+             {"status": "INTERRUPTED", "checkpoint_ago": 7200, "delay": 7200,
+              "errorMsg": "archive destination is not accessible (ret=-9081)"}]},
+         {"id": 14, "name": "users"}]},
+    {"id": 502, "name": "bare", "backupStrategy": False,
+     "tenants": [{"id": 21, "name": "sys"}]},
+    {"id": 503, "name": "paused", "backupScheduleStatus": "PAUSED",
+     "tenants": [{"id": 31, "name": "sys", "logBackup": {"status": status}}
+                 for status in ["STARTING"]] +
+                [{"id": 32 + n, "name": "t%d" % n, "logBackup": {"status": status,
+                                                                 "checkpoint_ago": 60}}
+                 for n, status in enumerate(("STOPPING", "FAILED", "UNKNOWN", "STOPPED"))]},
+]}
+
+
+class FleetRecoverability(FleetTestCase):
+    def overview(self, cluster_id):
+        return self.listed("/api/v2/ob/clusters/%d/backup/overview" % cluster_id)
+
+    def log_tasks(self, path):
+        return self.all_rows(path, 2000)[0]
+
+    def test_overview(self):
+        self.upload(RECOVER_FLEET)
+        data = self.overview(501)
+        self.assertEqual(set(data), {"backupDimension", "obClusterBackupStatus",
+                                     "backupScheduleStatus", "lastDataBackupTime",
+                                     "latestLogBackupCheckpoint", "logBackupDelaySeconds",
+                                     "backupSize", "obStorageVolumeUnit"})
+        self.assertRegex(data["lastDataBackupTime"], SUBTASK_DATE)
+        self.assertRegex(data["latestLogBackupCheckpoint"], MICRO_DATE)
+        self.assertEqual((data["backupDimension"], data["obClusterBackupStatus"],
+                          data["backupScheduleStatus"], data["backupSize"],
+                          data["obStorageVolumeUnit"], data["logBackupDelaySeconds"]),
+                         ("CLUSTER", "HAS_BACKUP_STRATEGY", "NORMAL", 1.5, "TB", 7200))
+        # The earliest checkpoint of the tenants' latest rounds: audit's, 2 h ago.
+        checkpoint = datetime.strptime(data["latestLogBackupCheckpoint"],
+                                       "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        self.assertAlmostEqual(time.time() - checkpoint, 7200, delta=30)
+        self.assertEqual(self.overview(502), {
+            "backupDimension": "CLUSTER", "obClusterBackupStatus": "NO_BACKUP_STRATEGY",
+            "backupScheduleStatus": "NONE"})
+        self.assertEqual(self.overview(503)["backupScheduleStatus"], "PAUSED")
+        reply = self.sim.call("GET", "/api/v2/ob/clusters/9/backup/overview", headers=ADMIN)
+        self.assert_error(reply, 404, "OBE11001",
+                          "The specified cluster with the ID of 9 does not exist.")
+
+    def test_log_backup_tasks(self):
+        self.upload(RECOVER_FLEET)
+        rows = self.log_tasks("/api/v2/ob/clusters/501/backup/task/logBackupTasks")
+        self.assertEqual([(r["tenantId"], r["tenantName"], r["obTenantId"], r["status"])
+                          for r in rows],
+                         [(11, "sys", 1, "INPROGRESS"), (12, "orders", 1002, "RUNNING"),
+                          (13, "audit", 1004, "STOPPED"), (13, "audit", 1004, "INTERRUPTED")])
+        documented = {"tenantId", "tenantName", "obTenantId", "status", "checkpoint", "delay",
+                      "errorMsg", "backupUri", "createTime", "modifyTime", "agentServerIp"}
+        for row in rows:
+            self.assertLessEqual(set(row), documented)
+            self.assertRegex(row["checkpoint"], MICRO_DATE)
+            self.assertRegex(row["createTime"], SUBTASK_DATE)
+            self.assertRegex(row["modifyTime"], SUBTASK_DATE)
+            self.assertEqual(row["agentServerIp"], "127.0.0.7")
+        self.assertEqual([r["delay"] for r in rows], [30, 77.6421, 90000, 7200])
+        self.assertIsInstance(rows[0]["delay"], int)
+        self.assertEqual(rows[3]["errorMsg"], "archive destination is not accessible (ret=-9081)")
+        self.assertNotIn("errorMsg", rows[0])
+        self.assertEqual(rows[1]["backupUri"], "file:///obbackup/pitr/orders/archive")
+        # Paged, and per tenant (OCP 4.3); startTime and endTime are taken.
+        self.sim.control("POST", "config", {"list_page_limit": 3})
+        data = self.listed("/api/v2/ob/clusters/501/backup/task/logBackupTasks?page=2&size=10"
+                           "&startTime=2024-01-01T00:00:00%2B08:00&endTime=")
+        self.assertEqual((len(data["contents"]), data["page"]["totalPages"]), (1, 2))
+        self.sim.control("POST", "config", {"list_page_limit": None})
+        rows = self.log_tasks("/api/v2/ob/clusters/501/tenants/12/backup/task/logBackupTasks")
+        self.assertEqual([r["tenantId"] for r in rows], [12])
+        self.assertEqual(self.log_tasks("/api/v2/ob/clusters/502/backup/task/logBackupTasks"), [])
+        reply = self.sim.call("GET", "/api/v2/ob/clusters/501/tenants/99/backup/task/"
+                              "logBackupTasks", headers=ADMIN)
+        self.assert_error(reply, 404, "OBE11002",
+                          "The specified tenant with the ID of 99 does not exist.")
+        # Every status value; one without a checkpoint yet.
+        rows = self.log_tasks("/api/v2/ob/clusters/503/backup/task/logBackupTasks")
+        self.assertEqual([r["status"] for r in rows],
+                         ["STARTING", "STOPPING", "FAILED", "UNKNOWN", "STOPPED"])
+        self.assertNotIn("checkpoint", rows[0])
+
+    def test_bad_log_backup_refused(self):
+        for tenant in ({"id": 1, "name": "sys", "logBackup": {"status": "GOOD"}},
+                       {"id": 1, "name": "sys", "logBackup": {"checkpoint_ago": 1}},
+                       {"id": 1, "name": "sys", "logBackup": {"status": "STOPPED", "delay": -1}},
+                       {"id": 1, "name": "sys", "logBackup": {"status": "STOPPED", "x": 1}}):
+            self.upload({"clusters": [{"id": 1, "name": "c", "tenants": [tenant]}]}, expect=400)
+        for cluster in ({"backupScheduleStatus": "RUNNING"}, {"backupStrategy": "yes"},
+                        {"backupSize": -1}, {"obStorageVolumeUnit": "GiB"}):
+            self.upload({"clusters": [{"id": 1, "name": "c", **cluster}]}, expect=400)
+
+    def test_generated_archives(self):
+        self.upload({"generate": {"clusters": 200, "seed": 3}})
+        clusters = self.sim.control("GET", "fleet")["clusters"]
+        statuses = {log["status"] for c in clusters for t in c["tenants"]
+                    for log in t.get("logBackup", [])}
+        self.assertEqual(statuses, {"INPROGRESS", "RUNNING", "INTERRUPTED", "STOPPED"})
+        self.assertTrue(any(not c["backupStrategy"] for c in clusters))
+        self.assertTrue(any(c["backupScheduleStatus"] == "PAUSED" for c in clusters))
+        self.assertTrue(any(all("logBackup" not in t for t in c["tenants"]) for c in clusters))
+        lagging = [c for c in clusters if any(
+            log["status"] in ("INPROGRESS", "RUNNING") and log["checkpoint_at"] < time.time() - 900
+            for t in c["tenants"] for log in t.get("logBackup", []))]
+        self.assertTrue(lagging)
+        self.assertEqual(self.overview(clusters[0]["id"])["backupDimension"], "CLUSTER")
+
 
 
 class FleetBackupNow(FleetTestCase):

@@ -5,11 +5,15 @@
 -- 52 weekly calls from
 -- SQL in the journal, each with its task (about 3 % refused by OCP, no
 -- task).  About 1 % of the clusters were never backed up, 1 % have had no
--- good backup for 3 days, 1 % have a job running now.
+-- good backup for 3 days, 1 % have a job running now.  Recoverability:
+-- each cluster's backup overview and each tenant's log backup task, the
+-- archives current (30 s) but for c % 100 = 3 (a tenant lagging 40 min),
+-- 4 (a tenant INTERRUPTED 5 h ago), 5 (no log backup, no strategy).
 \set ON_ERROR_STOP on
 SET synchronous_commit = off;
 TRUNCATE ocp_backup.invocation, ocp_backup.task, ocp_backup.cluster, ocp_backup.tenant,
-         ocp_backup.backup_history, ocp_backup.called_cluster, ocp_backup.cluster_success;
+         ocp_backup.backup_history, ocp_backup.called_cluster, ocp_backup.cluster_success,
+         ocp_backup.cluster_backup, ocp_backup.tenant_log_backup;
 INSERT INTO ocp_backup.cluster
 SELECT 'ocp', c, 'fleet-' || c, c, '4.2.1.0', 'PRIMARY', 'RUNNING',
        now() - interval '400 days', now(), 'admin', NULL
@@ -60,6 +64,28 @@ INSERT INTO ocp_backup.called_cluster
 SELECT DISTINCT server_name, cluster_id FROM ocp_backup.invocation;
 SELECT ocp_backup.settle_last_success(array_agg(c.server_name), array_agg(c.cluster_id))
   FROM ocp_backup.cluster c;
+INSERT INTO ocp_backup.tenant_log_backup
+SELECT 'ocp', c, c * 10 + t, CASE WHEN t = 1 THEN 'sys' ELSE 't' || t END,
+       CASE WHEN t = 1 THEN 1 ELSE 1000 + 2 * t END,
+       CASE WHEN c % 100 = 4 AND t = 2 THEN 'INTERRUPTED' ELSE 'INPROGRESS' END,
+       now() - lag, lag, CASE WHEN c % 100 = 4 AND t = 2 THEN 'archive destination is not accessible' END,
+       'file:///obbackup/fleet-' || c || '/archive', now() - interval '400 days', now() - lag, now()
+  FROM generate_series(1, :n) c, generate_series(1, 4) t,
+       LATERAL (SELECT CASE WHEN c % 100 = 3 AND t = 3 THEN interval '40 minutes'
+                            WHEN c % 100 = 4 AND t = 2 THEN interval '5 hours'
+                            ELSE interval '30 seconds' END AS lag) l
+ WHERE c % 100 <> 5;
+INSERT INTO ocp_backup.cluster_backup
+       (server_name, cluster_id, last_data_backup_at, log_checkpoint_at, log_delay, backup_schedule,
+        has_backup_strategy, backup_size_bytes, backup_dimension, read_at, tenants_checkpoint_at,
+        tenants_delay)
+SELECT 'ocp', c, now() - interval '2 hours', min(l.checkpoint_at), max(l.delay),
+       CASE WHEN c % 100 = 5 THEN 'NONE' ELSE 'NORMAL' END, c % 100 <> 5,
+       (c % 900 + 1)::bigint * 1073741824, 'CLUSTER', now(), min(l.checkpoint_at), max(l.delay)
+  FROM generate_series(1, :n) c
+  LEFT JOIN ocp_backup.tenant_log_backup l ON l.server_name = 'ocp' AND l.cluster_id = c
+ GROUP BY c;
 SELECT setval('ocp_backup.invocation_id_seq', (SELECT max(id) FROM ocp_backup.invocation));
 VACUUM ANALYZE ocp_backup.invocation, ocp_backup.task, ocp_backup.cluster, ocp_backup.tenant,
-               ocp_backup.backup_history, ocp_backup.called_cluster, ocp_backup.cluster_success;
+               ocp_backup.backup_history, ocp_backup.called_cluster, ocp_backup.cluster_success,
+               ocp_backup.cluster_backup, ocp_backup.tenant_log_backup;
