@@ -575,9 +575,9 @@ called_cluster_known(const JournalCatalog *catalog, const OcpbInvocation *invoca
 						   CStringGetTextDatum(invocation->server_name));
 	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_INT8EQ, Int64GetDatum(invocation->cluster_id));
-	scan = index_beginscan(table, index,
-						   ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
-						   2, 0);
+	scan = ocpb_index_beginscan(table, index,
+								ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
+								2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);

@@ -84,6 +84,15 @@
 	ExecInsertIndexTuples((result), (slot), (estate), false, true, (conflict), (arbiters))
 #endif
 
+/* 18: index_beginscan() takes the instrumentation to fill (NULL: none). */
+#if PG_VERSION_NUM >= 180000
+#define ocpb_index_beginscan(table, index, snapshot, nkeys, norderbys) \
+	index_beginscan((table), (index), (snapshot), NULL, (nkeys), (norderbys))
+#else
+#define ocpb_index_beginscan(table, index, snapshot, nkeys, norderbys) \
+	index_beginscan((table), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
 /* 18 replaced the trailing pg_attribute_noreturn() by a leading pg_noreturn. */
 #if PG_VERSION_NUM < 180000 && !defined(pg_noreturn)
 #define pg_noreturn pg_attribute_noreturn()

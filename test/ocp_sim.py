@@ -1514,7 +1514,9 @@ def check_date(state, date):
         raise unauthenticated("unreadable Date header")
     away = abs(state.now() - sent)
     if away >= DATE_WINDOW_SECONDS:
-        raise unauthenticated("date is %d s away from server time" % away)
+        # The window, not the measured distance: the Date header has whole
+        # seconds and the request takes time, so the distance is not exact.
+        raise unauthenticated("date is %d s or more away from server time" % DATE_WINDOW_SECONDS)
 
 
 # ---------------------------------------------------------------------------

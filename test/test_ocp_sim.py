@@ -398,7 +398,7 @@ class Authentication(SimTestCase):
         headers = self.signed_headers("GET", "/api/v2/tasks/instances", date=http_date(-1200))
         error = self.assert_error(self.sim.call("GET", "/api/v2/tasks/instances",
                                                 headers=headers), 401, 0, UNAUTHENTICATED)
-        self.assertRegex(error["debugMessage"], r"^date is 120[01] s away from server time$")
+        self.assertRegex(error["debugMessage"], r"^date is 900 s or more away from server time$")
 
     def test_date_window(self):
         inside = self.signed_headers("GET", "/api/v2/tasks/instances", date=http_date(-14 * 60))
