@@ -152,29 +152,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION ocp_backup.purge_journal(older_than interval)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    purged bigint;
-BEGIN
-    IF older_than IS NULL OR older_than < interval '0' THEN
-        RAISE EXCEPTION 'older_than must be a non-negative interval, not %', coalesce(older_than::text, 'NULL')
-              USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF pg_catalog.has_function_privilege('@extschema@.ocp_backup_start_journal_writer()', 'EXECUTE') THEN
-        PERFORM @extschema@.ocp_backup_start_journal_writer();
-    END IF;
-    WITH purged_rows AS (
-        DELETE FROM ocp_backup.invocation WHERE started_at < now() - older_than RETURNING 1
-    )
-    SELECT count(*) INTO purged FROM purged_rows;
-    RETURN purged;
-END
-$$;
-
 -- A dropped server's rows stay its own.  Rows name servers (what a DBA
 -- joins on and what pg_dump keeps; an OID is neither), so when an
 -- ocp_backup server is dropped while rows carry its name, the name is
@@ -966,148 +943,6 @@ CREATE TRIGGER invocation_reconciled AFTER UPDATE ON ocp_backup.invocation
 COMMENT ON TRIGGER invocation_reconciled ON ocp_backup.invocation IS
   'keeps ocp_backup.cluster_success exact when reconcile settles calls (and records their task)';
 
--- One row per cluster OCP lists or a counted call named.  Each value is
--- looked up for its cluster through the indexes above, so a question about
--- N clusters costs O(N) index probes, whatever the length of the history
--- and of the journal; the 24-hour question reads last_success_at only,
--- the other columns are looked up for the rows it returns.  The columns of
--- 1.1 keep their places and names; last_success_age is appended.
-CREATE OR REPLACE VIEW ocp_backup.cluster_status AS
-SELECT k.server_name,
-       k.cluster_id,
-       last_call.started_at AS last_invocation_at,
-       last_call.successful AS last_invocation_successful,
-       (SELECT t.status FROM ocp_backup.task t
-         WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
-         ORDER BY t.invocation_id DESC, t.task_id DESC LIMIT 1) AS last_task_status,
-       success.last_success_at,
-       CASE WHEN synced.synced
-            THEN (SELECT count(*) FROM ocp_backup.backup_history h
-                   WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
-                     AND h.status = 'DONE'
-                     AND coalesce(h.finish_time, h.start_time) > now() - interval '7 days')
-            ELSE (SELECT count(*) FROM ocp_backup.task t
-                   WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
-                     AND t.status = 'SUCCESSFUL'
-                     AND coalesce(t.finish_time, t.last_checked_at) > now() - interval '7 days')
-       END AS successes_7d,
-       CASE WHEN synced.synced
-            THEN (SELECT count(*) FROM ocp_backup.backup_history h
-                   WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
-                     AND h.status IN ('FAILED', 'CANCELED')
-                     AND coalesce(h.finish_time, h.start_time) > now() - interval '7 days')
-            ELSE (SELECT count(*) FROM ocp_backup.task t
-                   WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
-                     AND t.status = 'FAILED'
-                     AND coalesce(t.finish_time, t.last_checked_at) > now() - interval '7 days')
-       END
-       + (SELECT count(*) FROM ocp_backup.invocation i
-           WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
-             AND NOT i.successful
-             AND (i.outcome_unknown OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504))
-             AND i.started_at > now() - interval '7 days'
-             AND NOT (COALESCE(array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1) > 1
-                    AND array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1)
-                        = array_length(string_to_array(i.error, 'OCP did not start a backup: BAK31005: '), 1), false)
-                OR COALESCE((i.response -> 'error' ->> 'code') = 'BAK31005', false))
-             AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)) AS failures_7d,
-       c.cluster_name,
-       c.status AS ocp_status,
-       c.missing_since,
-       greatest((SELECT coalesce(h.finish_time, h.start_time) FROM ocp_backup.backup_history h
-                  WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
-                    AND h.status = 'DONE' AND h.backup_type = 'FULL'
-                    AND coalesce(h.finish_time, h.start_time) IS NOT NULL
-                  ORDER BY coalesce(h.finish_time, h.start_time) DESC LIMIT 1),
-                (SELECT coalesce(t.finish_time, t.last_checked_at)
-                   FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
-                  WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
-                    AND t.status = 'SUCCESSFUL' AND i.data_mode = 'FULL_BACKUP'
-                    AND coalesce(t.finish_time, t.last_checked_at) IS NOT NULL
-                  ORDER BY coalesce(t.finish_time, t.last_checked_at) DESC LIMIT 1),
-                (SELECT max(i.finished_at)
-                   FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
-                  WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
-                    AND t.status = 'SUCCESSFUL' AND i.data_mode = 'FULL_BACKUP'
-                    AND coalesce(t.finish_time, t.last_checked_at) IS NULL)) AS last_full_backup_at,
-       last_failure.at AS last_failure_at,
-       last_failure.error AS last_failure_error,
-       EXISTS (SELECT FROM ocp_backup.backup_history h
-                WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
-                  AND h.status IN ('BEGINNING', 'INITIALIZING', 'DOING', 'CANCELING'))
-       OR EXISTS (SELECT FROM ocp_backup.task t
-                   WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
-                     AND (t.status IS NULL OR t.status = 'RUNNING'))
-       OR ((COALESCE(array_length(string_to_array(last_call.error, 'OCP did not start a backup: '), 1) > 1
-                    AND array_length(string_to_array(last_call.error, 'OCP did not start a backup: '), 1)
-                        = array_length(string_to_array(last_call.error, 'OCP did not start a backup: BAK31005: '), 1), false)
-                OR COALESCE((last_call.response -> 'error' ->> 'code') = 'BAK31005', false))
-           AND last_call.started_at > coalesce(greatest(success.last_success_at, last_failure.at), '-infinity'))
-       AS backup_running,
-       now() - success.last_success_at AS last_success_age
-  FROM (SELECT c.server_name, c.cluster_id FROM ocp_backup.cluster c
-        UNION ALL
-        SELECT j.server_name, j.cluster_id FROM ocp_backup.called_cluster j
-         WHERE NOT EXISTS (SELECT FROM ocp_backup.cluster c
-                            WHERE c.server_name = j.server_name AND c.cluster_id = j.cluster_id)) k
-  LEFT JOIN ocp_backup.cluster c ON c.server_name = k.server_name AND c.cluster_id = k.cluster_id
-  LEFT JOIN ocp_backup.cluster_success success
-         ON success.server_name = k.server_name AND success.cluster_id = k.cluster_id
-  LEFT JOIN LATERAL (
-        SELECT i.started_at, i.successful, i.error, i.response FROM ocp_backup.invocation i
-         WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
-         ORDER BY i.started_at DESC, i.id DESC LIMIT 1) last_call ON true
-  -- OFFSET 0: looked up once per cluster, not once per reference.
-  LEFT JOIN LATERAL (
-        SELECT EXISTS (SELECT FROM ocp_backup.backup_history h
-                        WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id) AS synced
-        OFFSET 0) synced ON true
-  LEFT JOIN LATERAL (
-        SELECT f.at, f.error FROM (
-            (SELECT coalesce(h.finish_time, h.start_time) AS at, h.error FROM ocp_backup.backup_history h
-              WHERE h.server_name = k.server_name AND h.cluster_id = k.cluster_id
-                AND h.status IN ('FAILED', 'CANCELED')
-                AND coalesce(h.finish_time, h.start_time) IS NOT NULL
-              ORDER BY coalesce(h.finish_time, h.start_time) DESC LIMIT 1)
-            UNION ALL
-            (SELECT coalesce(t.finish_time, t.last_checked_at, i.finished_at),
-                    'OCP task ' || t.task_id || ' failed' || coalesce(' in subtask ' || t.failed_subtask, '')
-               FROM ocp_backup.task t JOIN ocp_backup.invocation i ON i.id = t.invocation_id
-              WHERE t.server_name = k.server_name AND t.cluster_id = k.cluster_id
-                AND t.status = 'FAILED'
-              ORDER BY coalesce(t.finish_time, t.last_checked_at) DESC NULLS FIRST LIMIT 1)
-            UNION ALL
-            (SELECT i.started_at, i.error FROM ocp_backup.invocation i
-              WHERE i.server_name = k.server_name AND i.cluster_id = k.cluster_id
-                AND NOT i.successful
-                AND (i.outcome_unknown OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504))
-                AND NOT (COALESCE(array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1) > 1
-                    AND array_length(string_to_array(i.error, 'OCP did not start a backup: '), 1)
-                        = array_length(string_to_array(i.error, 'OCP did not start a backup: BAK31005: '), 1), false)
-                OR COALESCE((i.response -> 'error' ->> 'code') = 'BAK31005', false))
-                AND NOT EXISTS (SELECT FROM ocp_backup.task t WHERE t.invocation_id = i.id)
-              ORDER BY i.started_at DESC LIMIT 1)) f
-         ORDER BY f.at DESC NULLS LAST LIMIT 1) last_failure ON true;
-
-COMMENT ON VIEW ocp_backup.cluster_status IS
-  'one row per server and cluster that OCP lists or a call that reached OCP named (not 401, 403, 404, 407, 429, 502 or 504): the last call, the last success from OCP''s history or a task started from SQL and its age, the last full backup, the last failure, whether a backup runs, and 7-day counts; see each column';
-COMMENT ON COLUMN ocp_backup.cluster_status.server_name IS 'the foreign server (OCP endpoint)';
-COMMENT ON COLUMN ocp_backup.cluster_status.cluster_id IS 'OCP''s cluster id';
-COMMENT ON COLUMN ocp_backup.cluster_status.last_invocation_at IS 'when the latest ocp_backup_now call for the cluster started, whatever its outcome; NULL when the journal has none';
-COMMENT ON COLUMN ocp_backup.cluster_status.last_invocation_successful IS 'whether that latest call succeeded (false also for calls that never reached OCP or that OCP refused)';
-COMMENT ON COLUMN ocp_backup.cluster_status.last_task_status IS 'OCP''s status (RUNNING, SUCCESSFUL, FAILED; NULL until read) of the latest task a call from SQL started';
-COMMENT ON COLUMN ocp_backup.cluster_status.last_success_at IS 'the latest successful backup from either source: the end of a DONE job of OCP''s history (its start when OCP gives no end), or of a task from SQL that ended SUCCESSFUL (when OCP last said so when it gives no end time; when the call ended, for a task reconcile found and nobody read); NULL: never backed up';
-COMMENT ON COLUMN ocp_backup.cluster_status.successes_7d IS 'DONE jobs of OCP''s history that ended in the last 7 days once the cluster is synced (the history holds the backups started from SQL too); before, tasks from SQL that ended SUCCESSFUL in the last 7 days';
-COMMENT ON COLUMN ocp_backup.cluster_status.failures_7d IS 'FAILED or CANCELED jobs of OCP''s history that ended in the last 7 days once the cluster is synced (before, tasks from SQL that ended FAILED), plus the calls of the last 7 days that reached OCP, were refused and started no task; not counted: calls that never reached OCP or were answered 401, 403, 404, 407, 429, 502 or 504, and refusals because a backup was running (BAK31005)';
-COMMENT ON COLUMN ocp_backup.cluster_status.cluster_name IS 'the cluster''s name in OCP; NULL when no sync has listed it';
-COMMENT ON COLUMN ocp_backup.cluster_status.ocp_status IS 'OCP''s status of the cluster (RUNNING, STOPPED, ...) as the last sync read it';
-COMMENT ON COLUMN ocp_backup.cluster_status.missing_since IS 'since when OCP no longer lists the cluster; NULL while it does';
-COMMENT ON COLUMN ocp_backup.cluster_status.last_full_backup_at IS 'as last_success_at, for FULL jobs of OCP''s history and tasks of FULL_BACKUP calls only';
-COMMENT ON COLUMN ocp_backup.cluster_status.last_failure_at IS 'the latest failure among those failures_7d counts, of any age: a FAILED or CANCELED job''s end (its start without one), a FAILED task''s end (when OCP last said so, without one), a refused call''s start';
-COMMENT ON COLUMN ocp_backup.cluster_status.last_failure_error IS 'why that latest failure happened: OCP''s errorMsg of the job, "OCP task N failed in subtask S", or the journal''s error of the call';
-COMMENT ON COLUMN ocp_backup.cluster_status.backup_running IS 'true while a job of OCP''s history is BEGINNING, INITIALIZING, DOING or CANCELING, a task from SQL is RUNNING or not read yet, or the latest call was refused because a backup was running (BAK31005) and nothing succeeded or failed since';
-COMMENT ON COLUMN ocp_backup.cluster_status.last_success_age IS 'now() - last_success_at: how old the latest good backup is (NULL: never backed up), for alerts such as WHERE last_success_age > interval ''24 hours'' OR last_success_age IS NULL';
-
 -- A deleted call's tasks go with it, as 1.1's foreign key cascaded, but in
 -- one statement per DELETE: the foreign key's cascade ran a query for each
 -- deleted row, nine tenths of a large purge even once the tasks were gone.
@@ -1181,28 +1016,6 @@ BEGIN
     )
     SELECT count(*) INTO purged FROM purged_rows;
     RETURN purged;
-END
-$$;
-
--- A renamed server's rows of called_cluster and cluster_success follow it.
-CREATE OR REPLACE FUNCTION ocp_backup.rename_server(old_name text, new_name text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    UPDATE ocp_backup.invocation SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
-    UPDATE ocp_backup.task SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
-    UPDATE ocp_backup.cluster SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
-    UPDATE ocp_backup.tenant SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
-    UPDATE ocp_backup.backup_history SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
-    UPDATE ocp_backup.called_cluster SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
-    UPDATE ocp_backup.cluster_success SET server_name = $2 WHERE server_name OPERATOR(pg_catalog.=) $1;
-EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'cannot rename ocp_backup server "%" to "%"', $1, $2
-        USING ERRCODE = 'unique_violation',
-              DETAIL = 'ocp_backup keeps tasks or fleet rows of a former server named "' OPERATOR(pg_catalog.||) $2 OPERATOR(pg_catalog.||) '" for the same ids.',
-              HINT = 'Choose another name, or delete that server''s rows from ocp_backup.task, ocp_backup.cluster, ocp_backup.tenant, ocp_backup.backup_history, ocp_backup.called_cluster and ocp_backup.cluster_success first.';
 END
 $$;
 
@@ -1466,8 +1279,13 @@ REVOKE ALL ON FUNCTION ocp_backup.record_backup_overview(text, bigint, timestamp
 REVOKE ALL ON FUNCTION ocp_backup.record_log_backup_page(text, bigint, timestamptz, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ocp_backup.record_backup_read_failure(text, bigint, text) FROM PUBLIC;
 
--- cluster_status keeps its columns in their places and appends what a
--- restore needs, from one row per cluster: the overview's values, or, when
+-- One row per cluster OCP lists or a counted call named.  Each value is
+-- looked up for its cluster through the indexes above, so a question about
+-- N clusters costs O(N) index probes, whatever the length of the history
+-- and of the journal; the 24-hour question reads last_success_at only,
+-- the other columns are looked up for the rows it returns.  The columns of
+-- 1.1 keep their places and names; appended are last_success_age and what
+-- a restore needs, from one row per cluster: the overview's values, or, when
 -- no sync could read the overview (or OCP gave no checkpoint), the summary
 -- of the tenants' tasks the sync keeps beside them (the earliest
 -- checkpoint, NULL when one tenant has none; the largest delay).  The
@@ -1596,6 +1414,24 @@ SELECT k.server_name,
               ORDER BY i.started_at DESC LIMIT 1)) f
          ORDER BY f.at DESC NULLS LAST LIMIT 1) last_failure ON true;
 
+COMMENT ON VIEW ocp_backup.cluster_status IS
+  'one row per server and cluster that OCP lists or a call that reached OCP named (not 401, 403, 404, 407, 429, 502 or 504): the last call, the last success from OCP''s history or a task started from SQL and its age, the last full backup, the last failure, whether a backup runs, and 7-day counts; see each column';
+COMMENT ON COLUMN ocp_backup.cluster_status.server_name IS 'the foreign server (OCP endpoint)';
+COMMENT ON COLUMN ocp_backup.cluster_status.cluster_id IS 'OCP''s cluster id';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_invocation_at IS 'when the latest ocp_backup_now call for the cluster started, whatever its outcome; NULL when the journal has none';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_invocation_successful IS 'whether that latest call succeeded (false also for calls that never reached OCP or that OCP refused)';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_task_status IS 'OCP''s status (RUNNING, SUCCESSFUL, FAILED; NULL until read) of the latest task a call from SQL started';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_success_at IS 'the latest successful backup from either source: the end of a DONE job of OCP''s history (its start when OCP gives no end), or of a task from SQL that ended SUCCESSFUL (when OCP last said so when it gives no end time; when the call ended, for a task reconcile found and nobody read); NULL: never backed up';
+COMMENT ON COLUMN ocp_backup.cluster_status.successes_7d IS 'DONE jobs of OCP''s history that ended in the last 7 days once the cluster is synced (the history holds the backups started from SQL too); before, tasks from SQL that ended SUCCESSFUL in the last 7 days';
+COMMENT ON COLUMN ocp_backup.cluster_status.failures_7d IS 'FAILED or CANCELED jobs of OCP''s history that ended in the last 7 days once the cluster is synced (before, tasks from SQL that ended FAILED), plus the calls of the last 7 days that reached OCP, were refused and started no task; not counted: calls that never reached OCP or were answered 401, 403, 404, 407, 429, 502 or 504, and refusals because a backup was running (BAK31005)';
+COMMENT ON COLUMN ocp_backup.cluster_status.cluster_name IS 'the cluster''s name in OCP; NULL when no sync has listed it';
+COMMENT ON COLUMN ocp_backup.cluster_status.ocp_status IS 'OCP''s status of the cluster (RUNNING, STOPPED, ...) as the last sync read it';
+COMMENT ON COLUMN ocp_backup.cluster_status.missing_since IS 'since when OCP no longer lists the cluster; NULL while it does';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_full_backup_at IS 'as last_success_at, for FULL jobs of OCP''s history and tasks of FULL_BACKUP calls only';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_failure_at IS 'the latest failure among those failures_7d counts, of any age: a FAILED or CANCELED job''s end (its start without one), a FAILED task''s end (when OCP last said so, without one), a refused call''s start';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_failure_error IS 'why that latest failure happened: OCP''s errorMsg of the job, "OCP task N failed in subtask S", or the journal''s error of the call';
+COMMENT ON COLUMN ocp_backup.cluster_status.backup_running IS 'true while a job of OCP''s history is BEGINNING, INITIALIZING, DOING or CANCELING, a task from SQL is RUNNING or not read yet, or the latest call was refused because a backup was running (BAK31005) and nothing succeeded or failed since';
+COMMENT ON COLUMN ocp_backup.cluster_status.last_success_age IS 'now() - last_success_at: how old the latest good backup is (NULL: never backed up), for alerts such as WHERE last_success_age > interval ''24 hours'' OR last_success_age IS NULL';
 COMMENT ON COLUMN ocp_backup.cluster_status.log_checkpoint_at IS 'the latest point the cluster can be restored to: OCP''s latestLogBackupCheckpoint from the backup overview (ocp_backup.cluster_backup), or, without one, the earliest checkpoint of its tenants'' latest log backup tasks (ocp_backup.tenant_log_backup, summed up in cluster_backup.tenants_checkpoint_at; NULL when one of them has none); NULL: OCP shows no log backup';
 COMMENT ON COLUMN ocp_backup.cluster_status.log_delay IS 'how far the log archive lags, as OCP said at the last sync: the overview''s logBackupDelaySeconds, or, without it, the largest delay of its tenants'' latest log backup tasks; NULL: no log backup';
 COMMENT ON COLUMN ocp_backup.cluster_status.backup_schedule IS 'OCP''s backupScheduleStatus from the backup overview: NONE, NORMAL, PAUSED, WAITING or ABNORMAL; NULL until a sync reads the overview';
@@ -1645,7 +1481,9 @@ COMMENT ON COLUMN ocp_backup.tenant_status.log_read_at IS 'when a sync last read
 COMMENT ON TYPE ocp_backup.sync_result IS
   'what ocp_backup_sync read from one server: counts (clusters_failed: clusters whose tenants, backups, backup overview or log backup tasks could not be read), and why the server, or its first failing cluster, failed';
 
--- A renamed server's backup overviews and log backup tasks follow it.
+-- A renamed server's rows follow it: the journal, the tasks, the fleet's
+-- tables and what the fleet views keep (called_cluster, cluster_success,
+-- the backup overviews and the log backup tasks).
 CREATE OR REPLACE FUNCTION ocp_backup.rename_server(old_name text, new_name text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
