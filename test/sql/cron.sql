@@ -16,6 +16,9 @@ TRUNCATE ocp_backup.invocation, ocp_backup.cluster, ocp_backup.tenant, ocp_backu
 SELECT sim_fleet('{"clusters": [{"id": 41, "name": "nightly", "tenants": [{"id": 411, "name": "sys"}], "history": [{"taskId": 1, "status": "DONE", "started_ago": 7200, "finished_ago": 3600}]}]}') ->> 'clusters' AS clusters;
 
 \c postgres
+\set ECHO none
+\i test/sql/include/wait_for.sql
+\set ECHO all
 CREATE EXTENSION pg_cron;
 -- A nightly backup; a job whose transaction fails after the call; a refresh
 -- that follows the tasks to their end.  (One transaction: every job runs
@@ -46,15 +49,9 @@ SELECT cron.schedule_in_database('refresh', '* * * * *',
   'contrib_regression') > 0 AS scheduled;
 COMMIT;
 
--- Wait for one run of each job (at most 100 s).
-DO $$
-BEGIN
-  FOR i IN 1..500 LOOP
-    EXIT WHEN (SELECT count(DISTINCT jobid) FROM cron.job_run_details
-                WHERE status IN ('succeeded', 'failed')) >= 4;
-    PERFORM pg_sleep(0.2);
-  END LOOP;
-END $$;
+-- Wait for one run of each job.
+SELECT wait_for($$(SELECT count(DISTINCT jobid) FROM cron.job_run_details
+                    WHERE status IN ('succeeded', 'failed')) >= 4$$) AS each_job_ran;
 SELECT j.jobname, d.status, d.return_message
   FROM cron.job j JOIN cron.job_run_details d USING (jobid)
  WHERE d.runid = (SELECT min(runid) FROM cron.job_run_details WHERE jobid = j.jobid)

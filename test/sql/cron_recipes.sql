@@ -75,15 +75,11 @@ END $$;
 COMMIT;
 SELECT jobname, schedule, database, username FROM cron.job ORDER BY jobname;
 
--- Until each job's first run has ended (at most 100 s).
-DO $$
-BEGIN
-  FOR i IN 1..500 LOOP
-    EXIT WHEN (SELECT count(DISTINCT jobid) FROM cron.job_run_details
-                WHERE status IN ('succeeded', 'failed')) >= (SELECT count(*) FROM night_jobs);
-    PERFORM pg_sleep(0.2);
-  END LOOP;
-END $$;
+-- Until each job's first run has ended.
+SELECT wait_for($$NOT EXISTS (SELECT FROM cron.job j
+                               WHERE NOT EXISTS (SELECT FROM cron.job_run_details d
+                                                  WHERE d.jobid = j.jobid AND d.status IN ('succeeded', 'failed')))$$)
+       AS each_job_ran;
 -- The failing night is a failed run, and says which clusters and why.
 SELECT j.jobname, d.status,
        regexp_replace(d.return_message, 'trace id [0-9a-f]+', 'trace id T', 'g') AS return_message

@@ -10,8 +10,8 @@
 CREATE SERVER enc FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER enc OPTIONS (username 'admin', password 'admin');
 SELECT sim_reset();
--- Waits up to 5 s for the (spooled) journal row of cluster enc.cluster.
-\set wait_for_row 'DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN EXISTS (SELECT FROM ocp_backup.invocation WHERE cluster_id = current_setting(''enc.cluster'')::bigint); PERFORM pg_sleep(0.05); END LOOP; END $$;'
+-- Waits for the (spooled) journal row of cluster enc.cluster.
+\set wait_for_row 'SELECT wait_for(''EXISTS (SELECT FROM ocp_backup.invocation WHERE cluster_id = current_setting(''''enc.cluster'''')::bigint)'') AS row_written;'
 -- Queues an answer of exactly these bytes.
 CREATE FUNCTION enc_raw_answer(status int, body bytea) RETURNS text LANGUAGE sql AS $$
   SELECT sim_fault(jsonb_build_object('kind', 'raw', 'status', status,
@@ -45,6 +45,9 @@ CREATE DATABASE enc_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLAT
 \c enc_latin1
 SET client_encoding = 'UTF8';
 CREATE EXTENSION ocp_backup;
+\set ECHO none
+\i test/sql/include/wait_for.sql
+\set ECHO all
 CREATE SERVER enc FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER enc OPTIONS (username 'admin', password 'admin');
 -- The body goes out in UTF-8: the simulator parses it, and the journal

@@ -73,14 +73,8 @@ SELECT cluster_id, http_status, successful, task_ids, error, finished_at = start
 -- Terminated (pg_terminate_backend) while OCP hangs: the same.
 SELECT sim_fault('{"kind": "hang"}');
 \! psql -X -q -c "SELECT * FROM ocp_backup_now(30, 'PHYSICAL_BACKUP', 'FULL_BACKUP', '{\"configName\": \"c\", \"obBackupStorageBaseInfo\": {\"backupStorageType\": \"BACKUP_STORAGE_FILE\", \"storageUrl\": \"/\"}}')" contrib_regression >/dev/null 2>&1 &
-DO $$
-BEGIN
-  FOR i IN 1..100 LOOP
-    -- Until the request has reached the simulator (so it was recorded first).
-    EXIT WHEN EXISTS (SELECT FROM sim_requests() r WHERE r ->> 'path' LIKE '%/clusters/30/%');
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-END $$;
+-- Until the request has reached the simulator (so it was recorded first).
+SELECT wait_for($$EXISTS (SELECT FROM sim_requests() r WHERE r ->> 'path' LIKE '%/clusters/30/%')$$) AS request_reached_ocp;
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
  WHERE query LIKE 'SELECT * FROM ocp_backup_now(30,%' AND state = 'active';
 SELECT journal_rows_eventually('cluster_id = 30');

@@ -20,13 +20,10 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ocp OPTIONS (username 'admin', passw
 CREATE FUNCTION sim_open_connections(expected int) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
   open int;
-  deadline timestamptz := clock_timestamp() + interval '5 seconds';
 BEGIN
-  LOOP
-    SELECT (c::jsonb ->> 'open')::int INTO open FROM sim_call('GET', '/__sim/connections') c;
-    EXIT WHEN open = expected OR clock_timestamp() > deadline;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
+  PERFORM wait_for(format($q$(SELECT (c::jsonb ->> 'open')::int FROM sim_call('GET', '/__sim/connections') c) = %s$q$,
+                          expected));
+  SELECT (c::jsonb ->> 'open')::int INTO open FROM sim_call('GET', '/__sim/connections') c;
   RETURN open;
 END $$;
 CREATE FUNCTION sim_in_flight_peak() RETURNS int LANGUAGE sql AS $$
@@ -87,7 +84,7 @@ SELECT * FROM ocp_backup_now(ARRAY[21, 22, 23, 24, 25, 26, 27, 28],
 RESET statement_timeout;
 DO $$
 DECLARE
-  deadline timestamptz := clock_timestamp() + interval '20 seconds';
+  deadline timestamptz := clock_timestamp() + interval '5 minutes';
 BEGIN
   WHILE (SELECT count(*) FROM ocp_backup.invocation) < 4 AND clock_timestamp() < deadline LOOP
     PERFORM pg_sleep(0.1);

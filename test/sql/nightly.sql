@@ -151,20 +151,13 @@ SELECT format('dbname=%s host=%s port=%s application_name=%s', current_database(
               split_part(current_setting('unix_socket_directories'), ',', 1),
               current_setting('port'), 'night_waiter') AS waiter_conninfo \gset
 SELECT dblink_connect('waiter', :'waiter_conninfo');
--- Waits (up to 30 s) until the waiter's session is active and in the wait
--- event given, and its first read is behind it.
-CREATE FUNCTION waiter_in(event text) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1..600 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF EXISTS (SELECT FROM pg_stat_activity
-                WHERE application_name = 'night_waiter' AND state = 'active' AND wait_event = event) THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
+-- Waits until the waiter's session is active and in the wait event given,
+-- and its first read is behind it.
+CREATE FUNCTION waiter_in(event text) RETURNS boolean LANGUAGE sql AS $$
+  SELECT wait_for(format($f$EXISTS (SELECT FROM pg_stat_activity
+                                     WHERE application_name = 'night_waiter' AND state = 'active'
+                                       AND wait_event = %L)$f$, event))
+$$;
 CREATE FUNCTION waiter() RETURNS TABLE (state text, wait_event text, holds_xid boolean, holds_xmin boolean)
 LANGUAGE sql AS $$
   SELECT state, wait_event, backend_xid IS NOT NULL, backend_xmin IS NOT NULL

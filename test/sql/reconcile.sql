@@ -40,16 +40,25 @@ BEGIN
   RETURN false;
 END $$;
 -- Waits until OCP can no longer create the task of any unsettled call: its
--- window (its 300 ms, and the margin) has passed.
+-- window (its 300 ms, and the margin) has passed, once the journal writer
+-- has written the rows handed to it.  A session's call log whose
+-- transaction is still open (the dblink session below) holds rows not
+-- handed over yet (a log is named time-pid-n.jsonl).
 CREATE FUNCTION windows_passed(margin interval) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+  logs text := current_setting('data_directory') || '/pg_ocp_backup/'
+               || (SELECT oid FROM pg_database WHERE datname = current_database());
 BEGIN
-  PERFORM journal_writer_caught_up();
-  WHILE EXISTS (SELECT FROM ocp_backup.invocation
-                 WHERE outcome_unknown AND reconciled_at IS NULL
-                   AND greatest(finished_at, started_at + interval '300 ms') + margin >= clock_timestamp()) LOOP
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN true;
+  RETURN wait_for(format($q$NOT EXISTS (SELECT FROM pg_ls_dir(%L, true, false) f
+                                         WHERE f LIKE '%%.jsonl' AND (pg_stat_file(%L || '/' || f, true)).size > 0
+                                           AND split_part(f, '-', 2)::int NOT IN
+                                               (SELECT pid FROM pg_stat_activity
+                                                 WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()))$q$,
+                         logs, logs))
+     AND wait_for(format($q$NOT EXISTS (SELECT FROM ocp_backup.invocation
+                                         WHERE outcome_unknown AND reconciled_at IS NULL
+                                           AND greatest(finished_at, started_at + interval '300 ms') + %L::interval
+                                               >= clock_timestamp())$q$, margin));
 END $$;
 CREATE FUNCTION outcomes(OUT cluster_id bigint, OUT server_name text, OUT reconciled boolean,
                          OUT task_id bigint, OUT reconciliation text)

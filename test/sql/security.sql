@@ -120,6 +120,13 @@ CREATE ROLE sec_dbowner LOGIN;
 CREATE DATABASE sec_owned OWNER sec_dbowner;
 \c sec_owned
 CREATE EXTENSION ocp_backup;
+-- The suite's wait, in a schema only the superuser running it may change.
+CREATE SCHEMA sec_tests;
+SET search_path = sec_tests;
+\set ECHO none
+\i test/sql/include/wait_for.sql
+\set ECHO all
+RESET search_path;
 CREATE SERVER sec FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 GRANT EXECUTE ON FUNCTION ocp_backup_now(bigint, text, text, jsonb, text, bigint),
                           ocp_backup_task(bigint, text) TO sec_operator;
@@ -155,13 +162,7 @@ SELECT cluster_id FROM ocp_backup_now(46, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'st
 ROLLBACK;
 RESET ROLE;
 SET search_path = pg_catalog, public;
-DO $$
-BEGIN
-  FOR i IN 1..100 LOOP
-    EXIT WHEN EXISTS (SELECT FROM ocp_backup.invocation WHERE cluster_id OPERATOR(pg_catalog.=) 46);
-    PERFORM pg_catalog.pg_sleep(0.05);
-  END LOOP;
-END $$;
+SELECT sec_tests.wait_for('EXISTS (SELECT FROM ocp_backup.invocation WHERE cluster_id OPERATOR(pg_catalog.=) 46)') AS row_written;
 SELECT cluster_id, invoked_by, successful FROM ocp_backup.invocation ORDER BY cluster_id;
 SELECT status IS NOT NULL AS status_recorded FROM ocp_backup.task;
 SELECT * FROM attack_trace;

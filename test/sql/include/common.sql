@@ -82,54 +82,31 @@ RETURNS SETOF record LANGUAGE sql AS $$
          finished_at >= started_at AND started_at <= now() + interval '1 hour'
     FROM ocp_backup.invocation ORDER BY id DESC LIMIT n $$;
 
--- Waits up to 5 s for journal rows matching a condition (rows of rolled
--- back or interrupted calls come from the journal writer); returns how many.
+\i test/sql/include/wait_for.sql
+
+-- Waits for journal rows matching a condition (rows of rolled back or
+-- interrupted calls come from the journal writer); returns how many.
 CREATE OR REPLACE FUNCTION journal_rows_eventually(condition text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   found bigint;
 BEGIN
-  FOR i IN 1..100 LOOP
-    EXECUTE 'SELECT count(*) FROM ocp_backup.invocation WHERE ' || condition INTO found;
-    EXIT WHEN found > 0;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
+  PERFORM wait_for(format('EXISTS (SELECT FROM ocp_backup.invocation WHERE %s)', condition));
+  EXECUTE 'SELECT count(*) FROM ocp_backup.invocation WHERE ' || condition INTO found;
   RETURN found;
 END $$;
 
--- Waits up to 10 s until the journal writer has written every row handed to
--- it, that is until no call log of this database holds a row (a session's own
--- log is emptied when its transaction commits with every row inserted; the
--- writer removes a log once its rows are in); returns whether it did.
+-- Waits until the journal writer has written every row handed to it, that
+-- is until no call log of this database holds a row (a session's own log is
+-- emptied when its transaction commits with every row inserted; the writer
+-- removes a log once its rows are in); returns whether it did.
 CREATE OR REPLACE FUNCTION journal_writer_caught_up() RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
   spool text := current_setting('data_directory') || '/pg_ocp_backup/'
                 || (SELECT oid FROM pg_database WHERE datname = current_database());
 BEGIN
-  FOR i IN 1..200 LOOP
-    IF NOT EXISTS (SELECT FROM pg_ls_dir(spool, true, false) f
-                    WHERE f LIKE '%.jsonl' AND (pg_stat_file(spool || '/' || f, true)).size > 0) THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
-
--- Waits until the boolean SQL expression condition holds (read afresh, with
--- new statistics, every 50 ms, for up to 30 s); returns whether it did.
-CREATE OR REPLACE FUNCTION wait_for(condition text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-  held boolean;
-BEGIN
-  FOR i IN 1..600 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    EXECUTE 'SELECT ' || condition INTO held;
-    IF held THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
+  RETURN wait_for(format('NOT EXISTS (SELECT FROM pg_ls_dir(%L, true, false) f'
+                         ' WHERE f LIKE ''%%.jsonl'' AND (pg_stat_file(%L || ''/'' || f, true)).size > 0)',
+                         spool, spool));
 END $$;
 
 -- Runs a statement and returns its error, with run-dependent numbers masked.
