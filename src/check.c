@@ -128,7 +128,7 @@ check_time(const OcpbEndpoint *endpoint, CheckRow *row)
 	}
 	set_column(row, COL_REACHABLE, BoolGetDatum(true));
 	if (endpoint->https)
-		set_column(row, COL_TLS_VERIFIED, BoolGetDatum(endpoint->verify_tls));
+		set_column(row, COL_TLS_VERIFIED, BoolGetDatum(endpoint->options.verify_tls));
 	set_column(row, COL_ROUND_TRIP_MS, Float8GetDatum((double) (after - before) / 1000.0));
 	if (http.status != 200)
 		set_problem(row, psprintf("GET %s answered HTTP status %ld", TIME_PATH, http.status));

@@ -230,18 +230,18 @@ configure_handle(CURL *easy, const OcpbEndpoint *endpoint)
 	SET_OPTION(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	SET_OPTION(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	SET_OPTION(easy, CURLOPT_USERAGENT, OCPB_USER_AGENT);
-	SET_OPTION(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) endpoint->connect_timeout_ms);
-	SET_OPTION(easy, CURLOPT_TIMEOUT_MS, (long) endpoint->timeout_ms);
+	SET_OPTION(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) endpoint->options.connect_timeout_ms);
+	SET_OPTION(easy, CURLOPT_TIMEOUT_MS, (long) endpoint->options.timeout_ms);
 	SET_OPTION(easy, CURLOPT_WRITEFUNCTION, collect_body);
 	SET_OPTION(easy, CURLOPT_HEADERFUNCTION, collect_header);
 	SET_OPTION(easy, CURLOPT_PREREQFUNCTION, allow_sending);
 	SET_OPTION(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* Refuses at once an answer whose Content-Length is over the cap. */
 	SET_OPTION(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) OCPB_MAX_RESPONSE_BYTES);
-	SET_OPTION(easy, CURLOPT_SSL_VERIFYPEER, endpoint->verify_tls ? 1L : 0L);
-	SET_OPTION(easy, CURLOPT_SSL_VERIFYHOST, endpoint->verify_tls ? 2L : 0L);
-	if (endpoint->ca_file != NULL)
-		SET_OPTION(easy, CURLOPT_CAINFO, endpoint->ca_file);
+	SET_OPTION(easy, CURLOPT_SSL_VERIFYPEER, endpoint->options.verify_tls ? 1L : 0L);
+	SET_OPTION(easy, CURLOPT_SSL_VERIFYHOST, endpoint->options.verify_tls ? 2L : 0L);
+	if (endpoint->options.ca_file != NULL)
+		SET_OPTION(easy, CURLOPT_CAINFO, endpoint->options.ca_file);
 
 	/*
 	 * The proxy is the server's proxy option alone: libcurl would otherwise
@@ -255,8 +255,8 @@ configure_handle(CURL *easy, const OcpbEndpoint *endpoint)
 	 * here, like every server option, because handles are rebuilt when a
 	 * server changes.
 	 */
-	SET_OPTION(easy, CURLOPT_PROXY, endpoint->proxy != NULL ? endpoint->proxy : "");
-	SET_OPTION(easy, CURLOPT_NOPROXY, endpoint->no_proxy != NULL ? endpoint->no_proxy : "");
+	SET_OPTION(easy, CURLOPT_PROXY, endpoint->options.proxy != NULL ? endpoint->options.proxy : "");
+	SET_OPTION(easy, CURLOPT_NOPROXY, endpoint->options.no_proxy != NULL ? endpoint->options.no_proxy : "");
 	SET_OPTION(easy, CURLOPT_HEADEROPT, (long) CURLHEADER_SEPARATE);
 	SET_OPTION(easy, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
 	SET_OPTION(easy, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
@@ -335,8 +335,8 @@ signed_authorization(const OcpbEndpoint *endpoint, const OcpbHttpRequest *reques
 	input.host = endpoint->host_header;
 	input.path = path;
 	input.query = question ? question + 1 : NULL;
-	authorization = ocpb_aksk_authorization(endpoint->access_key_id,
-											endpoint->access_key_secret, &input);
+	authorization = ocpb_aksk_authorization(endpoint->credentials.access_key_id,
+											endpoint->credentials.access_key_secret, &input);
 	pfree(path);
 	return authorization;
 }
@@ -350,7 +350,7 @@ add_credentials(struct curl_slist *headers, bool *failed,
 	char		date_header[OCPB_HTTP_DATE_SIZE + 8];
 	char	   *authorization;
 
-	if (endpoint->access_key_id != NULL)
+	if (endpoint->credentials.access_key_id != NULL)
 	{
 		ocpb_format_http_date(time(NULL), date);
 		snprintf(date_header, sizeof(date_header), "Date: %s", date);
@@ -360,8 +360,8 @@ add_credentials(struct curl_slist *headers, bool *failed,
 	}
 	else
 		authorization = header_line("Authorization",
-									ocpb_basic_authorization(endpoint->username,
-															 endpoint->password));
+									ocpb_basic_authorization(endpoint->credentials.username,
+															 endpoint->credentials.password));
 	if (authorization == NULL)
 	{
 		*failed = true;
@@ -620,7 +620,7 @@ queue_again(Batch *batch, int index)
 
 	ereport(DEBUG1,
 			(errmsg_internal("ocp_backup: attempt %d of %d to reach OCP server \"%s\" failed (%s); next in %d ms",
-							 transfer->attempts, endpoint->retries + 1, endpoint->server_name,
+							 transfer->attempts, endpoint->options.retries + 1, endpoint->server_name,
 							 transfer->exchange->result.curl_error, transfer->backoff_ms)));
 	pfree(transfer->exchange->result.body);
 	transfer->exchange->result.body = NULL;
@@ -637,7 +637,7 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 {
 	OcpbExchange *exchange = transfer->exchange;
 	OcpbHttpResult *result = &exchange->result;
-	int			retries = exchange->request.single_attempt ? 0 : exchange->endpoint->retries;
+	int			retries = exchange->request.single_attempt ? 0 : exchange->endpoint->options.retries;
 	OcpbSecretList secrets;
 	char	   *volatile answer = NULL;
 	int			reset_s;
@@ -724,7 +724,7 @@ start_ready(Batch *batch)
 				batch->next_retry = transfer->not_before;
 			continue;
 		}
-		if (connection->in_flight < transfer->exchange->endpoint->max_parallel)
+		if (connection->in_flight < transfer->exchange->endpoint->options.max_parallel)
 			start_transfer(batch, transfer);
 	}
 }
@@ -996,7 +996,7 @@ ocpb_http_exchange_all(OcpbExchange *exchanges, int n, const OcpbExchangeHooks *
 			transfer->wire.body = ocpb_body_to_wire(exchange->request.body,
 													exchange->request.body_len,
 													&transfer->wire.body_len);
-		transfer->backoff_ms = exchange->endpoint->retry_backoff_ms;
+		transfer->backoff_ms = exchange->endpoint->options.retry_backoff_ms;
 		transfer->state = TRANSFER_QUEUED;
 	}
 	PG_TRY();

@@ -762,6 +762,75 @@ ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping)
 		read_option(lfirst(cell), UserMappingRelationId, (char *) mapping);
 }
 
+/* Whether an option of that kind is a char * field. */
+static bool
+is_text_kind(OptionKind kind)
+{
+	switch (kind)
+	{
+		case OPTION_URL:
+		case OPTION_PROXY:
+		case OPTION_HOST_LIST:
+		case OPTION_PATH:
+		case OPTION_TEXT:
+		case OPTION_SECRET:
+			return true;
+		case OPTION_MILLISECONDS:
+		case OPTION_RETRIES:
+		case OPTION_PARALLEL:
+		case OPTION_BOOLEAN:
+			return false;
+	}
+	return false;
+}
+
+/* Copies a struct of context's options, then each text value it points at. */
+static void
+copy_options(Oid context, const char *from, char *to, size_t size)
+{
+	const KnownOption *option;
+
+	memcpy(to, from, size);
+	for (option = known_options; option->name != NULL; option++)
+	{
+		const char *value;
+
+		if (option->context != context || !is_text_kind(option->kind))
+			continue;
+		value = *(const char *const *) (from + option->offset);
+		*(char **) (to + option->offset) = value != NULL ? pstrdup(value) : NULL;
+	}
+}
+
+void
+ocpb_copy_server_options(const OcpbServerOptions *from, OcpbServerOptions *to)
+{
+	copy_options(ForeignServerRelationId, (const char *) from, (char *) to, sizeof(*to));
+}
+
+void
+ocpb_copy_mapping_options(const OcpbMappingOptions *from, OcpbMappingOptions *to)
+{
+	copy_options(UserMappingRelationId, (const char *) from, (char *) to, sizeof(*to));
+}
+
+void
+ocpb_wipe_mapping_secrets(OcpbMappingOptions *mapping)
+{
+	const KnownOption *option;
+
+	for (option = known_options; option->name != NULL; option++)
+	{
+		char	   *value;
+
+		if (option->context != UserMappingRelationId || option->kind != OPTION_SECRET)
+			continue;
+		value = *(char **) ((char *) mapping + option->offset);
+		if (value != NULL)
+			explicit_bzero(value, strlen(value));
+	}
+}
+
 void
 ocpb_split_url(const char *url, char **base_url, char **host_header, char **path_prefix)
 {

@@ -14,7 +14,12 @@
 #define OCPB_MAX_PARALLEL 64
 #define OCPB_DEFAULT_MAX_PARALLEL 8
 
-/* A server's options, defaults applied. */
+/*
+ * A server's options, defaults applied.  Each field is an option of
+ * options.c's table, which reads, copies and wipes them by its kinds: the
+ * options are declared there once and held here once (an endpoint holds
+ * this struct, never field-by-field copies).
+ */
 typedef struct OcpbServerOptions
 {
 	char	   *url;
@@ -40,6 +45,16 @@ typedef struct OcpbMappingOptions
 
 extern void ocpb_read_server_options(List *options, OcpbServerOptions *server);
 extern void ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping);
+
+/*
+ * Deep copies in the current memory context, by the table: every text
+ * option's value copied, numbers and booleans as they are.
+ */
+extern void ocpb_copy_server_options(const OcpbServerOptions *from, OcpbServerOptions *to);
+extern void ocpb_copy_mapping_options(const OcpbMappingOptions *from, OcpbMappingOptions *to);
+
+/* Overwrites the value of every secret option (by the table) with zeros. */
+extern void ocpb_wipe_mapping_secrets(OcpbMappingOptions *mapping);
 
 /*
  * Splits a valid url option into the base URL requests are sent to

@@ -60,10 +60,10 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 						detail, psprintf("Check the proxy option of server \"%s\".", server));
 			break;
 		case CURLE_COULDNT_CONNECT:
-			if (endpoint->proxy != NULL)
+			if (endpoint->options.proxy != NULL)
 				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 							psprintf("could not connect to OCP server \"%s\" at %s through proxy %s",
-									 server, endpoint->base_url, endpoint->proxy),
+									 server, endpoint->base_url, endpoint->options.proxy),
 							detail, NULL);
 			else
 				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
@@ -75,9 +75,9 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("the TLS certificate of OCP server \"%s\" is not trusted", server),
 						detail,
-						endpoint->ca_file ?
+						endpoint->options.ca_file ?
 						psprintf("Check that ca_file (%s) holds the CA that signed OCP's certificate and that the url names a host the certificate covers.",
-								 endpoint->ca_file) :
+								 endpoint->options.ca_file) :
 						psprintf("Set the ca_file option of server \"%s\" to the CA bundle that signed OCP's certificate.",
 								 server));
 			break;
@@ -94,16 +94,16 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			if (http->timed_out_connecting &&
-				endpoint->connect_timeout_ms <= endpoint->timeout_ms)
+				endpoint->options.connect_timeout_ms <= endpoint->options.timeout_ms)
 				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 							psprintf("could not connect to OCP server \"%s\" within connect_timeout_ms (%d ms)",
-									 server, endpoint->connect_timeout_ms),
+									 server, endpoint->options.connect_timeout_ms),
 							psprintf("Gave up after %ld ms. %s", http->elapsed_ms, detail),
 							NULL);
 			else
 				set_failure(failure, ERRCODE_CONNECTION_FAILURE,
 							psprintf("OCP server \"%s\" did not answer within timeout_ms (%d ms)",
-									 server, endpoint->timeout_ms),
+									 server, endpoint->options.timeout_ms),
 							psprintf("Gave up after %ld ms. %s", http->elapsed_ms, detail),
 							psprintf("Raise the timeout_ms option of server \"%s\" if OCP is just slow.",
 									 server));
@@ -128,7 +128,7 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 	}
 	if (http->attempts > 1)
 		failure->detail = psprintf("%s Made %d attempts (retries %d).",
-								   failure->detail, http->attempts, endpoint->retries);
+								   failure->detail, http->attempts, endpoint->options.retries);
 	return true;
 }
 
@@ -208,7 +208,7 @@ http_error(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
 			set_failure(failure, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
 						psprintf("OCP server \"%s\" rejected the credentials", server),
 						facts,
-						endpoint->access_key_id ?
+						endpoint->credentials.access_key_id ?
 						psprintf("Check the access key pair of your user mapping for server \"%s\", and that this machine's clock is within 15 minutes of OCP's: SELECT * FROM ocp_backup_check(%s) shows the skew.",
 								 server, quote_literal_cstr(server)) :
 						psprintf("Check the username and password of your user mapping for server \"%s\".",
