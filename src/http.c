@@ -434,29 +434,74 @@ prepare_request(Transfer *transfer)
 		SET_OPTION(easy, CURLOPT_HTTPGET, 1L);
 }
 
-/*
- * Whether another attempt is safe and may help: the request never left
- * (libcurl never came to send it), and the failure was one of reaching OCP,
- * which can pass, rather than one that would repeat (an untrusted
- * certificate, an unreadable CA file).
- */
-static bool
-worth_retrying(const OcpbHttpResult *result)
+OcpbTransportFailure
+ocpb_transport_failure(const OcpbHttpResult *result)
 {
-	if (result->request_sent)
-		return false;
-	switch (result->curl_code)
+	OcpbTransportFailure failure = {OCPB_TRANSPORT_OTHER, false, false};
+
+	if (result->curl_code == CURLE_OK)
+		failure.kind = OCPB_TRANSPORT_NONE;
+	else if (result->resend_refused)
+		failure.kind = OCPB_TRANSPORT_RESEND_REFUSED;
+	else
 	{
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_RESOLVE_PROXY:
-		case CURLE_COULDNT_CONNECT:
-		case CURLE_SSL_CONNECT_ERROR:
-			return true;
-		case CURLE_OPERATION_TIMEDOUT:
-			return result->timed_out_connecting;
-		default:
-			return false;
+		switch (result->curl_code)
+		{
+			case CURLE_COULDNT_RESOLVE_HOST:
+				failure.kind = OCPB_TRANSPORT_DNS;
+				break;
+			case CURLE_COULDNT_RESOLVE_PROXY:
+				failure.kind = OCPB_TRANSPORT_PROXY_DNS;
+				break;
+			case CURLE_COULDNT_CONNECT:
+				failure.kind = OCPB_TRANSPORT_CONNECT;
+				break;
+			case CURLE_PEER_FAILED_VERIFICATION:
+				failure.kind = OCPB_TRANSPORT_TLS_UNTRUSTED;
+				break;
+			case CURLE_SSL_CACERT_BADFILE:
+				failure.kind = OCPB_TRANSPORT_TLS_CA_FILE;
+				break;
+			case CURLE_SSL_CONNECT_ERROR:
+				failure.kind = OCPB_TRANSPORT_TLS_HANDSHAKE;
+				break;
+			case CURLE_OPERATION_TIMEDOUT:
+				failure.kind = result->timed_out_connecting ?
+					OCPB_TRANSPORT_CONNECT_TIMEOUT : OCPB_TRANSPORT_TIMEOUT;
+				break;
+			case CURLE_FILESIZE_EXCEEDED:
+			case CURLE_WRITE_ERROR:
+				if (result->too_large)
+					failure.kind = OCPB_TRANSPORT_TOO_LARGE;
+				break;
+			default:
+				break;
+		}
 	}
+	switch (failure.kind)
+	{
+		case OCPB_TRANSPORT_TLS_UNTRUSTED:
+		case OCPB_TRANSPORT_TLS_CA_FILE:
+			failure.tls = true;
+			break;
+		case OCPB_TRANSPORT_TLS_HANDSHAKE:
+			failure.tls = true;
+			failure.retryable = !result->request_sent;
+			break;
+		case OCPB_TRANSPORT_DNS:
+		case OCPB_TRANSPORT_PROXY_DNS:
+		case OCPB_TRANSPORT_CONNECT:
+		case OCPB_TRANSPORT_CONNECT_TIMEOUT:
+			failure.retryable = !result->request_sent;
+			break;
+		case OCPB_TRANSPORT_NONE:
+		case OCPB_TRANSPORT_RESEND_REFUSED:
+		case OCPB_TRANSPORT_TIMEOUT:
+		case OCPB_TRANSPORT_TOO_LARGE:
+		case OCPB_TRANSPORT_OTHER:
+			break;
+	}
+	return failure;
 }
 
 /* The connection's multi handle, made at its first transfer. */
@@ -644,7 +689,7 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 
 	collect_result(transfer, code, result);
 	release_transfer(transfer);
-	if (transfer->attempts <= retries && worth_retrying(result))
+	if (transfer->attempts <= retries && ocpb_transport_failure(result).retryable)
 	{
 		queue_again(batch, (int) (transfer - batch->transfers));
 		return;

@@ -32,11 +32,12 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 					  OcpbFailure *failure)
 {
 	const char *server = endpoint->server_name;
+	OcpbTransportFailure transport = ocpb_transport_failure(http);
 	char	   *detail;
 
-	if (http->curl_code == CURLE_OK)
+	if (transport.kind == OCPB_TRANSPORT_NONE)
 		return false;
-	if (http->resend_refused)
+	if (transport.kind == OCPB_TRANSPORT_RESEND_REFUSED)
 	{
 		set_failure(failure, ERRCODE_CONNECTION_FAILURE,
 					psprintf("the connection to OCP server \"%s\" closed before OCP answered",
@@ -47,19 +48,19 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 		return true;
 	}
 	detail = psprintf("libcurl: %s.", http->curl_error);
-	switch (http->curl_code)
+	switch (transport.kind)
 	{
-		case CURLE_COULDNT_RESOLVE_HOST:
+		case OCPB_TRANSPORT_DNS:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not resolve the host of OCP server \"%s\"", server),
 						detail, psprintf("Check the url option of server \"%s\".", server));
 			break;
-		case CURLE_COULDNT_RESOLVE_PROXY:
+		case OCPB_TRANSPORT_PROXY_DNS:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not resolve the proxy of OCP server \"%s\"", server),
 						detail, psprintf("Check the proxy option of server \"%s\".", server));
 			break;
-		case CURLE_COULDNT_CONNECT:
+		case OCPB_TRANSPORT_CONNECT:
 			if (endpoint->options.proxy != NULL)
 				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 							psprintf("could not connect to OCP server \"%s\" at %s through proxy %s",
@@ -71,7 +72,7 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 									 server, endpoint->base_url),
 							detail, NULL);
 			break;
-		case CURLE_PEER_FAILED_VERIFICATION:
+		case OCPB_TRANSPORT_TLS_UNTRUSTED:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("the TLS certificate of OCP server \"%s\" is not trusted", server),
 						detail,
@@ -81,19 +82,21 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 						psprintf("Set the ca_file option of server \"%s\" to the CA bundle that signed OCP's certificate.",
 								 server));
 			break;
-		case CURLE_SSL_CACERT_BADFILE:
+		case OCPB_TRANSPORT_TLS_CA_FILE:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not read the CA bundle of OCP server \"%s\"", server),
 						detail,
 						pstrdup("ca_file must name a PEM file that the database server's operating system user can read."));
 			break;
-		case CURLE_SSL_CONNECT_ERROR:
+		case OCPB_TRANSPORT_TLS_HANDSHAKE:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not establish a TLS connection to OCP server \"%s\"", server),
 						detail, NULL);
 			break;
-		case CURLE_OPERATION_TIMEDOUT:
-			if (http->timed_out_connecting &&
+		case OCPB_TRANSPORT_CONNECT_TIMEOUT:
+		case OCPB_TRANSPORT_TIMEOUT:
+			/* A timeout_ms below connect_timeout_ms is the one that ran out. */
+			if (transport.kind == OCPB_TRANSPORT_CONNECT_TIMEOUT &&
 				endpoint->options.connect_timeout_ms <= endpoint->options.timeout_ms)
 				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 							psprintf("could not connect to OCP server \"%s\" within connect_timeout_ms (%d ms)",
@@ -108,19 +111,16 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 							psprintf("Raise the timeout_ms option of server \"%s\" if OCP is just slow.",
 									 server));
 			break;
-		case CURLE_FILESIZE_EXCEEDED:
-		case CURLE_WRITE_ERROR:
-			if (http->too_large)
-			{
-				set_failure(failure, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-							psprintf("the answer of OCP server \"%s\" exceeds %d bytes",
-									 server, OCPB_MAX_RESPONSE_BYTES),
-							http->status > 0 ? psprintf("HTTP status %ld.", http->status) : NULL,
-							NULL);
-				break;
-			}
-			/* FALLTHROUGH */
-		default:
+		case OCPB_TRANSPORT_TOO_LARGE:
+			set_failure(failure, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+						psprintf("the answer of OCP server \"%s\" exceeds %d bytes",
+								 server, OCPB_MAX_RESPONSE_BYTES),
+						http->status > 0 ? psprintf("HTTP status %ld.", http->status) : NULL,
+						NULL);
+			break;
+		case OCPB_TRANSPORT_NONE:
+		case OCPB_TRANSPORT_RESEND_REFUSED:
+		case OCPB_TRANSPORT_OTHER:
 			set_failure(failure, ERRCODE_CONNECTION_FAILURE,
 						psprintf("the exchange with OCP server \"%s\" failed", server),
 						detail, NULL);
