@@ -20,7 +20,7 @@ OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 # their own configured by test/regress.conf, with simulators that
 # test/with_sims starts for each suite: run as a user initdb accepts (not
 # root), with pg_cron installed.
-REGRESS = install upgrade validation backup_now errors server_choice aksk_tls journal tasks grants \
+REGRESS = install upgrade validation options backup_now errors server_choice aksk_tls journal tasks grants \
 	security encoding proxy cron cron_recipes dump_restore server_log fleet reconcile rename many mask call_log_xact nightly fleet_status recover
 REGRESS_OPTS = --inputdir=test --outputdir=test/.work/regress --launcher=test/with_sims \
 	--temp-instance=test/.work/instance --temp-config=test/regress.conf

@@ -1506,3 +1506,10 @@ EXCEPTION WHEN unique_violation THEN
               HINT = 'Choose another name, or delete that server''s rows from ocp_backup.task, ocp_backup.cluster, ocp_backup.tenant, ocp_backup.backup_history, ocp_backup.called_cluster, ocp_backup.cluster_success, ocp_backup.cluster_backup and ocp_backup.tenant_log_backup first.';
 END
 $$;
+
+-- The options, declared once: the wrapper's comment names none (the list
+-- it named went stale, lacking proxy and no_proxy in 1.0 and max_parallel
+-- in 1.1); the validator's hint lists a server's or a user mapping's valid
+-- options, from the one table in src/options.c.
+COMMENT ON FOREIGN DATA WRAPPER ocp_backup IS
+  'OCP endpoints: a server per OCP, a user mapping per role holding its credentials; README.md (section Configuration) describes their options, and an unknown option is refused with a hint listing the valid ones';

@@ -61,13 +61,6 @@ set_problem(CheckRow *row, char *problem)
 		set_column(row, COL_PROBLEM, CStringGetTextDatum(problem));
 }
 
-static bool
-tls_failure(CURLcode code)
-{
-	return code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CONNECT_ERROR ||
-		code == CURLE_SSL_CACERT_BADFILE;
-}
-
 static void
 exchange(const OcpbEndpoint *endpoint, const char *path, bool anonymous,
 		 OcpbHttpResult *http)
@@ -120,15 +113,18 @@ check_time(const OcpbEndpoint *endpoint, CheckRow *row)
 	after = GetCurrentTimestamp();
 	if (ocpb_transport_failed(endpoint, &http, &failure))
 	{
-		set_column(row, COL_REACHABLE, BoolGetDatum(tls_failure(http.curl_code)));
-		if (endpoint->https && tls_failure(http.curl_code))
+		/* A TLS step failed only after OCP's host was reached. */
+		bool		tls = ocpb_transport_failure(&http).tls;
+
+		set_column(row, COL_REACHABLE, BoolGetDatum(tls));
+		if (endpoint->https && tls)
 			set_column(row, COL_TLS_VERIFIED, BoolGetDatum(false));
 		set_problem(row, ocpb_failure_text(&failure));
 		return false;
 	}
 	set_column(row, COL_REACHABLE, BoolGetDatum(true));
 	if (endpoint->https)
-		set_column(row, COL_TLS_VERIFIED, BoolGetDatum(endpoint->verify_tls));
+		set_column(row, COL_TLS_VERIFIED, BoolGetDatum(endpoint->options.verify_tls));
 	set_column(row, COL_ROUND_TRIP_MS, Float8GetDatum((double) (after - before) / 1000.0));
 	if (http.status != 200)
 		set_problem(row, psprintf("GET %s answered HTTP status %ld", TIME_PATH, http.status));

@@ -34,12 +34,6 @@ ocpb_connection_invalidations(void)
 	return invalidations;
 }
 
-static char *
-copy_or_null(const char *s)
-{
-	return s == NULL ? NULL : pstrdup(s);
-}
-
 OcpbEndpoint *
 ocpb_copy_endpoint(const OcpbEndpoint *endpoint)
 {
@@ -50,21 +44,9 @@ ocpb_copy_endpoint(const OcpbEndpoint *endpoint)
 	copy->base_url = pstrdup(endpoint->base_url);
 	copy->host_header = pstrdup(endpoint->host_header);
 	copy->path_prefix = pstrdup(endpoint->path_prefix);
-	copy->proxy = copy_or_null(endpoint->proxy);
-	copy->no_proxy = copy_or_null(endpoint->no_proxy);
-	copy->ca_file = copy_or_null(endpoint->ca_file);
-	copy->username = copy_or_null(endpoint->username);
-	copy->password = copy_or_null(endpoint->password);
-	copy->access_key_id = copy_or_null(endpoint->access_key_id);
-	copy->access_key_secret = copy_or_null(endpoint->access_key_secret);
+	ocpb_copy_server_options(&endpoint->options, &copy->options);
+	ocpb_copy_mapping_options(&endpoint->credentials, &copy->credentials);
 	return copy;
-}
-
-static void
-wipe(char *secret)
-{
-	if (secret != NULL)
-		explicit_bzero(secret, strlen(secret));
 }
 
 /* The resolved options go, credentials wiped first. */
@@ -72,10 +54,7 @@ static void
 forget_endpoint(OcpbConnection *connection)
 {
 	if (connection->endpoint != NULL)
-	{
-		wipe(connection->endpoint->password);
-		wipe(connection->endpoint->access_key_secret);
-	}
+		ocpb_wipe_mapping_secrets(&connection->endpoint->credentials);
 	connection->endpoint = NULL;
 	if (connection->context != NULL)
 		MemoryContextDelete(connection->context);

@@ -167,7 +167,6 @@ static void
 read_user_mapping(Oid user_mapping_id, OcpbEndpoint *endpoint)
 {
 	HeapTuple	tuple = SearchSysCache1(USERMAPPINGOID, ObjectIdGetDatum(user_mapping_id));
-	OcpbMappingOptions mapping;
 	Datum		options;
 	bool		isnull;
 
@@ -176,12 +175,9 @@ read_user_mapping(Oid user_mapping_id, OcpbEndpoint *endpoint)
 	endpoint->user_mapping_id = user_mapping_id;
 	options = SysCacheGetAttr(USERMAPPINGOID, tuple,
 							  Anum_pg_user_mapping_umoptions, &isnull);
-	ocpb_read_mapping_options(isnull ? NIL : untransformRelOptions(options), &mapping);
+	ocpb_read_mapping_options(isnull ? NIL : untransformRelOptions(options),
+							  &endpoint->credentials);
 	ReleaseSysCache(tuple);
-	endpoint->username = mapping.username;
-	endpoint->password = mapping.password;
-	endpoint->access_key_id = mapping.access_key_id;
-	endpoint->access_key_secret = mapping.access_key_secret;
 }
 
 bool
@@ -193,30 +189,21 @@ ocpb_endpoint_has_credentials(const OcpbEndpoint *endpoint)
 const char *
 ocpb_endpoint_account(const OcpbEndpoint *endpoint)
 {
-	return endpoint->username ? endpoint->username : endpoint->access_key_id;
+	return endpoint->credentials.username ? endpoint->credentials.username :
+		endpoint->credentials.access_key_id;
 }
 
 static OcpbEndpoint *
 build_endpoint(ForeignServer *server, Oid user_mapping_id)
 {
 	OcpbEndpoint *endpoint = palloc0(sizeof(OcpbEndpoint));
-	OcpbServerOptions options;
 
-	ocpb_read_server_options(server->options, &options);
+	ocpb_read_server_options(server->options, &endpoint->options);
 	endpoint->server_id = server->serverid;
 	endpoint->server_name = server->servername;
-	endpoint->connect_timeout_ms = options.connect_timeout_ms;
-	endpoint->timeout_ms = options.timeout_ms;
-	endpoint->ca_file = options.ca_file;
-	endpoint->verify_tls = options.verify_tls;
-	endpoint->retries = options.retries;
-	endpoint->retry_backoff_ms = options.retry_backoff_ms;
-	endpoint->proxy = options.proxy;
-	endpoint->no_proxy = options.no_proxy;
-	endpoint->https = pg_strncasecmp(options.url, "https:", 6) == 0;
-	ocpb_split_url(options.url, &endpoint->base_url, &endpoint->host_header,
+	endpoint->https = pg_strncasecmp(endpoint->options.url, "https:", 6) == 0;
+	ocpb_split_url(endpoint->options.url, &endpoint->base_url, &endpoint->host_header,
 				   &endpoint->path_prefix);
-	endpoint->max_parallel = options.max_parallel;
 	if (OidIsValid(user_mapping_id))
 		read_user_mapping(user_mapping_id, endpoint);
 	return endpoint;

@@ -9,32 +9,28 @@
 
 #include "nodes/pg_list.h"
 
+#include "options.h"
+
 typedef struct OcpbEndpoint
 {
 	Oid			server_id;
 	Oid			user_mapping_id;
 	char	   *server_name;
+	/* What the url option says, split once. */
 	char	   *base_url;		/* scheme://host[:port] and the path prefix,
 								 * no trailing slash */
 	char	   *host_header;	/* the Host header value sent and signed */
 	char	   *path_prefix;	/* "" or "/a/b": before every request's
 								 * path, sent and signed */
 	bool		https;
-	int			connect_timeout_ms;
-	int			timeout_ms;
-	char	   *ca_file;		/* NULL: the system's CA bundle */
-	bool		verify_tls;
-	int			retries;		/* further attempts when nothing was sent */
-	int			retry_backoff_ms;	/* the first wait; each next one doubles */
-	char	   *proxy;			/* NULL: no proxy, environment ignored */
-	char	   *no_proxy;		/* hosts reached without the proxy; NULL: none */
-	int			max_parallel;	/* requests in flight at once to the server */
 	uint64		resolved_at;	/* ocpb_connection_invalidations() then */
-	/* Either username and password, or the access key pair. */
-	char	   *username;
-	char	   *password;
-	char	   *access_key_id;
-	char	   *access_key_secret;
+	/* The server's options, as options.c's table reads them. */
+	OcpbServerOptions options;
+	/*
+	 * The user mapping's: either username and password, or the access key
+	 * pair; all NULL without a mapping.
+	 */
+	OcpbMappingOptions credentials;
 } OcpbEndpoint;
 
 /* The GUC ocp_backup.default_server. */

@@ -230,18 +230,18 @@ configure_handle(CURL *easy, const OcpbEndpoint *endpoint)
 	SET_OPTION(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	SET_OPTION(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	SET_OPTION(easy, CURLOPT_USERAGENT, OCPB_USER_AGENT);
-	SET_OPTION(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) endpoint->connect_timeout_ms);
-	SET_OPTION(easy, CURLOPT_TIMEOUT_MS, (long) endpoint->timeout_ms);
+	SET_OPTION(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) endpoint->options.connect_timeout_ms);
+	SET_OPTION(easy, CURLOPT_TIMEOUT_MS, (long) endpoint->options.timeout_ms);
 	SET_OPTION(easy, CURLOPT_WRITEFUNCTION, collect_body);
 	SET_OPTION(easy, CURLOPT_HEADERFUNCTION, collect_header);
 	SET_OPTION(easy, CURLOPT_PREREQFUNCTION, allow_sending);
 	SET_OPTION(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* Refuses at once an answer whose Content-Length is over the cap. */
 	SET_OPTION(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) OCPB_MAX_RESPONSE_BYTES);
-	SET_OPTION(easy, CURLOPT_SSL_VERIFYPEER, endpoint->verify_tls ? 1L : 0L);
-	SET_OPTION(easy, CURLOPT_SSL_VERIFYHOST, endpoint->verify_tls ? 2L : 0L);
-	if (endpoint->ca_file != NULL)
-		SET_OPTION(easy, CURLOPT_CAINFO, endpoint->ca_file);
+	SET_OPTION(easy, CURLOPT_SSL_VERIFYPEER, endpoint->options.verify_tls ? 1L : 0L);
+	SET_OPTION(easy, CURLOPT_SSL_VERIFYHOST, endpoint->options.verify_tls ? 2L : 0L);
+	if (endpoint->options.ca_file != NULL)
+		SET_OPTION(easy, CURLOPT_CAINFO, endpoint->options.ca_file);
 
 	/*
 	 * The proxy is the server's proxy option alone: libcurl would otherwise
@@ -255,8 +255,8 @@ configure_handle(CURL *easy, const OcpbEndpoint *endpoint)
 	 * here, like every server option, because handles are rebuilt when a
 	 * server changes.
 	 */
-	SET_OPTION(easy, CURLOPT_PROXY, endpoint->proxy != NULL ? endpoint->proxy : "");
-	SET_OPTION(easy, CURLOPT_NOPROXY, endpoint->no_proxy != NULL ? endpoint->no_proxy : "");
+	SET_OPTION(easy, CURLOPT_PROXY, endpoint->options.proxy != NULL ? endpoint->options.proxy : "");
+	SET_OPTION(easy, CURLOPT_NOPROXY, endpoint->options.no_proxy != NULL ? endpoint->options.no_proxy : "");
 	SET_OPTION(easy, CURLOPT_HEADEROPT, (long) CURLHEADER_SEPARATE);
 	SET_OPTION(easy, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
 	SET_OPTION(easy, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
@@ -335,8 +335,8 @@ signed_authorization(const OcpbEndpoint *endpoint, const OcpbHttpRequest *reques
 	input.host = endpoint->host_header;
 	input.path = path;
 	input.query = question ? question + 1 : NULL;
-	authorization = ocpb_aksk_authorization(endpoint->access_key_id,
-											endpoint->access_key_secret, &input);
+	authorization = ocpb_aksk_authorization(endpoint->credentials.access_key_id,
+											endpoint->credentials.access_key_secret, &input);
 	pfree(path);
 	return authorization;
 }
@@ -350,7 +350,7 @@ add_credentials(struct curl_slist *headers, bool *failed,
 	char		date_header[OCPB_HTTP_DATE_SIZE + 8];
 	char	   *authorization;
 
-	if (endpoint->access_key_id != NULL)
+	if (endpoint->credentials.access_key_id != NULL)
 	{
 		ocpb_format_http_date(time(NULL), date);
 		snprintf(date_header, sizeof(date_header), "Date: %s", date);
@@ -360,8 +360,8 @@ add_credentials(struct curl_slist *headers, bool *failed,
 	}
 	else
 		authorization = header_line("Authorization",
-									ocpb_basic_authorization(endpoint->username,
-															 endpoint->password));
+									ocpb_basic_authorization(endpoint->credentials.username,
+															 endpoint->credentials.password));
 	if (authorization == NULL)
 	{
 		*failed = true;
@@ -434,29 +434,74 @@ prepare_request(Transfer *transfer)
 		SET_OPTION(easy, CURLOPT_HTTPGET, 1L);
 }
 
-/*
- * Whether another attempt is safe and may help: the request never left
- * (libcurl never came to send it), and the failure was one of reaching OCP,
- * which can pass, rather than one that would repeat (an untrusted
- * certificate, an unreadable CA file).
- */
-static bool
-worth_retrying(const OcpbHttpResult *result)
+OcpbTransportFailure
+ocpb_transport_failure(const OcpbHttpResult *result)
 {
-	if (result->request_sent)
-		return false;
-	switch (result->curl_code)
+	OcpbTransportFailure failure = {OCPB_TRANSPORT_OTHER, false, false};
+
+	if (result->curl_code == CURLE_OK)
+		failure.kind = OCPB_TRANSPORT_NONE;
+	else if (result->resend_refused)
+		failure.kind = OCPB_TRANSPORT_RESEND_REFUSED;
+	else
 	{
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_RESOLVE_PROXY:
-		case CURLE_COULDNT_CONNECT:
-		case CURLE_SSL_CONNECT_ERROR:
-			return true;
-		case CURLE_OPERATION_TIMEDOUT:
-			return result->timed_out_connecting;
-		default:
-			return false;
+		switch (result->curl_code)
+		{
+			case CURLE_COULDNT_RESOLVE_HOST:
+				failure.kind = OCPB_TRANSPORT_DNS;
+				break;
+			case CURLE_COULDNT_RESOLVE_PROXY:
+				failure.kind = OCPB_TRANSPORT_PROXY_DNS;
+				break;
+			case CURLE_COULDNT_CONNECT:
+				failure.kind = OCPB_TRANSPORT_CONNECT;
+				break;
+			case CURLE_PEER_FAILED_VERIFICATION:
+				failure.kind = OCPB_TRANSPORT_TLS_UNTRUSTED;
+				break;
+			case CURLE_SSL_CACERT_BADFILE:
+				failure.kind = OCPB_TRANSPORT_TLS_CA_FILE;
+				break;
+			case CURLE_SSL_CONNECT_ERROR:
+				failure.kind = OCPB_TRANSPORT_TLS_HANDSHAKE;
+				break;
+			case CURLE_OPERATION_TIMEDOUT:
+				failure.kind = result->timed_out_connecting ?
+					OCPB_TRANSPORT_CONNECT_TIMEOUT : OCPB_TRANSPORT_TIMEOUT;
+				break;
+			case CURLE_FILESIZE_EXCEEDED:
+			case CURLE_WRITE_ERROR:
+				if (result->too_large)
+					failure.kind = OCPB_TRANSPORT_TOO_LARGE;
+				break;
+			default:
+				break;
+		}
 	}
+	switch (failure.kind)
+	{
+		case OCPB_TRANSPORT_TLS_UNTRUSTED:
+		case OCPB_TRANSPORT_TLS_CA_FILE:
+			failure.tls = true;
+			break;
+		case OCPB_TRANSPORT_TLS_HANDSHAKE:
+			failure.tls = true;
+			failure.retryable = !result->request_sent;
+			break;
+		case OCPB_TRANSPORT_DNS:
+		case OCPB_TRANSPORT_PROXY_DNS:
+		case OCPB_TRANSPORT_CONNECT:
+		case OCPB_TRANSPORT_CONNECT_TIMEOUT:
+			failure.retryable = !result->request_sent;
+			break;
+		case OCPB_TRANSPORT_NONE:
+		case OCPB_TRANSPORT_RESEND_REFUSED:
+		case OCPB_TRANSPORT_TIMEOUT:
+		case OCPB_TRANSPORT_TOO_LARGE:
+		case OCPB_TRANSPORT_OTHER:
+			break;
+	}
+	return failure;
 }
 
 /* The connection's multi handle, made at its first transfer. */
@@ -620,7 +665,7 @@ queue_again(Batch *batch, int index)
 
 	ereport(DEBUG1,
 			(errmsg_internal("ocp_backup: attempt %d of %d to reach OCP server \"%s\" failed (%s); next in %d ms",
-							 transfer->attempts, endpoint->retries + 1, endpoint->server_name,
+							 transfer->attempts, endpoint->options.retries + 1, endpoint->server_name,
 							 transfer->exchange->result.curl_error, transfer->backoff_ms)));
 	pfree(transfer->exchange->result.body);
 	transfer->exchange->result.body = NULL;
@@ -637,14 +682,14 @@ finish_transfer(Batch *batch, Transfer *transfer, CURLcode code)
 {
 	OcpbExchange *exchange = transfer->exchange;
 	OcpbHttpResult *result = &exchange->result;
-	int			retries = exchange->request.single_attempt ? 0 : exchange->endpoint->retries;
+	int			retries = exchange->request.single_attempt ? 0 : exchange->endpoint->options.retries;
 	OcpbSecretList secrets;
 	char	   *volatile answer = NULL;
 	int			reset_s;
 
 	collect_result(transfer, code, result);
 	release_transfer(transfer);
-	if (transfer->attempts <= retries && worth_retrying(result))
+	if (transfer->attempts <= retries && ocpb_transport_failure(result).retryable)
 	{
 		queue_again(batch, (int) (transfer - batch->transfers));
 		return;
@@ -724,7 +769,7 @@ start_ready(Batch *batch)
 				batch->next_retry = transfer->not_before;
 			continue;
 		}
-		if (connection->in_flight < transfer->exchange->endpoint->max_parallel)
+		if (connection->in_flight < transfer->exchange->endpoint->options.max_parallel)
 			start_transfer(batch, transfer);
 	}
 }
@@ -996,7 +1041,7 @@ ocpb_http_exchange_all(OcpbExchange *exchanges, int n, const OcpbExchangeHooks *
 			transfer->wire.body = ocpb_body_to_wire(exchange->request.body,
 													exchange->request.body_len,
 													&transfer->wire.body_len);
-		transfer->backoff_ms = exchange->endpoint->retry_backoff_ms;
+		transfer->backoff_ms = exchange->endpoint->options.retry_backoff_ms;
 		transfer->state = TRANSFER_QUEUED;
 	}
 	PG_TRY();

@@ -65,6 +65,43 @@ typedef struct OcpbHttpResult
 } OcpbHttpResult;
 
 /*
+ * What kind of transport failure a result is: the one classification of
+ * libcurl's outcome, which the retry test, the error wording (report.c)
+ * and ocp_backup_check all read.
+ */
+typedef enum OcpbTransportKind
+{
+	OCPB_TRANSPORT_NONE,		/* an HTTP answer came */
+	OCPB_TRANSPORT_RESEND_REFUSED,	/* the connection closed after a POST
+									 * may have left; not sent again */
+	OCPB_TRANSPORT_DNS,			/* OCP's host could not be resolved */
+	OCPB_TRANSPORT_PROXY_DNS,	/* the proxy's host could not be resolved */
+	OCPB_TRANSPORT_CONNECT,		/* no TCP connection (refused, unreachable) */
+	OCPB_TRANSPORT_CONNECT_TIMEOUT, /* the timeout hit before connecting */
+	OCPB_TRANSPORT_TLS_UNTRUSTED,	/* OCP's certificate failed verification */
+	OCPB_TRANSPORT_TLS_CA_FILE, /* the ca_file could not be read */
+	OCPB_TRANSPORT_TLS_HANDSHAKE,	/* the TLS handshake failed */
+	OCPB_TRANSPORT_TIMEOUT,		/* no answer within timeout_ms */
+	OCPB_TRANSPORT_TOO_LARGE,	/* the answer passed OCPB_MAX_RESPONSE_BYTES */
+	OCPB_TRANSPORT_OTHER		/* any other failure of the exchange */
+} OcpbTransportKind;
+
+typedef struct OcpbTransportFailure
+{
+	OcpbTransportKind kind;
+	bool		tls;			/* a TLS step failed: OCP's host was reached */
+	/*
+	 * Another attempt is safe and may help: the request never left (libcurl
+	 * never came to send it), and the failure was one of reaching OCP,
+	 * which can pass, rather than one that would repeat (an untrusted
+	 * certificate, an unreadable CA file).
+	 */
+	bool		retryable;
+} OcpbTransportFailure;
+
+extern OcpbTransportFailure ocpb_transport_failure(const OcpbHttpResult *result);
+
+/*
  * One request of a batch, with its answer.  The caller fills endpoint and
  * request (and arg, its own); http.c fills result, or sets skipped.
  */

@@ -46,10 +46,10 @@ typedef enum OptionKind
 } OptionKind;
 
 /*
- * The one table of options: the validator checks a value by its kind, and
- * the readers store it, parsed by the same kind, at its offset in
- * OcpbServerOptions or OcpbMappingOptions (by its context).  Text kinds are
- * char * fields, numbers int, booleans bool.
+ * The one table of options, made from options.h's lists: the validator
+ * checks a value by its kind, and the readers store it, parsed by the same
+ * kind, at its offset in OcpbServerOptions or OcpbMappingOptions (by its
+ * context).  Text kinds are char * fields, numbers int, booleans bool.
  */
 typedef struct KnownOption
 {
@@ -59,26 +59,15 @@ typedef struct KnownOption
 	size_t		offset;			/* of its field in the context's struct */
 } KnownOption;
 
-#define SERVER_OPTION(name, kind) \
-	{#name, ForeignServerRelationId, kind, offsetof(OcpbServerOptions, name)}
-#define MAPPING_OPTION(name, kind) \
-	{#name, UserMappingRelationId, kind, offsetof(OcpbMappingOptions, name)}
+#define SERVER_OPTION(name, kind, type, default_value) \
+	{#name, ForeignServerRelationId, OPTION_##kind, offsetof(OcpbServerOptions, name)},
+#define MAPPING_OPTION(name, kind, type, default_value) \
+	{#name, UserMappingRelationId, OPTION_##kind, offsetof(OcpbMappingOptions, name)},
 
+/* Made from options.h's lists, where the options are declared. */
 static const KnownOption known_options[] = {
-	SERVER_OPTION(url, OPTION_URL),
-	SERVER_OPTION(connect_timeout_ms, OPTION_MILLISECONDS),
-	SERVER_OPTION(timeout_ms, OPTION_MILLISECONDS),
-	SERVER_OPTION(ca_file, OPTION_PATH),
-	SERVER_OPTION(verify_tls, OPTION_BOOLEAN),
-	SERVER_OPTION(retries, OPTION_RETRIES),
-	SERVER_OPTION(retry_backoff_ms, OPTION_MILLISECONDS),
-	SERVER_OPTION(proxy, OPTION_PROXY),
-	SERVER_OPTION(no_proxy, OPTION_HOST_LIST),
-	SERVER_OPTION(max_parallel, OPTION_PARALLEL),
-	MAPPING_OPTION(username, OPTION_TEXT),
-	MAPPING_OPTION(password, OPTION_SECRET),
-	MAPPING_OPTION(access_key_id, OPTION_TEXT),
-	MAPPING_OPTION(access_key_secret, OPTION_SECRET),
+	OCPB_SERVER_OPTIONS(SERVER_OPTION)
+	OCPB_MAPPING_OPTIONS(MAPPING_OPTION)
 	{NULL, InvalidOid, OPTION_TEXT, 0}
 };
 
@@ -742,12 +731,9 @@ ocpb_read_server_options(List *options, OcpbServerOptions *server)
 {
 	ListCell   *cell;
 
-	memset(server, 0, sizeof(*server));
-	server->connect_timeout_ms = OCPB_DEFAULT_CONNECT_TIMEOUT_MS;
-	server->timeout_ms = OCPB_DEFAULT_TIMEOUT_MS;
-	server->verify_tls = true;
-	server->retry_backoff_ms = OCPB_DEFAULT_RETRY_BACKOFF_MS;
-	server->max_parallel = OCPB_DEFAULT_MAX_PARALLEL;
+#define SERVER_DEFAULT(name, kind, type, default_value) server->name = (type) (default_value);
+	OCPB_SERVER_OPTIONS(SERVER_DEFAULT)
+#undef SERVER_DEFAULT
 	foreach(cell, options)
 		read_option(lfirst(cell), ForeignServerRelationId, (char *) server);
 }
@@ -757,9 +743,80 @@ ocpb_read_mapping_options(List *options, OcpbMappingOptions *mapping)
 {
 	ListCell   *cell;
 
-	memset(mapping, 0, sizeof(*mapping));
+#define MAPPING_DEFAULT(name, kind, type, default_value) mapping->name = (type) (default_value);
+	OCPB_MAPPING_OPTIONS(MAPPING_DEFAULT)
+#undef MAPPING_DEFAULT
 	foreach(cell, options)
 		read_option(lfirst(cell), UserMappingRelationId, (char *) mapping);
+}
+
+/* Whether an option of that kind is a char * field. */
+static bool
+is_text_kind(OptionKind kind)
+{
+	switch (kind)
+	{
+		case OPTION_URL:
+		case OPTION_PROXY:
+		case OPTION_HOST_LIST:
+		case OPTION_PATH:
+		case OPTION_TEXT:
+		case OPTION_SECRET:
+			return true;
+		case OPTION_MILLISECONDS:
+		case OPTION_RETRIES:
+		case OPTION_PARALLEL:
+		case OPTION_BOOLEAN:
+			return false;
+	}
+	return false;
+}
+
+/* Copies a struct of context's options, then each text value it points at. */
+static void
+copy_options(Oid context, const char *from, char *to, size_t size)
+{
+	const KnownOption *option;
+
+	memcpy(to, from, size);
+	for (option = known_options; option->name != NULL; option++)
+	{
+		const char *value;
+
+		if (option->context != context || !is_text_kind(option->kind))
+			continue;
+		value = *(const char *const *) (from + option->offset);
+		*(char **) (to + option->offset) = value != NULL ? pstrdup(value) : NULL;
+	}
+}
+
+void
+ocpb_copy_server_options(const OcpbServerOptions *from, OcpbServerOptions *to)
+{
+	copy_options(ForeignServerRelationId, (const char *) from, (char *) to, sizeof(*to));
+}
+
+void
+ocpb_copy_mapping_options(const OcpbMappingOptions *from, OcpbMappingOptions *to)
+{
+	copy_options(UserMappingRelationId, (const char *) from, (char *) to, sizeof(*to));
+}
+
+void
+ocpb_wipe_mapping_secrets(OcpbMappingOptions *mapping)
+{
+	const KnownOption *option;
+
+	for (option = known_options; option->name != NULL; option++)
+	{
+		char	   *value;
+
+		if (option->context != UserMappingRelationId || option->kind != OPTION_SECRET)
+			continue;
+		value = *(char **) ((char *) mapping + option->offset);
+		if (value != NULL)
+			explicit_bzero(value, strlen(value));
+	}
 }
 
 void

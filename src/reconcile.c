@@ -76,13 +76,13 @@ static Datum
 call_deadline(const OcpbEndpoint *endpoint)
 {
 	Interval   *deadline = palloc0(sizeof(Interval));
-	int64		ms = endpoint->timeout_ms;
-	int64		backoff = endpoint->retry_backoff_ms;
+	int64		ms = endpoint->options.timeout_ms;
+	int64		backoff = endpoint->options.retry_backoff_ms;
 	int			attempt;
 
-	for (attempt = 0; attempt < endpoint->retries; attempt++)
+	for (attempt = 0; attempt < endpoint->options.retries; attempt++)
 	{
-		ms += endpoint->connect_timeout_ms + backoff;
+		ms += endpoint->options.connect_timeout_ms + backoff;
 		backoff *= 2;
 	}
 	deadline->time = (TimeOffset) ms * 1000;
@@ -678,8 +678,8 @@ reconcile_call(void *arg)
 	 * OCP records as a task's creator, is not known here: the SQL writer
 	 * says the creator was not checked.
 	 */
-	nulls[4] = endpoint->username == NULL;
-	args[4] = nulls[4] ? (Datum) 0 : CStringGetTextDatum(endpoint->username);
+	nulls[4] = endpoint->credentials.username == NULL;
+	args[4] = nulls[4] ? (Datum) 0 : CStringGetTextDatum(endpoint->credentials.username);
 	args[5] = call->same_ocp;
 	args[6] = jsonb_array_of(cluster->pages);
 	args[7] = jsonb_array_of(cluster->details);

@@ -32,11 +32,12 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 					  OcpbFailure *failure)
 {
 	const char *server = endpoint->server_name;
+	OcpbTransportFailure transport = ocpb_transport_failure(http);
 	char	   *detail;
 
-	if (http->curl_code == CURLE_OK)
+	if (transport.kind == OCPB_TRANSPORT_NONE)
 		return false;
-	if (http->resend_refused)
+	if (transport.kind == OCPB_TRANSPORT_RESEND_REFUSED)
 	{
 		set_failure(failure, ERRCODE_CONNECTION_FAILURE,
 					psprintf("the connection to OCP server \"%s\" closed before OCP answered",
@@ -47,23 +48,23 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 		return true;
 	}
 	detail = psprintf("libcurl: %s.", http->curl_error);
-	switch (http->curl_code)
+	switch (transport.kind)
 	{
-		case CURLE_COULDNT_RESOLVE_HOST:
+		case OCPB_TRANSPORT_DNS:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not resolve the host of OCP server \"%s\"", server),
 						detail, psprintf("Check the url option of server \"%s\".", server));
 			break;
-		case CURLE_COULDNT_RESOLVE_PROXY:
+		case OCPB_TRANSPORT_PROXY_DNS:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not resolve the proxy of OCP server \"%s\"", server),
 						detail, psprintf("Check the proxy option of server \"%s\".", server));
 			break;
-		case CURLE_COULDNT_CONNECT:
-			if (endpoint->proxy != NULL)
+		case OCPB_TRANSPORT_CONNECT:
+			if (endpoint->options.proxy != NULL)
 				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 							psprintf("could not connect to OCP server \"%s\" at %s through proxy %s",
-									 server, endpoint->base_url, endpoint->proxy),
+									 server, endpoint->base_url, endpoint->options.proxy),
 							detail, NULL);
 			else
 				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
@@ -71,56 +72,55 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 									 server, endpoint->base_url),
 							detail, NULL);
 			break;
-		case CURLE_PEER_FAILED_VERIFICATION:
+		case OCPB_TRANSPORT_TLS_UNTRUSTED:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("the TLS certificate of OCP server \"%s\" is not trusted", server),
 						detail,
-						endpoint->ca_file ?
+						endpoint->options.ca_file ?
 						psprintf("Check that ca_file (%s) holds the CA that signed OCP's certificate and that the url names a host the certificate covers.",
-								 endpoint->ca_file) :
+								 endpoint->options.ca_file) :
 						psprintf("Set the ca_file option of server \"%s\" to the CA bundle that signed OCP's certificate.",
 								 server));
 			break;
-		case CURLE_SSL_CACERT_BADFILE:
+		case OCPB_TRANSPORT_TLS_CA_FILE:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not read the CA bundle of OCP server \"%s\"", server),
 						detail,
 						pstrdup("ca_file must name a PEM file that the database server's operating system user can read."));
 			break;
-		case CURLE_SSL_CONNECT_ERROR:
+		case OCPB_TRANSPORT_TLS_HANDSHAKE:
 			set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						psprintf("could not establish a TLS connection to OCP server \"%s\"", server),
 						detail, NULL);
 			break;
-		case CURLE_OPERATION_TIMEDOUT:
-			if (http->timed_out_connecting &&
-				endpoint->connect_timeout_ms <= endpoint->timeout_ms)
+		case OCPB_TRANSPORT_CONNECT_TIMEOUT:
+		case OCPB_TRANSPORT_TIMEOUT:
+			/* A timeout_ms below connect_timeout_ms is the one that ran out. */
+			if (transport.kind == OCPB_TRANSPORT_CONNECT_TIMEOUT &&
+				endpoint->options.connect_timeout_ms <= endpoint->options.timeout_ms)
 				set_failure(failure, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 							psprintf("could not connect to OCP server \"%s\" within connect_timeout_ms (%d ms)",
-									 server, endpoint->connect_timeout_ms),
+									 server, endpoint->options.connect_timeout_ms),
 							psprintf("Gave up after %ld ms. %s", http->elapsed_ms, detail),
 							NULL);
 			else
 				set_failure(failure, ERRCODE_CONNECTION_FAILURE,
 							psprintf("OCP server \"%s\" did not answer within timeout_ms (%d ms)",
-									 server, endpoint->timeout_ms),
+									 server, endpoint->options.timeout_ms),
 							psprintf("Gave up after %ld ms. %s", http->elapsed_ms, detail),
 							psprintf("Raise the timeout_ms option of server \"%s\" if OCP is just slow.",
 									 server));
 			break;
-		case CURLE_FILESIZE_EXCEEDED:
-		case CURLE_WRITE_ERROR:
-			if (http->too_large)
-			{
-				set_failure(failure, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-							psprintf("the answer of OCP server \"%s\" exceeds %d bytes",
-									 server, OCPB_MAX_RESPONSE_BYTES),
-							http->status > 0 ? psprintf("HTTP status %ld.", http->status) : NULL,
-							NULL);
-				break;
-			}
-			/* FALLTHROUGH */
-		default:
+		case OCPB_TRANSPORT_TOO_LARGE:
+			set_failure(failure, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+						psprintf("the answer of OCP server \"%s\" exceeds %d bytes",
+								 server, OCPB_MAX_RESPONSE_BYTES),
+						http->status > 0 ? psprintf("HTTP status %ld.", http->status) : NULL,
+						NULL);
+			break;
+		case OCPB_TRANSPORT_NONE:
+		case OCPB_TRANSPORT_RESEND_REFUSED:
+		case OCPB_TRANSPORT_OTHER:
 			set_failure(failure, ERRCODE_CONNECTION_FAILURE,
 						psprintf("the exchange with OCP server \"%s\" failed", server),
 						detail, NULL);
@@ -128,7 +128,7 @@ ocpb_transport_failed(const OcpbEndpoint *endpoint, const OcpbHttpResult *http,
 	}
 	if (http->attempts > 1)
 		failure->detail = psprintf("%s Made %d attempts (retries %d).",
-								   failure->detail, http->attempts, endpoint->retries);
+								   failure->detail, http->attempts, endpoint->options.retries);
 	return true;
 }
 
@@ -208,7 +208,7 @@ http_error(const OcpbEndpoint *endpoint, const OcpbCallSubject *subject,
 			set_failure(failure, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
 						psprintf("OCP server \"%s\" rejected the credentials", server),
 						facts,
-						endpoint->access_key_id ?
+						endpoint->credentials.access_key_id ?
 						psprintf("Check the access key pair of your user mapping for server \"%s\", and that this machine's clock is within 15 minutes of OCP's: SELECT * FROM ocp_backup_check(%s) shows the skew.",
 								 server, quote_literal_cstr(server)) :
 						psprintf("Check the username and password of your user mapping for server \"%s\".",

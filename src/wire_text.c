@@ -271,19 +271,19 @@ ocpb_exchange_secrets(const OcpbEndpoint *endpoint, const OcpbSecretList *reques
 		conversion = FindDefaultConversionProc(PG_UTF8, GetDatabaseEncoding());
 	for (i = 0; ok && request_secrets != NULL && i < request_secrets->n; i++)
 		ok = add_secret(secrets, request_secrets->values[i], conversion);
-	if (ok && credentials && endpoint->password != NULL)
+	if (ok && credentials && endpoint->credentials.password != NULL)
 	{
 		/* The Basic header is base64("username:password"): a form of this. */
-		char	   *pair = psprintf("%s:%s", endpoint->username ? endpoint->username : "",
-									endpoint->password);
+		char	   *pair = psprintf("%s:%s", endpoint->credentials.username ? endpoint->credentials.username : "",
+									endpoint->credentials.password);
 
-		ok = add_secret(secrets, endpoint->password, conversion) &&
+		ok = add_secret(secrets, endpoint->credentials.password, conversion) &&
 			add_secret(secrets, pair, conversion);
 		explicit_bzero(pair, strlen(pair));
 		pfree(pair);
 	}
-	if (ok && credentials && endpoint->access_key_secret != NULL)
-		ok = add_secret(secrets, endpoint->access_key_secret, conversion);
+	if (ok && credentials && endpoint->credentials.access_key_secret != NULL)
+		ok = add_secret(secrets, endpoint->credentials.access_key_secret, conversion);
 	if (!ok)
 	{
 		ocpb_secret_list_free(secrets);
