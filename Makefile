@@ -85,7 +85,7 @@ src/core/%.bc: src/core/%.c
 
 # The fence holds: a probe in src/core that includes postgres.h compiles
 # with the shell's flags (so the header is there to find) and fails with the
-# core's.
+# core's, for want of postgres.h.
 check-core-fence:
 	@probe=src/core/.fence_probe; \
 	printf '#include "postgres.h"\nint ocpb_fence_probe(void);\nint ocpb_fence_probe(void) { return 0; }\n' >$$probe.c; \
@@ -93,11 +93,15 @@ check-core-fence:
 		rm -f $$probe.c $$probe.o; \
 		echo "FAIL check-core-fence: the probe does not compile with the shell's flags either" >&2; exit 1; \
 	fi; \
-	if $(CC) $(CFLAGS) $(CORE_CPPFLAGS) -c -o $$probe.o $$probe.c 2>/dev/null; then \
+	if errors=$$($(CC) $(CFLAGS) $(CORE_CPPFLAGS) -c -o $$probe.o $$probe.c 2>&1); then \
 		rm -f $$probe.c $$probe.o; \
 		echo "FAIL check-core-fence: postgres.h compiles in src/core" >&2; exit 1; \
 	fi; \
 	rm -f $$probe.c $$probe.o; \
+	if ! printf '%s\n' "$$errors" | grep -q 'postgres\.h'; then \
+		printf '%s\n' "$$errors" >&2; \
+		echo "FAIL check-core-fence: the probe fails with the core's flags, but not for want of postgres.h" >&2; exit 1; \
+	fi; \
 	echo "PASS check-core-fence: postgres.h does not compile in src/core"
 
 # The graph of quoted includes among src/**/*.{c,h}: no circle, and the core
