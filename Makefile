@@ -7,7 +7,14 @@ MODULE_big = ocp_backup
 DATA = sql/ocp_backup--1.0.sql sql/ocp_backup--1.0--1.1.sql sql/ocp_backup--1.1--1.2.sql
 
 # The pure core: plain C over cJSON and libcrypto, no PostgreSQL headers.
-CORE_OBJS = src/args.o src/request.o src/auth.o src/response.o src/scrub.o src/json_plain.o
+# It lives in src/core/ and is compiled without PostgreSQL's include
+# directories (the rule for src/core/%.o below), so a PostgreSQL header there
+# does not compile; it includes no header outside src/core/ (make
+# check-includes).
+CORE_OBJS = src/core/strbuf.o src/core/args.o src/core/request.o src/core/auth.o \
+	src/core/response.o src/core/scrub.o src/core/json_plain.o
+CORE_SRCS = $(CORE_OBJS:.o=.c)
+CORE_HEADERS = $(wildcard src/core/*.h)
 # The shell: PostgreSQL entry points, catalog access, libcurl, SPI.
 SHELL_OBJS = src/ocp_backup.o src/call.o src/options.o src/endpoint.o src/connection.o src/http.o \
 	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o \
@@ -45,6 +52,8 @@ WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \
 PG_CFLAGS = $(WARNINGS)
 # The version for the module's magic block (18+) and OCP's User-Agent.
 PG_CPPFLAGS += -DOCPB_VERSION='"$(OCPB_VERSION)"'
+# The shell includes the core's headers by their names.
+PG_CPPFLAGS += -Isrc/core
 SHLIB_LINK = -lcurl -lcjson -lcrypto -lm
 
 # Before the include: pgxs.mk tests it with ifdef as it is read.  UNIT_TESTS
@@ -58,25 +67,69 @@ include $(PGXS)
 # PGXS tracks no header dependencies (Debian's server is built without
 # --enable-depend): rebuild every object when a header changes, so that no
 # object keeps an old layout of a shared struct.
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*.h) $(CORE_HEADERS)
+
+# The core's objects: PGXS's flags for a shared library (its CFLAGS hold
+# CFLAGS_SL and this Makefile's WARNINGS), its preprocessor definitions
+# (_GNU_SOURCE, _FORTIFY_SOURCE), and no include directory but src/core and
+# the system's: not PostgreSQL's server or internal headers that PGXS puts
+# in CPPFLAGS for the shell.  The same for the bitcode that PGXS builds for
+# LLVM's inlining when the server has JIT.
+CORE_CPPFLAGS = -Isrc/core $(filter -D%,$(CPPFLAGS))
+
+src/core/%.o: src/core/%.c
+	$(CC) $(CFLAGS) $(CORE_CPPFLAGS) -c -o $@ $<
+
+src/core/%.bc: src/core/%.c
+	$(CLANG) -Wno-ignored-attributes $(BITCODE_CFLAGS) $(CORE_CPPFLAGS) -flto=thin -emit-llvm -c -o $@ $<
+
+# The fence holds: a probe in src/core that includes postgres.h compiles
+# with the shell's flags (so the header is there to find) and fails with the
+# core's, for want of postgres.h.
+check-core-fence:
+	@probe=src/core/.fence_probe; \
+	printf '#include "postgres.h"\nint ocpb_fence_probe(void);\nint ocpb_fence_probe(void) { return 0; }\n' >$$probe.c; \
+	if ! $(CC) $(CFLAGS) $(CPPFLAGS) -c -o $$probe.o $$probe.c; then \
+		rm -f $$probe.c $$probe.o; \
+		echo "FAIL check-core-fence: the probe does not compile with the shell's flags either" >&2; exit 1; \
+	fi; \
+	if errors=$$($(CC) $(CFLAGS) $(CORE_CPPFLAGS) -c -o $$probe.o $$probe.c 2>&1); then \
+		rm -f $$probe.c $$probe.o; \
+		echo "FAIL check-core-fence: postgres.h compiles in src/core" >&2; exit 1; \
+	fi; \
+	rm -f $$probe.c $$probe.o; \
+	if ! printf '%s\n' "$$errors" | grep -q 'postgres\.h'; then \
+		printf '%s\n' "$$errors" >&2; \
+		echo "FAIL check-core-fence: the probe fails with the core's flags, but not for want of postgres.h" >&2; exit 1; \
+	fi; \
+	echo "PASS check-core-fence: postgres.h does not compile in src/core"
+
+# The graph of quoted includes among src/**/*.{c,h}: no circle, and the core
+# includes only itself (after the checker's own test on made-up trees).
+check-includes:
+	@python3 test/include_graph.py --self-test && python3 test/include_graph.py
 
 # Unit tests of the pure core run outside any backend.
 UNIT_TESTS = $(patsubst test/unit/%.c,test/unit/%.bin,$(wildcard test/unit/test_*.c))
 UNIT_CFLAGS = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Wmissing-prototypes \
-	-Wdeclaration-after-statement -Isrc -Itest/unit
+	-Wdeclaration-after-statement -Isrc/core -Itest/unit
 
-test/unit/%.bin: test/unit/%.c $(CORE_OBJS:.o=.c) src/*.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_OBJS:.o=.c) -lcjson -lcrypto -lm
+test/unit/%.bin: test/unit/%.c $(CORE_SRCS) $(CORE_HEADERS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lcjson -lcrypto -lm
 
 # The plain-JSON recognizer is checked against PostgreSQL's own parser:
 # its frontend build, in libpgcommon.
-test/unit/test_json_plain.bin: test/unit/test_json_plain.c $(CORE_OBJS:.o=.c) src/*.h test/unit/*.h
-	$(CC) $(UNIT_CFLAGS) -I$(includedir_server) -o $@ $< $(CORE_OBJS:.o=.c) \
+test/unit/test_json_plain.bin: test/unit/test_json_plain.c $(CORE_SRCS) $(CORE_HEADERS) test/unit/*.h
+	$(CC) $(UNIT_CFLAGS) -I$(includedir_server) -o $@ $< $(CORE_SRCS) \
 		$(pkglibdir)/libpgcommon.a $(pkglibdir)/libpgport.a -lcjson -lcrypto -lm
 
-# Builds and runs the unit tests.
+# Builds and runs the unit tests, and checks the core's fence and the
+# include graph.
 unit: $(UNIT_TESTS)
-	@status=0; for test in $(UNIT_TESTS); do ./$$test || status=1; done; exit $$status
+	@status=0; for test in $(UNIT_TESTS); do ./$$test || status=1; done; \
+	$(MAKE) -s --no-print-directory check-core-fence || status=1; \
+	$(MAKE) -s --no-print-directory check-includes || status=1; \
+	exit $$status
 
 test/.work/regress:
 	mkdir -p $@
@@ -97,15 +150,15 @@ installcheck-not-root:
 FUZZ_CC = clang
 FUZZ_CFLAGS = -std=gnu99 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Wall -Wextra -Werror -Wmissing-prototypes \
-	-Wdeclaration-after-statement -Isrc
+	-Wdeclaration-after-statement -Isrc/core
 
-test/fuzz/fuzz_response: test/fuzz/fuzz_response.c $(CORE_OBJS:.o=.c) src/*.h test/unit/postgres_json.h
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-ignored-attributes -I$(includedir_server) -o $@ $< $(CORE_OBJS:.o=.c) \
+test/fuzz/fuzz_response: test/fuzz/fuzz_response.c $(CORE_SRCS) $(CORE_HEADERS) test/unit/postgres_json.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-ignored-attributes -I$(includedir_server) -o $@ $< $(CORE_SRCS) \
 		$(pkglibdir)/libpgcommon.a $(pkglibdir)/libpgport.a -lcjson -lcrypto -lm
 
 fuzz: test/fuzz/fuzz_response
 
-.PHONY: unit fuzz installcheck-not-root
+.PHONY: unit fuzz installcheck-not-root check-core-fence check-includes
 
 # A PGXN release: the committed tree at HEAD, under ocp_backup-VERSION/.
 dist:

@@ -12,6 +12,7 @@
  * which a backend inherits from the postmaster.
  */
 #include "scrub.h"
+#include "strbuf.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,68 +44,16 @@ static const char short_escapes[][2] = {
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* A growing string; after the first failed allocation it stays failed. */
-typedef struct StrBuf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	bool		failed;
-} StrBuf;
-
 /* The state of one scrub; the token buffers are reused from token to token. */
 typedef struct Scrubber
 {
 	const OcpbMasker *masker;
 	bool		json;			/* the body is one JSON value */
 	bool		keep_numbers;	/* ... and an answer that says it succeeded */
-	StrBuf		out;
-	StrBuf		decoded;		/* the current string token, decoded */
-	StrBuf		masked;			/* ... with its secrets masked */
+	OcpbStrBuf	out;
+	OcpbStrBuf	decoded;		/* the current string token, decoded */
+	OcpbStrBuf	masked;			/* ... with its secrets masked */
 } Scrubber;
-
-static void
-buf_put(StrBuf *buf, const void *bytes, size_t len)
-{
-	size_t		cap = buf->cap > 0 ? buf->cap : 128;
-	char	   *data;
-
-	if (buf->failed || len > SIZE_MAX / 2 - buf->len)
-	{
-		buf->failed = true;
-		return;
-	}
-	while (cap < buf->len + len + 1)
-		cap *= 2;
-	if (cap != buf->cap)
-	{
-		if ((data = realloc(buf->data, cap)) == NULL)
-		{
-			buf->failed = true;
-			return;
-		}
-		buf->data = data;
-		buf->cap = cap;
-	}
-	memcpy(buf->data + buf->len, bytes, len);
-	buf->len += len;
-	buf->data[buf->len] = '\0';
-}
-
-/* Hands the string over to the caller: NULL if any put failed. */
-static char *
-buf_finish(StrBuf *buf, size_t *out_len)
-{
-	buf_put(buf, "", 0);
-	if (buf->failed)
-	{
-		free(buf->data);
-		return NULL;
-	}
-	if (out_len != NULL)
-		*out_len = buf->len;
-	return buf->data;
-}
 
 static char
 ascii_lower(char c)
@@ -305,13 +254,13 @@ add_url_value(OcpbSecretList *found, const char *value, size_t len)
 
 /* Copies url from *copied up to value, then the mask instead of the value. */
 static void
-mask_url_value(StrBuf *out, const char **copied, const char *value, size_t len,
+mask_url_value(OcpbStrBuf *out, const char **copied, const char *value, size_t len,
 			   OcpbSecretList *found, bool *masked)
 {
 	if (len == 0)
 		return;
-	buf_put(out, *copied, value - *copied);
-	buf_put(out, OCPB_MASK, MASK_LEN);
+	ocpb_strbuf_put(out, *copied, value - *copied);
+	ocpb_strbuf_put(out, OCPB_MASK, MASK_LEN);
 	*copied = value + len;
 	*masked = true;
 	if (!add_url_value(found, value, len))
@@ -338,7 +287,7 @@ is_url_secret_param(const char *key, size_t len)
 char *
 ocpb_mask_url_credentials(const char *url, OcpbSecretList *found, bool *masked)
 {
-	StrBuf		out = {0};
+	OcpbStrBuf	out = OCPB_STRBUF_INIT;
 	const char *copied = url;
 	size_t		scheme = strspn(url, "abcdefghijklmnopqrstuvwxyz"
 								"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
@@ -388,13 +337,13 @@ ocpb_mask_url_credentials(const char *url, OcpbSecretList *found, bool *masked)
 		else
 			param = key_end;
 	}
-	buf_put(&out, copied, strlen(copied));
-	return buf_finish(&out, NULL);
+	ocpb_strbuf_put(&out, copied, strlen(copied));
+	return ocpb_strbuf_finish(&out, NULL);
 }
 
 /* Writes text as the inside of a JSON string, escaping no more than needed. */
 static void
-put_json_escaped(StrBuf *out, const char *text, size_t len, bool escape_slash)
+put_json_escaped(OcpbStrBuf *out, const char *text, size_t len, bool escape_slash)
 {
 	size_t		at;
 	size_t		e;
@@ -405,21 +354,21 @@ put_json_escaped(StrBuf *out, const char *text, size_t len, bool escape_slash)
 
 		if (c >= 0x20 && c != '"' && c != '\\' && (c != '/' || !escape_slash))
 		{
-			buf_put(out, text + at, 1);
+			ocpb_strbuf_put(out, text + at, 1);
 			continue;
 		}
 		for (e = 0; e < N_SHORT_ESCAPES && short_escapes[e][0] != (char) c; e++)
 			;
 		if (e < N_SHORT_ESCAPES)
 		{
-			buf_put(out, "\\", 1);
-			buf_put(out, &short_escapes[e][1], 1);
+			ocpb_strbuf_put(out, "\\", 1);
+			ocpb_strbuf_put(out, &short_escapes[e][1], 1);
 		}
 		else
 		{
 			char		unicode[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15]};
 
-			buf_put(out, unicode, sizeof(unicode));
+			ocpb_strbuf_put(out, unicode, sizeof(unicode));
 		}
 	}
 }
@@ -441,7 +390,7 @@ hex4(const char *s)
 }
 
 static void
-put_utf8(StrBuf *out, unsigned long cp)
+put_utf8(OcpbStrBuf *out, unsigned long cp)
 {
 	static const unsigned char leads[] = {0, 0, 0xC0, 0xE0, 0xF0};
 	unsigned char bytes[4];
@@ -451,7 +400,7 @@ put_utf8(StrBuf *out, unsigned long cp)
 	for (i = n - 1; i > 0; i--, cp >>= 6)
 		bytes[i] = 0x80 | (cp & 0x3F);
 	bytes[0] = leads[n] | cp;
-	buf_put(out, bytes, n);
+	ocpb_strbuf_put(out, bytes, n);
 }
 
 /*
@@ -459,7 +408,7 @@ put_utf8(StrBuf *out, unsigned long cp)
  * the bytes it took, or 0 when it is malformed.
  */
 static size_t
-decode_unicode(StrBuf *out, const char *s, size_t len)
+decode_unicode(OcpbStrBuf *out, const char *s, size_t len)
 {
 	long		cp = len >= 6 ? hex4(s + 2) : -1;
 	long		low;
@@ -480,7 +429,7 @@ decode_unicode(StrBuf *out, const char *s, size_t len)
 
 /* Decodes the inside of a JSON string; false when an escape is malformed. */
 static bool
-json_decode(StrBuf *out, const char *s, size_t len)
+json_decode(OcpbStrBuf *out, const char *s, size_t len)
 {
 	size_t		at = 0;
 	size_t		n;
@@ -490,7 +439,7 @@ json_decode(StrBuf *out, const char *s, size_t len)
 	{
 		if (s[at] != '\\')
 		{
-			buf_put(out, s + at++, 1);
+			ocpb_strbuf_put(out, s + at++, 1);
 			continue;
 		}
 		if (at + 1 < len && s[at + 1] == 'u')
@@ -504,7 +453,7 @@ json_decode(StrBuf *out, const char *s, size_t len)
 			;
 		if (e == N_SHORT_ESCAPES)
 			return false;
-		buf_put(out, &short_escapes[e][0], 1);
+		ocpb_strbuf_put(out, &short_escapes[e][0], 1);
 		at += 2;
 	}
 	return true;
@@ -550,7 +499,7 @@ needle_at(const OcpbMasker *masker, const char *text, size_t len)
 
 /* Copies text with every needle masked; returns whether one was found. */
 static bool
-mask_needles(StrBuf *out, const char *text, size_t len, const OcpbMasker *masker)
+mask_needles(OcpbStrBuf *out, const char *text, size_t len, const OcpbMasker *masker)
 {
 	bool		found = false;
 	size_t		at = 0;
@@ -560,11 +509,11 @@ mask_needles(StrBuf *out, const char *text, size_t len, const OcpbMasker *masker
 	{
 		if ((n = needle_at(masker, text + at, len - at)) > 0)
 		{
-			buf_put(out, OCPB_MASK, MASK_LEN);
+			ocpb_strbuf_put(out, OCPB_MASK, MASK_LEN);
 			found = true;
 		}
 		else
-			buf_put(out, text + at, n = 1);
+			ocpb_strbuf_put(out, text + at, n = 1);
 		at += n;
 	}
 	return found;
@@ -586,7 +535,7 @@ scrub_string(Scrubber *s, const char *token, size_t len)
 		end += token[end] == '\\' ? 2 : 1;
 	if (end >= len)
 	{
-		buf_put(&s->out, token, len);
+		ocpb_strbuf_put(&s->out, token, len);
 		return len;
 	}
 	if (s->json)
@@ -596,7 +545,7 @@ scrub_string(Scrubber *s, const char *token, size_t len)
 			;
 		if (next < len && token[next] == ':')
 		{
-			buf_put(&s->out, token, end + 1);
+			ocpb_strbuf_put(&s->out, token, end + 1);
 			return end + 1;
 		}
 	}
@@ -605,22 +554,22 @@ scrub_string(Scrubber *s, const char *token, size_t len)
 	{
 		if (mask_needles(&s->masked, s->decoded.data, s->decoded.len, s->masker))
 		{
-			buf_put(&s->out, "\"", 1);
+			ocpb_strbuf_put(&s->out, "\"", 1);
 			put_json_escaped(&s->out, s->masked.data, s->masked.len, false);
-			buf_put(&s->out, "\"", 1);
+			ocpb_strbuf_put(&s->out, "\"", 1);
 		}
 		else
-			buf_put(&s->out, token, end + 1);
+			ocpb_strbuf_put(&s->out, token, end + 1);
 	}
 	else if (s->json)
 	{
 		/* Only what cJSON reads and this decoder does not: the inside, raw. */
-		buf_put(&s->out, "\"", 1);
+		ocpb_strbuf_put(&s->out, "\"", 1);
 		mask_needles(&s->out, token + 1, end - 1, s->masker);
-		buf_put(&s->out, "\"", 1);
+		ocpb_strbuf_put(&s->out, "\"", 1);
 	}
 	else
-		buf_put(&s->out, token, end + 1);
+		ocpb_strbuf_put(&s->out, token, end + 1);
 	if (s->decoded.failed || s->masked.failed)
 		s->out.failed = true;
 	return end + 1;
@@ -659,10 +608,10 @@ scrub_number(Scrubber *s, const char *token, size_t len)
 			(unsigned_at > 0 &&
 			 prefix_length(token + 1, n - 1, s->masker->needles.values[i]) == n - 1))
 		{
-			buf_put(&s->out, "\"" OCPB_MASK "\"", MASK_LEN + 2);
+			ocpb_strbuf_put(&s->out, "\"" OCPB_MASK "\"", MASK_LEN + 2);
 			return n;
 		}
-	buf_put(&s->out, token, n);
+	ocpb_strbuf_put(&s->out, token, n);
 	return n;
 }
 
@@ -681,7 +630,7 @@ scrub_tokens(Scrubber *s, const char *body, size_t len)
 				 (at == 0 || !is_word_byte(body[at - 1])))
 			at += scrub_number(s, body + at, len - at);
 		else
-			buf_put(&s->out, body + at++, 1);
+			ocpb_strbuf_put(&s->out, body + at++, 1);
 	}
 }
 
@@ -690,7 +639,7 @@ static const char base64_digits[] =
 
 /* The padded base64 of text; url: the URL-safe alphabet, unpadded. */
 static void
-put_base64(StrBuf *out, const char *text, size_t len, bool url)
+put_base64(OcpbStrBuf *out, const char *text, size_t len, bool url)
 {
 	const unsigned char *in = (const unsigned char *) text;
 	size_t		at;
@@ -710,14 +659,14 @@ put_base64(StrBuf *out, const char *text, size_t len, bool url)
 			if (d >= digits)
 			{
 				if (!url)
-					buf_put(out, "=", 1);
+					ocpb_strbuf_put(out, "=", 1);
 				continue;
 			}
 			if (url && c == '+')
 				c = '-';
 			else if (url && c == '/')
 				c = '_';
-			buf_put(out, &c, 1);
+			ocpb_strbuf_put(out, &c, 1);
 		}
 	}
 }
@@ -727,7 +676,7 @@ put_base64(StrBuf *out, const char *text, size_t len, bool url)
  * upper- or lower-case hex; form: a space as '+'.
  */
 static void
-put_percent_encoded(StrBuf *out, const char *text, size_t len, bool lower, bool form)
+put_percent_encoded(OcpbStrBuf *out, const char *text, size_t len, bool lower, bool form)
 {
 	static const char upper_digits[] = "0123456789ABCDEF";
 	const char *digits = lower ? hex_digits : upper_digits;
@@ -739,14 +688,14 @@ put_percent_encoded(StrBuf *out, const char *text, size_t len, bool lower, bool 
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 			(c != '\0' && strchr("-._~", c) != NULL))
-			buf_put(out, text + at, 1);
+			ocpb_strbuf_put(out, text + at, 1);
 		else if (form && c == ' ')
-			buf_put(out, "+", 1);
+			ocpb_strbuf_put(out, "+", 1);
 		else
 		{
 			char		escape[3] = {'%', digits[c >> 4], digits[c & 15]};
 
-			buf_put(out, escape, 3);
+			ocpb_strbuf_put(out, escape, 3);
 		}
 	}
 }
@@ -756,7 +705,7 @@ put_percent_encoded(StrBuf *out, const char *text, size_t len, bool lower, bool 
 
 /* Form i of a secret, in form (emptied first). */
 static void
-put_form(StrBuf *form, const char *secret, size_t len, int i)
+put_form(OcpbStrBuf *form, const char *secret, size_t len, int i)
 {
 	size_t		at;
 
@@ -764,14 +713,14 @@ put_form(StrBuf *form, const char *secret, size_t len, int i)
 	switch (i)
 	{
 		case 0:
-			buf_put(form, secret, len);
+			ocpb_strbuf_put(form, secret, len);
 			break;
 		case 1:
 			for (at = 0; at < len; at++)
 			{
 				char		c = ascii_lower(secret[at]);
 
-				buf_put(form, &c, 1);
+				ocpb_strbuf_put(form, &c, 1);
 			}
 			break;
 		case 2:
@@ -799,8 +748,8 @@ OcpbMasker *
 ocpb_masker_new(const OcpbSecretList *secrets)
 {
 	OcpbMasker *masker = calloc(1, sizeof(OcpbMasker));
-	StrBuf		form = {0};
-	StrBuf		escaped = {0};
+	OcpbStrBuf	form = OCPB_STRBUF_INIT;
+	OcpbStrBuf	escaped = OCPB_STRBUF_INIT;
 	bool		ok = masker != NULL;
 	size_t		i;
 	int			f;
@@ -824,8 +773,8 @@ ocpb_masker_new(const OcpbSecretList *secrets)
 			}
 		}
 	}
-	free(form.data);
-	free(escaped.data);
+	ocpb_strbuf_free(&form);
+	ocpb_strbuf_free(&escaped);
 	if (!ok)
 	{
 		ocpb_masker_free(masker);
@@ -854,13 +803,13 @@ ocpb_masker_is_empty(const OcpbMasker *masker)
 char *
 ocpb_mask_text(const OcpbMasker *masker, const char *text, size_t len, size_t *out_len)
 {
-	StrBuf		out = {0};
+	OcpbStrBuf	out = OCPB_STRBUF_INIT;
 
 	if (ocpb_masker_is_empty(masker))
-		buf_put(&out, text, len);
+		ocpb_strbuf_put(&out, text, len);
 	else
 		mask_needles(&out, text, len, masker);
-	return buf_finish(&out, out_len);
+	return ocpb_strbuf_finish(&out, out_len);
 }
 
 /*
@@ -901,28 +850,28 @@ ocpb_scrub_answer(const char *body, size_t len, const OcpbSecretList *secrets,
 {
 	OcpbMasker *masker = ocpb_masker_new(secrets);
 	Scrubber	s = {.masker = masker};
-	StrBuf		out = {0};
+	OcpbStrBuf	out = OCPB_STRBUF_INIT;
 
 	if (masker == NULL)
 		out.failed = true;
 	else if (ocpb_masker_is_empty(masker))
-		buf_put(&out, body, len);
+		ocpb_strbuf_put(&out, body, len);
 	else
 	{
 		s.json = is_json(body, len, &s.keep_numbers);
 		scrub_tokens(&s, body, len);
 		if (s.json)
-			buf_put(&out, s.out.data, s.out.len);
+			ocpb_strbuf_put(&out, s.out.data, s.out.len);
 		else
 			mask_needles(&out, s.out.data, s.out.len, masker);
 	}
 	if (s.out.failed || s.decoded.failed || s.masked.failed)
 		out.failed = true;
-	free(s.out.data);
-	free(s.decoded.data);
-	free(s.masked.data);
+	ocpb_strbuf_free(&s.out);
+	ocpb_strbuf_free(&s.decoded);
+	ocpb_strbuf_free(&s.masked);
 	ocpb_masker_free(masker);
-	return buf_finish(&out, out_len);
+	return ocpb_strbuf_finish(&out, out_len);
 }
 
 /*
@@ -969,7 +918,7 @@ utf8_char(const unsigned char *s, size_t len, size_t *bad)
 char *
 ocpb_utf8_repair(const char *s, size_t len, size_t *out_len, bool *changed)
 {
-	StrBuf		out = {0};
+	OcpbStrBuf	out = OCPB_STRBUF_INIT;
 	size_t		at = 0;
 	size_t		n;
 	size_t		bad;
@@ -981,18 +930,18 @@ ocpb_utf8_repair(const char *s, size_t len, size_t *out_len, bool *changed)
 		for (n = 0; at + n < len && s[at + n] != '\0' && (unsigned char) s[at + n] < 0x80; n++)
 			;
 		if (n > 0)
-			buf_put(&out, s + at, n);
+			ocpb_strbuf_put(&out, s + at, n);
 		else if ((n = utf8_char((const unsigned char *) s + at, len - at, &bad)) > 0)
-			buf_put(&out, s + at, n);
+			ocpb_strbuf_put(&out, s + at, n);
 		else
 		{
-			buf_put(&out, "\xEF\xBF\xBD", 3);
+			ocpb_strbuf_put(&out, "\xEF\xBF\xBD", 3);
 			*changed = true;
 			n = bad;
 		}
 		at += n;
 	}
-	return buf_finish(&out, out_len);
+	return ocpb_strbuf_finish(&out, out_len);
 }
 
 /* Whether key, lower-cased and without '_' and '-', ends in suffix. */

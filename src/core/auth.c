@@ -8,6 +8,7 @@
  * the postmaster and which strftime, tolower and friends would follow.
  */
 #include "auth.h"
+#include "strbuf.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -34,15 +35,6 @@ static const char *const month_names[] = {
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
-/* A growing string; after the first failed allocation it stays failed. */
-typedef struct StrBuf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	bool		failed;
-} StrBuf;
-
 /* One decoded query parameter; key and val point into a shared buffer. */
 typedef struct QueryPair
 {
@@ -51,72 +43,6 @@ typedef struct QueryPair
 	const unsigned char *val;
 	size_t		val_len;
 } QueryPair;
-
-static bool
-buf_reserve(StrBuf *buf, size_t extra)
-{
-	size_t		need;
-	size_t		cap;
-	char	   *data;
-
-	if (buf->failed)
-		return false;
-	if (extra > SIZE_MAX - buf->len - 1)
-	{
-		buf->failed = true;
-		return false;
-	}
-	need = buf->len + extra + 1;
-	if (need <= buf->cap)
-		return true;
-	cap = buf->cap > 0 ? buf->cap : 128;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	data = realloc(buf->data, cap);
-	if (data == NULL)
-	{
-		buf->failed = true;
-		return false;
-	}
-	buf->data = data;
-	buf->cap = cap;
-	return true;
-}
-
-static void
-buf_append_bytes(StrBuf *buf, const void *bytes, size_t len)
-{
-	if (!buf_reserve(buf, len))
-		return;
-	memcpy(buf->data + buf->len, bytes, len);
-	buf->len += len;
-	buf->data[buf->len] = '\0';
-}
-
-static void
-buf_append(StrBuf *buf, const char *str)
-{
-	buf_append_bytes(buf, str, strlen(str));
-}
-
-static void
-buf_append_char(StrBuf *buf, char c)
-{
-	buf_append_bytes(buf, &c, 1);
-}
-
-/* Hands the string over to the caller: NULL if any append failed. */
-static char *
-buf_finish(StrBuf *buf)
-{
-	if (buf->failed || !buf_reserve(buf, 0))
-	{
-		free(buf->data);
-		return NULL;
-	}
-	buf->data[buf->len] = '\0';
-	return buf->data;
-}
 
 static const char *
 or_empty(const char *str)
@@ -281,10 +207,10 @@ compare_header_names(const char *a, const char *b)
 }
 
 static void
-append_lower(StrBuf *buf, const char *str)
+append_lower(OcpbStrBuf *buf, const char *str)
 {
 	for (; *str != '\0'; str++)
-		buf_append_char(buf, (char) ascii_lower((unsigned char) *str));
+		ocpb_strbuf_putc(buf, (char) ascii_lower((unsigned char) *str));
 }
 
 /*
@@ -293,7 +219,7 @@ append_lower(StrBuf *buf, const char *str)
  * alone; there are only ever a handful.
  */
 static void
-append_ocp_headers(StrBuf *buf, const OcpbHeader *headers, size_t n)
+append_ocp_headers(OcpbStrBuf *buf, const OcpbHeader *headers, size_t n)
 {
 	size_t	   *order;
 	size_t		i;
@@ -327,10 +253,10 @@ append_ocp_headers(StrBuf *buf, const OcpbHeader *headers, size_t n)
 	for (i = 0; i < n; i++)
 	{
 		if (i > 0)
-			buf_append_char(buf, '\n');
+			ocpb_strbuf_putc(buf, '\n');
 		append_lower(buf, or_empty(headers[order[i]].name));
-		buf_append_char(buf, ':');
-		buf_append(buf, or_empty(headers[order[i]].value));
+		ocpb_strbuf_putc(buf, ':');
+		ocpb_strbuf_puts(buf, or_empty(headers[order[i]].value));
 	}
 	free(order);
 }
@@ -363,7 +289,7 @@ percent_decode(const char *src, size_t len, unsigned char *dst)
 }
 
 static void
-percent_encode(StrBuf *buf, const unsigned char *bytes, size_t len)
+percent_encode(OcpbStrBuf *buf, const unsigned char *bytes, size_t len)
 {
 	size_t		i;
 
@@ -374,7 +300,7 @@ percent_encode(StrBuf *buf, const unsigned char *bytes, size_t len)
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 			(c >= '0' && c <= '9') ||
 			c == '-' || c == '.' || c == '_' || c == '~')
-			buf_append_char(buf, (char) c);
+			ocpb_strbuf_putc(buf, (char) c);
 		else
 		{
 			char		escape[3];
@@ -382,7 +308,7 @@ percent_encode(StrBuf *buf, const unsigned char *bytes, size_t len)
 			escape[0] = '%';
 			escape[1] = hex_upper[c >> 4];
 			escape[2] = hex_upper[c & 0x0F];
-			buf_append_bytes(buf, escape, 3);
+			ocpb_strbuf_put(buf, escape, 3);
 		}
 	}
 }
@@ -477,7 +403,7 @@ parse_query(const char *query, QueryPair **pairs, unsigned char **bytes)
  * (only empty pieces), since then there is nothing the server could sort.
  */
 static void
-append_canonical_query(StrBuf *buf, const char *query)
+append_canonical_query(OcpbStrBuf *buf, const char *query)
 {
 	QueryPair  *pairs;
 	unsigned char *bytes;
@@ -492,9 +418,9 @@ append_canonical_query(StrBuf *buf, const char *query)
 	qsort(pairs, n, sizeof(QueryPair), compare_pairs);
 	for (i = 0; i < n; i++)
 	{
-		buf_append_char(buf, i == 0 ? '?' : '&');
+		ocpb_strbuf_putc(buf, i == 0 ? '?' : '&');
 		percent_encode(buf, pairs[i].key, pairs[i].key_len);
-		buf_append_char(buf, '=');
+		ocpb_strbuf_putc(buf, '=');
 		percent_encode(buf, pairs[i].val, pairs[i].val_len);
 	}
 	free(pairs);
@@ -508,10 +434,10 @@ append_canonical_query(StrBuf *buf, const char *query)
 char *
 ocpb_string_to_sign(const OcpbSignInput *in)
 {
-	StrBuf		buf = {NULL, 0, 0, false};
+	OcpbStrBuf	buf = OCPB_STRBUF_INIT;
 
-	buf_append(&buf, or_empty(in->method));
-	buf_append_char(&buf, '\n');
+	ocpb_strbuf_puts(&buf, or_empty(in->method));
+	ocpb_strbuf_putc(&buf, '\n');
 	if (in->body != NULL && in->body_len > 0)
 	{
 		char		md5[MD5_HEX_SIZE];
@@ -519,21 +445,21 @@ ocpb_string_to_sign(const OcpbSignInput *in)
 		if (!md5_upper_hex(in->body, in->body_len, md5))
 			buf.failed = true;
 		else
-			buf_append(&buf, md5);
+			ocpb_strbuf_puts(&buf, md5);
 	}
-	buf_append_char(&buf, '\n');
-	buf_append(&buf, or_empty(in->content_type));
-	buf_append_char(&buf, '\n');
-	buf_append(&buf, or_empty(in->date));
-	buf_append_char(&buf, '\n');
-	buf_append(&buf, or_empty(in->host));
-	buf_append_char(&buf, '\n');
+	ocpb_strbuf_putc(&buf, '\n');
+	ocpb_strbuf_puts(&buf, or_empty(in->content_type));
+	ocpb_strbuf_putc(&buf, '\n');
+	ocpb_strbuf_puts(&buf, or_empty(in->date));
+	ocpb_strbuf_putc(&buf, '\n');
+	ocpb_strbuf_puts(&buf, or_empty(in->host));
+	ocpb_strbuf_putc(&buf, '\n');
 	append_ocp_headers(&buf, in->ocp_headers, in->n_ocp_headers);
-	buf_append_char(&buf, '\n');
-	buf_append(&buf, or_empty(in->path));
+	ocpb_strbuf_putc(&buf, '\n');
+	ocpb_strbuf_puts(&buf, or_empty(in->path));
 	if (in->query != NULL)
 		append_canonical_query(&buf, in->query);
-	return buf_finish(&buf);
+	return ocpb_strbuf_finish(&buf, NULL);
 }
 
 /*
@@ -549,7 +475,7 @@ ocpb_aksk_authorization(const char *access_key_id,
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	size_t		mac_len = 0;
 	char		signature[SHA1_BASE64_SIZE];
-	StrBuf		buf = {NULL, 0, 0, false};
+	OcpbStrBuf	buf = OCPB_STRBUF_INIT;
 
 	to_sign = ocpb_string_to_sign(in);
 	if (to_sign == NULL)
@@ -566,9 +492,9 @@ ocpb_aksk_authorization(const char *access_key_id,
 	free(to_sign);
 	EVP_EncodeBlock((unsigned char *) signature, mac, (int) mac_len);
 
-	buf_append(&buf, AKSK_SCHEME);
-	buf_append(&buf, access_key_id);
-	buf_append_char(&buf, ':');
-	buf_append(&buf, signature);
-	return buf_finish(&buf);
+	ocpb_strbuf_puts(&buf, AKSK_SCHEME);
+	ocpb_strbuf_puts(&buf, access_key_id);
+	ocpb_strbuf_putc(&buf, ':');
+	ocpb_strbuf_puts(&buf, signature);
+	return ocpb_strbuf_finish(&buf, NULL);
 }
