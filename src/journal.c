@@ -6,8 +6,8 @@
  * row spool.c logs on disk, and the argument of
  * ocp_backup.record_invocation, the SQL function that writes every journal
  * row and its task rows, a call's as the journal writer's: there is no
- * other way into the journal's tables.  The
- * SQL writes run in the install script's SECURITY DEFINER functions,
+ * other way into the journal's tables.  The SQL writes run in the install
+ * script's SECURITY DEFINER functions, looked up once and kept by OID,
  * whose search_path is pinned to pg_catalog, pg_temp: they run with the
  * journal owner's rights, so that roles allowed to trigger backups get
  * their calls recorded without being able to write (or forge) journal rows
@@ -597,7 +597,7 @@ ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 
 /*
  * The request as the journal keeps it: the body sent, with the secrets of
- * the storage object masked: the text, and the storage object it holds.
+ * the storage object masked.
  */
 void
 ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
