@@ -19,7 +19,7 @@ CORE_HEADERS = $(wildcard src/core/*.h)
 SHELL_OBJS = src/ocp_backup.o src/call.o src/options.o src/endpoint.o src/connection.o src/http.o \
 	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o \
 	src/wire_text.o src/ocp_list.o src/server_loop.o src/subxact.o src/sync.o src/reconcile.o \
-	src/rename.o src/refresh.o src/journal_write.o src/await.o
+	src/rename.o src/refresh.o src/await.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 # The suites are test/sql/NAME.sql with test/expected/NAME.out; each runs

@@ -641,8 +641,8 @@ REVOKE ALL ON PROCEDURE ocp_backup_await_invocations(bigint[], interval, interva
 -- the cluster is already running (BAK31005) is no failure either.
 
 -- The clusters counted calls were made for, so that cluster_status lists
--- them without reading the journal: written with the journal row (the
--- call's own transaction, the SQL writer, the journal writer's replay),
+-- them without reading the journal: written with the journal row by the
+-- SQL writer (in the call's own transaction, or the journal writer's replay),
 -- renamed with the server, and removed with the last counted call of the
 -- cluster (trigger invocation_deleted: purge_journal, a DBA's DELETE) or
 -- by a TRUNCATE of the journal.
@@ -660,19 +660,6 @@ INSERT INTO ocp_backup.called_cluster
 SELECT DISTINCT i.server_name, i.cluster_id FROM ocp_backup.invocation i
  WHERE i.outcome_unknown
     OR i.http_status NOT IN (0, 401, 403, 404, 407, 429, 502, 504);
-
--- Records the cluster of a call the journal just got, when the call counts.
-CREATE FUNCTION ocp_backup.record_called_cluster(server_name text, cluster_id bigint)
-RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    INSERT INTO ocp_backup.called_cluster (server_name, cluster_id) VALUES ($1, $2)
-        ON CONFLICT DO NOTHING
-$$;
-COMMENT ON FUNCTION ocp_backup.record_called_cluster(text, bigint) IS
-  'adds a cluster to ocp_backup.called_cluster for a journal row of a call that counts (internal: callable by nobody)';
-REVOKE ALL ON FUNCTION ocp_backup.record_called_cluster(text, bigint) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION ocp_backup.record_invocation(call jsonb)
 RETURNS boolean

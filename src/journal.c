@@ -4,10 +4,10 @@
  *
  * A call's row is one JSON object keyed by column name, built in C: the
  * row spool.c logs on disk, and the argument of
- * ocp_backup.record_invocation, the SQL function that writes the rows of
- * the journal writer and, when the tables need SQL, of calls (otherwise
- * journal_write.c inserts them straight from the call's values).  The
- * SQL writes run in the install script's SECURITY DEFINER functions,
+ * ocp_backup.record_invocation, the SQL function that writes every journal
+ * row and its task rows, a call's as the journal writer's: there is no
+ * other way into the journal's tables.  The SQL writes run in the install
+ * script's SECURITY DEFINER functions, looked up once and kept by OID,
  * whose search_path is pinned to pg_catalog, pg_temp: they run with the
  * journal owner's rights, so that roles allowed to trigger backups get
  * their calls recorded without being able to write (or forge) journal rows
@@ -23,24 +23,12 @@
 #include "journal.h"
 #include "json_plain.h"
 
-#include "journal_write.h"
 #include "spool.h"
 
-#include "access/genam.h"
 #include "access/htup_details.h"
-#include "access/relscan.h"
-#include "access/skey.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
-#include "catalog/pg_collation.h"
-#include "executor/tuptable.h"
-#include "utils/fmgroids.h"
-#include "utils/snapmgr.h"
 #include "access/relation.h"
 #include "access/xlog.h"
 #include "catalog/dependency.h"
-#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
@@ -88,9 +76,6 @@ typedef struct JournalCatalog
 	Oid			id_sequence;	/* ocp_backup.invocation_id_seq */
 	Oid			record_invocation;	/* ocp_backup.record_invocation */
 	Oid			record_task_status; /* ocp_backup.record_task_status */
-	Oid			record_called_cluster;	/* ocp_backup.record_called_cluster */
-	Oid			called_cluster; /* ocp_backup.called_cluster */
-	Oid			called_cluster_key; /* its primary key's index */
 } JournalCatalog;
 
 static JournalCatalog journal_catalog;
@@ -109,8 +94,7 @@ static void
 forget_journal_catalog(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == journal_catalog.journal ||
-		relid == journal_catalog.task_table || relid == journal_catalog.called_cluster ||
-		relid == journal_catalog.called_cluster_key)
+		relid == journal_catalog.task_table)
 	{
 		journal_catalog.valid = false;
 		journal_invalidations++;
@@ -201,7 +185,6 @@ lookup_journal_catalog(void)
 	static const Oid record_task_status_args[] = {
 		TEXTOID, INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID
 	};
-	static const Oid record_called_cluster_args[] = {TEXTOID, INT8OID};
 	Oid			namespace_id;
 	HeapTuple	tuple;
 	uint64		invalidations_before;
@@ -224,33 +207,19 @@ lookup_journal_catalog(void)
 	ReleaseSysCache(tuple);
 	journal_catalog.id_sequence = journal_relation("invocation_id_seq", namespace_id);
 	journal_catalog.task_table = journal_relation("task", namespace_id);
-	journal_catalog.called_cluster = journal_relation("called_cluster", namespace_id);
-	journal_catalog.called_cluster_key = journal_relation("called_cluster_pkey", namespace_id);
 	journal_catalog.record_invocation =
 		journal_function("record_invocation", namespace_id,
 						 lengthof(record_invocation_args), record_invocation_args);
 	journal_catalog.record_task_status =
 		journal_function("record_task_status", namespace_id,
 						 lengthof(record_task_status_args), record_task_status_args);
-	journal_catalog.record_called_cluster =
-		journal_function("record_called_cluster", namespace_id,
-						 lengthof(record_called_cluster_args), record_called_cluster_args);
 	require_extension_member(RelationRelationId, journal_catalog.journal, "invocation");
 	require_extension_member(RelationRelationId, journal_catalog.id_sequence, "invocation_id_seq");
 	require_extension_member(RelationRelationId, journal_catalog.task_table, "task");
-	require_extension_member(RelationRelationId, journal_catalog.called_cluster, "called_cluster");
-	if (get_rel_relkind(journal_catalog.called_cluster_key) != RELKIND_INDEX ||
-		IndexGetRelation(journal_catalog.called_cluster_key, false) != journal_catalog.called_cluster)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("ocp_backup.called_cluster_pkey is not the primary key of ocp_backup.called_cluster"),
-				 errhint("Update or reinstall the extension: ALTER EXTENSION ocp_backup UPDATE;")));
 	require_extension_member(ProcedureRelationId, journal_catalog.record_invocation,
 							 "record_invocation");
 	require_extension_member(ProcedureRelationId, journal_catalog.record_task_status,
 							 "record_task_status");
-	require_extension_member(ProcedureRelationId, journal_catalog.record_called_cluster,
-							 "record_called_cluster");
 	/* Good for this call; looked up again if something changed meanwhile. */
 	journal_catalog.valid = journal_invalidations == invalidations_before;
 	return &journal_catalog;
@@ -408,9 +377,6 @@ append_json_field(StringInfo row, const char *key, const char *json)
 	}
 }
 
-/* A key of the row the call log holds: a column's name. */
-#define COLUMN(name) ocpb_invocation_column_name(INVOCATION_##name)
-
 /*
  * The whole row as JSON keyed by column name: what the spool keeps, and
  * what jsonb_populate_record reads back on replay.
@@ -423,28 +389,28 @@ row_json(const OcpbInvocation *invocation)
 
 	initStringInfo(&row);
 	appendStringInfoChar(&row, '{');
-	append_key(&row, COLUMN(ID));
+	append_key(&row, "id");
 	append_int64(&row, invocation->id);
 	/* Which journal the id is of: the extension may be created again. */
 	append_key(&row, "journal");
 	append_int64(&row, lookup_journal_catalog()->journal);
-	append_timestamp_field(&row, COLUMN(STARTED_AT), invocation->started_at);
-	append_timestamp_field(&row, COLUMN(FINISHED_AT), invocation->finished_at);
-	append_text_field(&row, COLUMN(INVOKED_BY), invocation->invoked_by);
-	append_text_field(&row, COLUMN(SERVER_NAME), invocation->server_name);
-	append_key(&row, COLUMN(CLUSTER_ID));
+	append_timestamp_field(&row, "started_at", invocation->started_at);
+	append_timestamp_field(&row, "finished_at", invocation->finished_at);
+	append_text_field(&row, "invoked_by", invocation->invoked_by);
+	append_text_field(&row, "server_name", invocation->server_name);
+	append_key(&row, "cluster_id");
 	append_int64(&row, invocation->cluster_id);
-	append_text_field(&row, COLUMN(BACKUP_MODE), invocation->backup_mode);
-	append_text_field(&row, COLUMN(DATA_MODE), invocation->data_mode);
-	append_json_field(&row, COLUMN(REQUEST), invocation->request_json);
+	append_text_field(&row, "backup_mode", invocation->backup_mode);
+	append_text_field(&row, "data_mode", invocation->data_mode);
+	append_json_field(&row, "request", invocation->request_json);
 	if (invocation->http_status != 0)
 	{
-		append_key(&row, COLUMN(HTTP_STATUS));
+		append_key(&row, "http_status");
 		append_int64(&row, invocation->http_status);
 	}
-	append_key(&row, COLUMN(SUCCESSFUL));
+	append_key(&row, "successful");
 	appendStringInfoString(&row, invocation->successful ? "true" : "false");
-	append_key(&row, COLUMN(TASK_IDS));
+	append_key(&row, "task_ids");
 	appendStringInfoChar(&row, '[');
 	for (i = 0; i < invocation->n_task_ids; i++)
 	{
@@ -453,22 +419,22 @@ row_json(const OcpbInvocation *invocation)
 		append_int64(&row, invocation->task_ids[i]);
 	}
 	appendStringInfoChar(&row, ']');
-	append_text_field(&row, COLUMN(TRACE_ID), invocation->trace_id);
-	append_text_field(&row, COLUMN(ERROR), invocation->error);
+	append_text_field(&row, "trace_id", invocation->trace_id);
+	append_text_field(&row, "error", invocation->error);
 	/* A string: a JSON value would lose its exact text on the way. */
 	append_text_field(&row, "response_text", invocation->response_text);
 	if (invocation->tenant_id != 0)
 	{
-		append_key(&row, COLUMN(TENANT_ID));
+		append_key(&row, "tenant_id");
 		append_int64(&row, invocation->tenant_id);
 	}
-	append_key(&row, COLUMN(OUTCOME_UNKNOWN));
+	append_key(&row, "outcome_unknown");
 	appendStringInfoString(&row, invocation->outcome_unknown ? "true" : "false");
-	append_text_field(&row, COLUMN(OCP_ACCOUNT), invocation->ocp_account);
-	append_text_field(&row, COLUMN(APPLICATION_NAME), invocation->application_name);
+	append_text_field(&row, "ocp_account", invocation->ocp_account);
+	append_text_field(&row, "application_name", invocation->application_name);
 	if (invocation->backend_pid != 0)
 	{
-		append_key(&row, COLUMN(BACKEND_PID));
+		append_key(&row, "backend_pid");
 		append_int64(&row, invocation->backend_pid);
 	}
 	appendStringInfoChar(&row, '}');
@@ -530,104 +496,12 @@ ocpb_journal_call_in_flight(OcpbInvocation *invocation)
 }
 
 /*
- * Whether a call says something about its cluster's backups: it reached
- * OCP's backup service and OCP did not deny the cluster (the SQL writer,
- * ocp_backup.called_cluster's comment and cluster_status say the same).
+ * The row and its task rows written by the SQL writer, from the row the
+ * call log holds; false when a row of its id is there already.
  */
 static bool
-call_counts(const OcpbInvocation *invocation)
+insert_call(const char *row)
 {
-	switch (invocation->http_status)
-	{
-		case 0:					/* no answer: counts only if it may have left */
-			return invocation->outcome_unknown;
-		case 401:
-		case 403:
-		case 404:
-		case 407:
-		case 429:
-		case 502:
-		case 504:
-			return invocation->outcome_unknown;
-		default:
-			return true;
-	}
-}
-
-/*
- * Whether ocp_backup.called_cluster holds the call's cluster already, as
- * this statement sees it: a look at its primary key, which costs a tenth
- * of the SQL writer's INSERT ... ON CONFLICT DO NOTHING that every call
- * would otherwise run.  Not found, the SQL writer decides.
- */
-static bool
-called_cluster_known(const JournalCatalog *catalog, const OcpbInvocation *invocation)
-{
-	Relation	table = table_open(catalog->called_cluster, AccessShareLock);
-	Relation	index = index_open(catalog->called_cluster_key, AccessShareLock);
-	ScanKeyData keys[2];
-	IndexScanDesc scan;
-	TupleTableSlot *slot = table_slot_create(table, NULL);
-	bool		found;
-
-	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   DEFAULT_COLLATION_OID, F_TEXTEQ,
-						   CStringGetTextDatum(invocation->server_name));
-	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-						   InvalidOid, F_INT8EQ, Int64GetDatum(invocation->cluster_id));
-	scan = ocpb_index_beginscan(table, index,
-								ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
-								2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(table, AccessShareLock);
-	return found;
-}
-
-/* The call's cluster in ocp_backup.called_cluster, as the SQL writer does. */
-static void
-record_called_cluster(const OcpbInvocation *invocation)
-{
-	JournalCatalog *catalog = lookup_journal_catalog();
-	LOCAL_FCINFO(fcinfo, 2);
-	FmgrInfo	function;
-
-	if (!call_counts(invocation) || called_cluster_known(catalog, invocation))
-		return;
-	fmgr_info(catalog->record_called_cluster, &function);
-	InitFunctionCallInfoData(*fcinfo, &function, 2, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = CStringGetTextDatum(invocation->server_name);
-	fcinfo->args[0].isnull = false;
-	fcinfo->args[1].value = Int64GetDatum(invocation->cluster_id);
-	fcinfo->args[1].isnull = false;
-	/* It returns void. */
-	(void) FunctionCallInvoke(fcinfo);
-}
-
-/*
- * The row and its task rows written, straight into the tables when nothing
- * on them needs SQL, else by the SQL writer from the logged row; false
- * when a row of its id is there already.
- */
-static bool
-insert_call(const OcpbInvocation *invocation, const char *row)
-{
-	JournalCatalog *catalog = lookup_journal_catalog();
-
-	switch (ocpb_journal_write_direct(catalog->journal, catalog->task_table, catalog->owner,
-									  invocation))
-	{
-		case OCPB_WRITE_DONE:
-			record_called_cluster(invocation);
-			return true;
-		case OCPB_WRITE_EXISTS:
-			return false;
-		case OCPB_WRITE_NEEDS_SQL:
-			break;
-	}
 	return ocpb_journal_record_jsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 																		CStringGetDatum(row))));
 }
@@ -639,7 +513,7 @@ ocpb_journal_record_call(const OcpbInvocation *invocation, bool insert)
 
 	ocpb_spool_call_answered(row);
 	/* A row there already came from the log: it still needs the writer. */
-	if (insert && insert_call(invocation, row))
+	if (insert && insert_call(row))
 		ocpb_spool_call_inserted();
 	pfree(row);
 }
@@ -721,63 +595,9 @@ ocpb_journal_set_response(OcpbInvocation *invocation, const char *body,
 		pnstrdup(body, body_len) : NULL;
 }
 
-static void
-push_string(JsonbParseState **state, JsonbIteratorToken token, const char *text)
-{
-	JsonbValue	value;
-
-	value.type = jbvString;
-	value.val.string.val = unconstify(char *, text);
-	value.val.string.len = (int) strlen(text);
-	(void) pushJsonbValue(state, token, &value);
-}
-
-static void
-push_number(JsonbParseState **state, int64 number)
-{
-	JsonbValue	value;
-
-	value.type = jbvNumeric;
-	value.val.numeric = int64_to_numeric(number);
-	(void) pushJsonbValue(state, WJB_VALUE, &value);
-}
-
-Jsonb *
-ocpb_journal_request_jsonb(const OcpbInvocation *invocation)
-{
-	Jsonb	   *storage = invocation->request_storage;
-	JsonbParseState *state = NULL;
-	JsonbValue	storage_value;
-
-	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_string(&state, WJB_KEY, OCPB_BODY_OBJECT);
-	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_string(&state, WJB_KEY, OCPB_BODY_CLUSTER_ID);
-	push_number(&state, invocation->cluster_id);
-	if (invocation->tenant_id != 0)
-	{
-		push_string(&state, WJB_KEY, OCPB_BODY_TENANT_ID);
-		push_number(&state, invocation->tenant_id);
-	}
-	push_string(&state, WJB_KEY, OCPB_BODY_DIMENSION);
-	push_string(&state, WJB_VALUE,
-				invocation->tenant_id != 0 ? OCPB_BODY_TENANT : OCPB_BODY_CLUSTER);
-	(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	push_string(&state, WJB_KEY, OCPB_BODY_BACKUP_MODE);
-	push_string(&state, WJB_VALUE, invocation->backup_mode);
-	push_string(&state, WJB_KEY, OCPB_BODY_DATA_MODE);
-	push_string(&state, WJB_VALUE, invocation->data_mode);
-	push_string(&state, WJB_KEY, OCPB_BODY_STORAGE);
-	storage_value.type = jbvBinary;
-	storage_value.val.binary.data = &storage->root;
-	storage_value.val.binary.len = VARSIZE(storage) - VARHDRSZ;
-	(void) pushJsonbValue(&state, WJB_VALUE, &storage_value);
-	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
-}
-
 /*
  * The request as the journal keeps it: the body sent, with the secrets of
- * the storage object masked: the text, and the storage object it holds.
+ * the storage object masked.
  */
 void
 ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
@@ -789,7 +609,6 @@ ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 	char	   *body;
 
 	invocation->request_json = body_sent;
-	invocation->request_storage = masked != NULL ? masked : storage;
 	if (masked == NULL)
 		return;
 	request.cluster_id = invocation->cluster_id;

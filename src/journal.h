@@ -24,7 +24,6 @@ typedef struct OcpbInvocation
 	const char *backup_mode;
 	const char *data_mode;
 	const char *request_json;	/* the body sent, secrets masked */
-	Jsonb	   *request_storage;	/* the storage object in it, as jsonb */
 	int			http_status;	/* 0: no answer came */
 	bool		successful;
 	const long long *task_ids;
@@ -61,13 +60,6 @@ extern void ocpb_journal_check_writable(const char *function_name);
  */
 extern void ocpb_journal_set_request(OcpbInvocation *invocation, Jsonb *storage,
 									 const char *body_sent, OcpbSecretList *secrets);
-
-/*
- * The request as jsonb: ocpb_backup_now_body's body built from
- * request_storage, what parsing request_json would give, without parsing
- * it.
- */
-extern Jsonb *ocpb_journal_request_jsonb(const OcpbInvocation *invocation);
 
 /*
  * Draws the row's id, durably, and logs the row the journal gets if the

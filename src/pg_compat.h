@@ -61,36 +61,14 @@
 #endif
 
 /*
- * The speculative insertion of INSERT ... ON CONFLICT DO NOTHING, for the
- * journal's direct writer: 16 gave ExecInsertIndexTuples() onlySummarizing
- * (false: every index), 18 gave ExecCheckIndexConstraints() the tuple an
- * UPDATE replaces (none for an insert) and RelationGetPrimaryKeyIndex()
- * whether a deferrable key will do (no: ON CONFLICT refuses one).
+ * 18: RelationGetPrimaryKeyIndex() takes whether a deferrable key will do
+ * (no: reconcile.c's look for rows being written wants the one a unique
+ * check enforces at once).
  */
 #if PG_VERSION_NUM >= 180000
-#define ocpb_check_index_constraints(result, slot, estate, conflict, arbiters) \
-	ExecCheckIndexConstraints((result), (slot), (estate), (conflict), NULL, (arbiters))
 #define ocpb_primary_key_index(relation) RelationGetPrimaryKeyIndex((relation), false)
 #else
-#define ocpb_check_index_constraints(result, slot, estate, conflict, arbiters) \
-	ExecCheckIndexConstraints((result), (slot), (estate), (conflict), (arbiters))
 #define ocpb_primary_key_index(relation) RelationGetPrimaryKeyIndex(relation)
-#endif
-#if PG_VERSION_NUM >= 160000
-#define ocpb_insert_index_tuples(result, slot, estate, conflict, arbiters) \
-	ExecInsertIndexTuples((result), (slot), (estate), false, true, (conflict), (arbiters), false)
-#else
-#define ocpb_insert_index_tuples(result, slot, estate, conflict, arbiters) \
-	ExecInsertIndexTuples((result), (slot), (estate), false, true, (conflict), (arbiters))
-#endif
-
-/* 18: index_beginscan() takes the instrumentation to fill (NULL: none). */
-#if PG_VERSION_NUM >= 180000
-#define ocpb_index_beginscan(table, index, snapshot, nkeys, norderbys) \
-	index_beginscan((table), (index), (snapshot), NULL, (nkeys), (norderbys))
-#else
-#define ocpb_index_beginscan(table, index, snapshot, nkeys, norderbys) \
-	index_beginscan((table), (index), (snapshot), (nkeys), (norderbys))
 #endif
 
 /* 18 replaced the trailing pg_attribute_noreturn() by a leading pg_noreturn. */

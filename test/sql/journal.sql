@@ -248,13 +248,15 @@ END $$;
 SELECT * FROM replay_at_page_start(:'spool_dir', :'planted_row');
 DROP FUNCTION replay_at_page_start(text, text), wal_at_page_start();
 
--- The rows go straight into the tables while nothing on them needs SQL,
--- and through ocp_backup.record_invocation when something does (here a
--- trigger the owner added, then a column with a default): both store the
--- same row, and a task OCP lists twice, or lists again, is kept once.
--- Which writer wrote a row is told by record_invocation's calls in the
--- call's transaction (its pending count may hold earlier transactions'
--- until the statistics are flushed, hence the difference).
+-- Every call's rows go through ocp_backup.record_invocation, the one
+-- writer, once per call, whatever the owner added to the tables (here a
+-- trigger, a foreign key, another owner, a missing right to INSERT,
+-- another unique index, a column of a domain, a type modifier, then a
+-- column with a default): the row is the same with and without a trigger,
+-- a task OCP lists twice, or lists again, is kept once, and every call
+-- has its row and its task.  The writer's calls are counted in the call's
+-- transaction (its pending count may hold earlier transactions' until the
+-- statistics are flushed, hence the difference).
 SELECT sim_fault(jsonb_build_object('kind', 'raw', 'path', 'backupNow', 'count', 2, 'body',
   '{"data": {"backupObjectOpsResultList": [{"beSuccessful": true, "obBackupObjectList": [{"backupDimension": "CLUSTER", "clusterId": 40}], "taskIdList": [4100, 4100]}], "obBackupTaskType": "DATA_BACKUP_NOW"}, "status": 200, "successful": true, "traceId": "00000000000040aa"}'::jsonb));
 SET track_functions = 'all';
@@ -271,7 +273,7 @@ BEGIN
 END
 $$;
 SELECT * FROM call_counting_sql_writes(40, :'storage');
-SELECT max(id) AS direct_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
+SELECT max(id) AS first_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
 CREATE TABLE journal_seen (id bigint);
 CREATE FUNCTION journal_seen_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -283,20 +285,16 @@ CREATE TRIGGER journal_seen AFTER INSERT ON ocp_backup.invocation
     FOR EACH ROW EXECUTE FUNCTION journal_seen_row();
 SELECT * FROM call_counting_sql_writes(40, :'storage');
 DROP TRIGGER journal_seen ON ocp_backup.invocation;
--- A foreign key the owner adds from the task table to the journal is left
--- to SQL to check: only the install script's holds by construction.
+-- A foreign key the owner adds from the task table to the journal is
+-- checked.
 ALTER TABLE ocp_backup.task ADD CONSTRAINT task_cluster_is_a_call
     FOREIGN KEY (cluster_id) REFERENCES ocp_backup.invocation (id) NOT VALID;
-SELECT * FROM call_counting_sql_writes(:direct_id, :'storage');
+SELECT * FROM call_counting_sql_writes(:first_id, :'storage');
 ALTER TABLE ocp_backup.task DROP CONSTRAINT task_cluster_is_a_call;
--- The owner's rights decide table by table: once the journal is another
--- role's, its task table (still the old owner's) is SQL's to write, even
--- in a session that wrote it directly before; with both tables that
--- role's, rows go in directly again, as that role; without its right to
--- INSERT into one, SQL writes (record_invocation, as the extension's
--- owner).  Another unique index, a column of a domain (whose default the
--- row gets), or a type modifier on a column the writer fills also leave
--- the rows to SQL.
+-- Whoever owns the tables, and whatever rights their owner has,
+-- record_invocation writes them as the extension's owner.  Another unique
+-- index, a column of a domain (whose default the row gets), or a type
+-- modifier on a column the writer fills change nothing either.
 -- (Task ids that no row of an earlier suite holds: the task table keeps
 -- rows across suites, and an id found there is not inserted again.)
 SELECT sim_config('{"task_id_base": 6100001}');
@@ -336,14 +334,14 @@ ALTER TABLE ocp_backup.invocation ALTER COLUMN reconciled_at TYPE timestamptz;
 SELECT * FROM call_counting_sql_writes(50, :'storage');
 RESET track_functions;
 DROP FUNCTION call_counting_sql_writes(bigint, jsonb);
-SELECT max(id) AS sql_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
-SELECT id = :sql_id AS trigger_saw_the_second_call FROM journal_seen;
+SELECT max(id) AS second_id FROM ocp_backup.invocation WHERE cluster_id = 40 \gset
+SELECT id = :second_id AS trigger_saw_the_second_call FROM journal_seen;
 SELECT (to_jsonb(a) - '{id,started_at,finished_at}'::text[]) = (to_jsonb(b) - '{id,started_at,finished_at}'::text[])
          AS same_row,
        a.task_ids, b.response ->> 'traceId' AS trace_id
   FROM ocp_backup.invocation a, ocp_backup.invocation b
- WHERE a.id = :direct_id AND b.id = :sql_id;
-SELECT task_id, invocation_id = :direct_id AS of_the_first_call
+ WHERE a.id = :first_id AND b.id = :second_id;
+SELECT task_id, invocation_id = :first_id AS of_the_first_call
   FROM ocp_backup.task WHERE server_name = 'ocp' AND task_id = 4100;
 ALTER TABLE ocp_backup.task ADD COLUMN note text DEFAULT 'the default';
 SELECT sim_fault(jsonb_build_object('kind', 'raw', 'path', 'backupNow', 'body',
