@@ -164,7 +164,7 @@ def main():
                     checked += 1
                     report(out.strip() == "t", where + " check",
                            "%s: %s" % (check, out.strip() or err.strip()))
-        report(ran >= 30 and checked >= 3, "readme_coverage",
+        report(ran >= 50 and checked >= 5, "readme_coverage",
                "%d statements run, %d checks held, %d blocks marked not run" % (ran, checked, skipped))
     finally:
         cluster.psql("SELECT cron.unschedule(jobid) FROM cron.job;\n", DATABASE)

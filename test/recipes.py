@@ -7,8 +7,8 @@ extension in public, overloads with each number of arguments its defaults
 allow, the real parameter names, and integer or text where the real one
 takes bigint, jsonb or interval: the types untyped literals match best.
 Each makes the operator superuser and leaves a trace when a superuser runs
-it.  Then a superuser runs every statement of README.md that calls an
-extension function (the commands of its pg_cron jobs included): the
+it.  Then a superuser runs every statement of README.md and docs/*.md that
+calls an extension function (the commands of its pg_cron jobs included): the
 operator must not be superuser afterwards, no planted function may have run,
 and no recipe may fail as ambiguous or unknown.  A control call in the old,
 unqualified and untyped form, rolled back, shows that the planted functions
@@ -20,6 +20,7 @@ accepts Basic admin:admin.  Prints PASS/FAIL lines; exits non-zero if
 anything failed.  Python standard library only.
 """
 
+import glob
 import os
 import re
 import subprocess
@@ -28,7 +29,12 @@ import sys
 from harness import SimulatorControl, failures, info, report
 
 DATABASE = "recipes_check"
-README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def documents():
+    """README.md, then docs/*.md in name order (as test/readme.py runs them)."""
+    return [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
 OPERATOR = "ocp_operator"
 
 # The type an untyped literal matches better than the real parameter's.
@@ -114,11 +120,13 @@ def cron_command(statement):
 
 
 def recipes(names):
-    """(README line, statement) for each statement that calls a function of
-    names, with each pg_cron job's command in place of its schedule call."""
+    """("file:line", statement) for each statement of README.md and docs/*.md
+    that calls a function of names, with each pg_cron job's command in place
+    of its schedule call."""
     call = re.compile(r"\b(%s)\s*\(" % "|".join(map(re.escape, names)))
     found = []
-    for line, block in sql_blocks(README):
+    for path, line, block in [(p, line, block) for p in documents() for line, block in sql_blocks(p)]:
+        line = "%s:%d" % (os.path.relpath(path, ROOT), line)
         for statement in statements(block):
             if re.match(r"(?is)\s*(GRANT|REVOKE|CREATE|ALTER|COMMENT|DROP)\b", statement):
                 continue
@@ -226,13 +234,13 @@ def main():
     functions = extension_functions()
     names = sorted({f[1] for f in functions})
     found = recipes(names)
-    report(len(found) >= 10, "recipes_found",
-           "%d statements of README.md call %d extension functions" % (len(found), len(names)))
-    unqualified = ["line %d: %s" % (line, ", ".join(calls)) for line, statement in found
+    report(len(found) >= 20, "recipes_found",
+           "%d statements of README.md and docs/*.md call %d extension functions" % (len(found), len(names)))
+    unqualified = ["%s: %s" % (line, ", ".join(calls)) for line, statement in found
                    for calls in [unqualified_calls(statement, names)] if calls]
     report(not unqualified, "recipes_qualified",
            "every call names its schema" if not unqualified
-           else "unqualified calls at README " + "; ".join(unqualified))
+           else "unqualified calls at " + "; ".join(unqualified))
 
     planted = plant(functions)
     info("  planted %d overloads of %d functions in public" % (planted, len(names)))
@@ -252,10 +260,10 @@ ROLLBACK;""")
         sim.control("POST", "reset", {})
         status, _out, err = psql("SET statement_timeout = '60s';\n%s;" % statement)
         error = err.strip().splitlines()[0] if status != 0 and err.strip() else ""
-        info("  README line %d: %s" % (line, "ok" if status == 0 else error))
+        info("  recipe %s: %s" % (line, "ok" if status == 0 else error))
         if re.search(r"is not unique|does not exist|syntax error", error) and "ERROR:  function" in error \
                 or "syntax error" in error:
-            bad.append("line %d: %s" % (line, error))
+            bad.append("%s: %s" % (line, error))
     report(not bad, "recipes_resolve",
            "no recipe failed as ambiguous, unknown or malformed" if not bad else "; ".join(bad))
     superuser = is_superuser()

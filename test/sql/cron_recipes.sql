@@ -19,8 +19,8 @@ SELECT sim_fleet('{"clusters": [{"id": 301, "name": "night-a"}, {"id": 302, "nam
 \set ECHO none
 \i test/sql/include/common.sql
 \set ECHO all
--- README.md's SQL, statement by statement (comments dropped).
-\set readme `cat README.md`
+-- The SQL of README.md, then docs/*.md, statement by statement (comments dropped).
+\set readme `cat README.md docs/*.md`
 CREATE TEMP TABLE readme_sql AS
 SELECT b.ord AS block, s.ord AS n,
        btrim(regexp_replace(s.stmt, '^[ \t]*--[^\n]*(\n|$)', '', 'gn'), E' \t\n') AS stmt

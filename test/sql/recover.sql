@@ -117,9 +117,9 @@ SELECT server_name, cluster_id, cluster_name, backup_schedule, has_backup_strate
  WHERE log_checkpoint_at IS NULL OR log_checkpoint_at < now() - interval '15 minutes'
  ORDER BY cluster_id;
 
--- The README's Recoverability queries, as the README has them: each
--- question (its comment) and the rows it finds in this fleet.
-\set readme `sed -n '/^## Recoverability/,/^## Least privilege/p' README.md`
+-- The Recoverability queries of the README and docs/fleet.md, as they
+-- have them: each question (its comment) and the rows it finds in this fleet.
+\set readme `sed -n '/^### Recoverability/,/^## /p' README.md; sed -n '/^## Recoverability/,/^## /p' docs/fleet.md`
 CREATE FUNCTION rows_of(query text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE n bigint;
 BEGIN
