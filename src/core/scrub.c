@@ -522,7 +522,7 @@ mask_needles(OcpbStrBuf *out, const char *text, size_t len, const OcpbMasker *ma
 /*
  * Scrubs the string token that starts at token; returns the bytes it took.
  * An unterminated token, or one with a malformed escape, is copied as it is
- * and left to the raw pass, or, in a JSON value, masked raw at once.  In a
+ * and left to the raw pass, or, in a JSON value, masked whole at once.  In a
  * JSON value a key is kept as it is: the answer's structure is OCP's.
  */
 static size_t
@@ -561,12 +561,13 @@ scrub_string(Scrubber *s, const char *token, size_t len)
 		else
 			ocpb_strbuf_put(&s->out, token, end + 1);
 	}
-	else if (s->json)
+	else if (s->json && mask_needles(&s->masked, token + 1, end - 1, s->masker))
 	{
-		/* Only what cJSON reads and this decoder does not: the inside, raw. */
-		ocpb_strbuf_put(&s->out, "\"", 1);
-		mask_needles(&s->out, token + 1, end - 1, s->masker);
-		ocpb_strbuf_put(&s->out, "\"", 1);
+		/*
+		 * What cJSON reads and this decoder does not, holding a secret: masked
+		 * whole, since a mask inside could cut an escape and break the JSON.
+		 */
+		ocpb_strbuf_put(&s->out, "\"" OCPB_MASK "\"", MASK_LEN + 2);
 	}
 	else
 		ocpb_strbuf_put(&s->out, token, end + 1);

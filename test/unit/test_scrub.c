@@ -300,6 +300,19 @@ UNIT_TEST(malformed_and_truncated)
 	}
 }
 
+/*
+ * A string cJSON reads and the decoder does not (\uZZZZ) is masked whole
+ * when its text holds a secret: a mask inside would cut the escape "\t".
+ * Found by test/fuzz/run.
+ */
+UNIT_TEST(undecodable_string_of_json)
+{
+	CHECK(scrubs_to("{\"v\":\"\\t\\t\\uZZZZ\",\"k\":1}", "t\\t",
+					"{\"v\":\"********\",\"k\":1}"));
+	CHECK(scrubs_to("{\"v\":\"\\uZZZZ\",\"k\":\"SK-1\"}", "SK-1",
+					"{\"v\":\"\\uZZZZ\",\"k\":\"********\"}"));
+}
+
 UNIT_TEST(empty_list_and_nul_bytes)
 {
 	const char *const none[] = {NULL};
@@ -530,6 +543,7 @@ main(void)
 	UNIT_RUN(secret_with_a_quote);
 	UNIT_RUN(overlapping_secrets);
 	UNIT_RUN(malformed_and_truncated);
+	UNIT_RUN(undecodable_string_of_json);
 	UNIT_RUN(empty_list_and_nul_bytes);
 	UNIT_RUN(utf8_repair);
 	UNIT_RUN(url_credentials_of_an_answer);
