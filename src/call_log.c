@@ -21,7 +21,6 @@
  * A backend that dies (kill -9, a crash restart, an immediate shutdown)
  * releases its lock too: the kernel does it.
  *
- *
  * With ocp_backup in shared_preload_libraries, a launcher looks for logs no
  * backend holds every few seconds, and at startup, after a crash restart
  * too, and starts the writers; without it, a use of an ocp_backup function
