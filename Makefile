@@ -17,7 +17,8 @@ CORE_SRCS = $(CORE_OBJS:.o=.c)
 CORE_HEADERS = $(wildcard src/core/*.h)
 # The shell: PostgreSQL entry points, catalog access, libcurl, SPI.
 SHELL_OBJS = src/ocp_backup.o src/call.o src/options.o src/endpoint.o src/connection.o src/http.o \
-	src/journal.o src/report.o src/rows.o src/check.o src/spool.o src/task.o \
+	src/journal.o src/journal_row.o src/catalog.o src/json_accept.o src/mask.o \
+	src/call_log.o src/journal_writer.o src/report.o src/rows.o src/check.o src/task.o \
 	src/wire_text.o src/ocp_list.o src/server_loop.o src/subxact.o src/sync.o src/reconcile.o \
 	src/rename.o src/refresh.o src/await.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)

@@ -8,7 +8,7 @@
  * before anything that may raise: the error raised for a failed call, the
  * warnings and rows of a successful one.  A failed call is not inserted,
  * since its error would roll the insert back; its abort hands the log to
- * the journal writer (spool.c).
+ * the journal writer (journal_writer.c).
  */
 #include "call.h"
 

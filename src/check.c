@@ -17,7 +17,7 @@
 #include "http.h"
 #include "report.h"
 #include "response.h"
-#include "spool.h"
+#include "call_log.h"
 
 PG_FUNCTION_INFO_V1(ocp_backup_check);
 
@@ -173,7 +173,7 @@ ocp_backup_check(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ocp_backup_check must return a composite type");
-	ocpb_spool_flush_leftovers();
+	ocpb_call_log_flush_leftovers();
 	memset(row.nulls, true, sizeof(row.nulls));
 	set_column(&row, COL_SERVER_NAME, CStringGetTextDatum(endpoint->server_name));
 	set_column(&row, COL_URL, CStringGetTextDatum(endpoint->base_url));

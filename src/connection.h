@@ -13,7 +13,7 @@
 #include "datatype/timestamp.h"
 #include "storage/latch.h"
 
-#include "endpoint.h"
+#include "endpoint_type.h"
 #include "options.h"
 
 /* A transfer waits on a socket or two (a connection, a proxy's). */

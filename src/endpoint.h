@@ -9,29 +9,7 @@
 
 #include "nodes/pg_list.h"
 
-#include "options.h"
-
-typedef struct OcpbEndpoint
-{
-	Oid			server_id;
-	Oid			user_mapping_id;
-	char	   *server_name;
-	/* What the url option says, split once. */
-	char	   *base_url;		/* scheme://host[:port] and the path prefix,
-								 * no trailing slash */
-	char	   *host_header;	/* the Host header value sent and signed */
-	char	   *path_prefix;	/* "" or "/a/b": before every request's
-								 * path, sent and signed */
-	bool		https;
-	uint64		resolved_at;	/* ocpb_connection_invalidations() then */
-	/* The server's options, as options.c's table reads them. */
-	OcpbServerOptions options;
-	/*
-	 * The user mapping's: either username and password, or the access key
-	 * pair; all NULL without a mapping.
-	 */
-	OcpbMappingOptions credentials;
-} OcpbEndpoint;
+#include "endpoint_type.h"
 
 /* The GUC ocp_backup.default_server. */
 extern char *ocpb_default_server;

@@ -26,7 +26,7 @@
 #include "http.h"
 #include "journal.h"
 #include "scrub.h"
-#include "spool.h"
+#include "call_log.h"
 
 #if PG_VERSION_NUM >= 180000
 PG_MODULE_MAGIC_EXT(.name = "ocp_backup", .version = OCPB_VERSION);
@@ -142,7 +142,7 @@ _PG_init(void)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not initialize libcurl")));
 	ocpb_connection_init();
-	ocpb_spool_init();
+	ocpb_call_log_init();
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = hide_secret_statement;
 }
@@ -387,7 +387,7 @@ call_with_secrets(FunctionCallInfo fcinfo, const OcpbBackupNowArgs *args,
 	ErrorContextCallback hide_statement;
 
 	ocpb_journal_check_writable("ocp_backup_now()");
-	ocpb_spool_flush_leftovers();
+	ocpb_call_log_flush_leftovers();
 	hide_statement.callback = hide_statement_with_secrets;
 	hide_statement.arg = secrets;
 	hide_statement.previous = error_context_stack;

@@ -13,7 +13,8 @@
 #include "utils/memutils.h"
 
 #include "http.h"
-#include "journal.h"
+#include "catalog.h"
+#include "json_accept.h"
 #include "ocp_list.h"
 #include "report.h"
 #include "response.h"

@@ -48,6 +48,7 @@
 #include "endpoint.h"
 #include "http.h"
 #include "journal.h"
+#include "json_accept.h"
 #include "ocp_list.h"
 #include "options.h"
 #include "pg_compat.h"
@@ -55,7 +56,7 @@
 #include "request.h"
 #include "response.h"
 #include "server_loop.h"
-#include "spool.h"
+#include "call_log.h"
 
 PG_FUNCTION_INFO_V1(ocp_backup_reconcile);
 
@@ -867,7 +868,7 @@ ocp_backup_reconcile(PG_FUNCTION_ARGS)
 	run.margin = interval_argument(fcinfo, 2, "margin");
 	/* It records what it finds: refuse before asking OCP. */
 	ocpb_journal_check_writable("ocp_backup_reconcile()");
-	ocpb_spool_flush_leftovers();
+	ocpb_call_log_flush_leftovers();
 	servers = ocpb_servers_to_visit(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	foreach(cell, servers)
 	{

@@ -26,12 +26,13 @@
 
 #include "endpoint.h"
 #include "http.h"
+#include "catalog.h"
 #include "journal.h"
 #include "report.h"
 #include "request.h"
 #include "pg_compat.h"
 #include "response.h"
-#include "spool.h"
+#include "call_log.h"
 #include "subxact.h"
 #include "task.h"
 
@@ -308,7 +309,7 @@ ocp_backup_read_tasks(PG_FUNCTION_ARGS)
 	check_right_to_read_tasks(fcinfo);
 	/* Each status read goes into ocp_backup.task: refuse before asking OCP. */
 	ocpb_journal_check_writable("ocp_backup_refresh()");
-	ocpb_spool_flush_leftovers();
+	ocpb_call_log_flush_leftovers();
 	InitMaterializedSRF(fcinfo, 0);
 	reads = read_arguments(fcinfo, &servers, &n_reads);
 	exchanges = task_exchanges(reads, n_reads, &n_exchanges);

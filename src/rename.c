@@ -27,7 +27,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
-#include "journal.h"
+#include "catalog.h"
 
 PG_FUNCTION_INFO_V1(ocp_backup_follow_server_rename);
 PG_FUNCTION_INFO_V1(ocp_backup_guard_server_name);

@@ -1,7 +1,7 @@
 /*
  * subxact.h - runs a piece of work in a subtransaction of its own and
  * returns its error instead of raising it, so that one failing part (a
- * server, a cluster, a call, a spooled row) leaves the others' rows.
+ * server, a cluster, a call, a logged row) leaves the others' rows.
  */
 #ifndef OCPB_SUBXACT_H
 #define OCPB_SUBXACT_H

@@ -28,7 +28,7 @@
 
 #include "endpoint.h"
 #include "journal.h"
-#include "spool.h"
+#include "call_log.h"
 #include "ocp_list.h"
 #include "server_loop.h"
 
@@ -517,7 +517,7 @@ ocp_backup_sync(PG_FUNCTION_ARGS)
 
 	/* Its rows go into the ocp_backup tables: refuse before asking OCP. */
 	ocpb_journal_check_writable("ocp_backup_sync()");
-	ocpb_spool_flush_leftovers();
+	ocpb_call_log_flush_leftovers();
 	servers = ocpb_servers_to_visit(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	InitMaterializedSRF(fcinfo, 0);
 	foreach(cell, servers)

@@ -13,7 +13,7 @@
 #include "endpoint.h"
 #include "http.h"
 #include "journal.h"
-#include "spool.h"
+#include "call_log.h"
 #include "report.h"
 #include "request.h"
 #include "response.h"
@@ -136,7 +136,7 @@ ocp_backup_task(PG_FUNCTION_ARGS)
 		elog(ERROR, "ocp_backup_task must return a composite type");
 	/* Its status goes into ocp_backup.task: refuse before asking OCP. */
 	ocpb_journal_check_writable("ocp_backup_task()");
-	ocpb_spool_flush_leftovers();
+	ocpb_call_log_flush_leftovers();
 	endpoint = ocpb_resolve_endpoint(server_name, true);
 
 	ocpb_task_path(task_id, path);

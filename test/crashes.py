@@ -254,21 +254,21 @@ def wait_requests(sim, cluster_id, count, timeout=20):
     return sim.backup_requests(cluster_id)
 
 
-def spool_directory(cluster):
+def call_log_directory(cluster):
     return cluster.value("SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid "
                          "FROM pg_database WHERE datname = current_database()")
 
 
-def answered_in_call_logs(spool):
+def answered_in_call_logs(directory):
     """The clusters whose answered row (outcome known) a call log holds now."""
     answered = set()
     try:
-        names = [n for n in os.listdir(spool) if n.endswith(".jsonl")]
+        names = [n for n in os.listdir(directory) if n.endswith(".jsonl")]
     except OSError:
         return answered
     for name in names:
         try:
-            with open(os.path.join(spool, name)) as f:
+            with open(os.path.join(directory, name)) as f:
                 lines = f.read().splitlines()
         except OSError:
             continue  # handed to the writer and gone meanwhile
@@ -323,9 +323,9 @@ def scenario_kill_many(cluster, sim):
     for cluster_id in ids:
         wait_requests(sim, cluster_id, 1)
     # The four answers are read and their rows logged a moment after they came.
-    spool = spool_directory(cluster)
+    directory = call_log_directory(cluster)
     answered = set(ids) - set(hanging)
-    wait_until(lambda: answered <= answered_in_call_logs(spool))
+    wait_until(lambda: answered <= answered_in_call_logs(directory))
     for pid in cluster.backend_pids("crash_many"):
         kill(pid)
     session.wait(timeout=30)
@@ -581,10 +581,10 @@ def scenario_prepared(cluster, sim):
             continue
 
 
-def call_logs(spool):
-    """The call logs (their names) in a spool directory now."""
+def call_logs(directory):
+    """The call logs (their names) in a call log directory now."""
     try:
-        return sorted(n for n in os.listdir(spool) if n.endswith(".jsonl"))
+        return sorted(n for n in os.listdir(directory) if n.endswith(".jsonl"))
     except OSError:
         return []
 
@@ -603,13 +603,13 @@ def seen(condition, timeout=PATIENCE_S):
 def scenario_prepared_slot(cluster, sim):
     """A prepared transaction holding a call's row must not pin a journal
     writer, and its worker slot, for as long as it exists."""
-    spool = spool_directory(cluster)
+    directory = call_log_directory(cluster)
     for cluster_id, finish in ((119, "ROLLBACK PREPARED"), (120, "COMMIT PREPARED")):
         sim.fresh()
-        before = set(call_logs(spool))
+        before = set(call_logs(directory))
         out, err = cluster.psql("BEGIN;\n%s\nPREPARE TRANSACTION 'slot_%d';\n"
                                 % (call_sql(cluster_id, "successful"), cluster_id))
-        held = [n for n in call_logs(spool) if n not in before]
+        held = [n for n in call_logs(directory) if n not in before]
         # A rolled-back call's log sorts after the prepared one's: once its
         # row is in, a writer has been past the prepared transaction's log.
         cluster.psql("BEGIN;\n%s\nROLLBACK;\n" % call_sql(cluster_id + 100, "successful"))
@@ -625,7 +625,7 @@ def scenario_prepared_slot(cluster, sim):
             freed = running == 0
             if not freed:
                 time.sleep(0.05)
-        still_held = [n for n in held if os.path.exists(os.path.join(spool, n))]
+        still_held = [n for n in held if os.path.exists(os.path.join(directory, n))]
         during = int(cluster.value("SELECT count(*) FROM ocp_backup.invocation "
                                    "WHERE cluster_id = %d" % cluster_id))
         report(past and freed and len(held) == 1 and still_held == held and during == 0 and
@@ -637,17 +637,17 @@ def scenario_prepared_slot(cluster, sim):
         cluster.value("%s 'slot_%d'" % (finish, cluster_id))
         rows = judge("prepared_slot (%s)" % finish, cluster, sim, cluster_id, False,
                      "; no call since")
-        gone = wait_until(lambda: not any(os.path.exists(os.path.join(spool, n)) for n in held),
+        gone = wait_until(lambda: not any(os.path.exists(os.path.join(directory, n)) for n in held),
                           PATIENCE_S)
         report(gone and len(rows) == 1, "prepared_slot (%s) log removed" % finish,
                "the prepared transaction's log %s is gone: %s" % (held, gone))
 
 
-def logged_clusters(spool):
-    """The clusters whose rows the call logs of a spool directory hold."""
+def logged_clusters(directory):
+    """The clusters whose rows the call logs of a call log directory hold."""
     clusters = set()
-    for name in call_logs(spool):
-        with open(os.path.join(spool, name)) as f:
+    for name in call_logs(directory):
+        with open(os.path.join(directory, name)) as f:
             for line in f.read().splitlines():
                 try:
                     row = json.loads(line)
@@ -719,13 +719,13 @@ def scenario_prepared_no_launcher(cluster, sim):
     cluster.restart(preload=False)
     try:
         sim.fresh()
-        spool = spool_directory(cluster)
+        directory = call_log_directory(cluster)
         pooled = Session(cluster, "pooled")
         pooled.send("SELECT ocp_backup_start_journal_writer();")
-        before = set(call_logs(spool))
+        before = set(call_logs(directory))
         out, err = cluster.psql("BEGIN;\n%s\nPREPARE TRANSACTION 'no_launcher';\n"
                                 % call_sql(123, "successful"))
-        held = [n for n in call_logs(spool) if n not in before]
+        held = [n for n in call_logs(directory) if n not in before]
         cluster.value("ROLLBACK PREPARED 'no_launcher'")
 
         # From here on only the pooled session uses ocp_backup.
@@ -747,7 +747,7 @@ def scenario_locked_slot(cluster, sim):
     """A lock a caller holds on the journal must not keep a journal writer,
     and its worker slot, for as long as it is held."""
     sim.fresh()
-    spool = spool_directory(cluster)
+    directory = call_log_directory(cluster)
     locker = Session(cluster, "slot_locker")
     locker.send("BEGIN;")
     locker.send("LOCK TABLE ocp_backup.invocation;")
@@ -755,15 +755,15 @@ def scenario_locked_slot(cluster, sim):
         "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
         "WHERE a.application_name = 'slot_locker' AND l.granted "
         "AND l.relation = 'ocp_backup.invocation'::regclass") != "0")
-    before = set(call_logs(spool))
+    before = set(call_logs(directory))
     # A failed call does not touch the journal: its row goes to the writer.
     out, err = cluster.psql(call_sql(99, "successful"))
-    held = [n for n in call_logs(spool) if n not in before]
+    held = [n for n in call_logs(directory) if n not in before]
     waited = seen(lambda: cluster.value(
         "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
         "WHERE NOT l.granted AND a.backend_type LIKE 'ocp\\_backup journal writer%'") != "0")
     freed = seen(lambda: writers_running(cluster) == 0)
-    still_held = [n for n in held if os.path.exists(os.path.join(spool, n))]
+    still_held = [n for n in held if os.path.exists(os.path.join(directory, n))]
     still_locked = locker.process.poll() is None
     report(locked and waited and freed and len(held) == 1 and still_held == held and
            still_locked, "locked_slot writer left",
@@ -773,7 +773,7 @@ def scenario_locked_slot(cluster, sim):
               err.strip().splitlines()[0] if err.strip() else "no error"))
     locker.end("COMMIT;")
     rows = judge("locked_slot", cluster, sim, 99, False, "; no call since")
-    gone = seen(lambda: not any(os.path.exists(os.path.join(spool, n)) for n in held))
+    gone = seen(lambda: not any(os.path.exists(os.path.join(directory, n)) for n in held))
     report(gone and len(rows) == 1, "locked_slot log removed",
            "the call's log %s is gone: %s" % (held, gone))
 
@@ -799,10 +799,10 @@ def scenario_base_backup(cluster, sim):
         caught_up = wait_until(lambda: copy.value(
             "SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn, "postgres") == "t",
             PATIENCE_S)
-        spool = spool_directory(copy)
-        copied = logged_clusters(spool)
+        directory = call_log_directory(copy)
+        copied = logged_clusters(directory)
         copy.pg_ctl("-w", "promote")
-        written = wait_until(lambda: not call_logs(spool), PATIENCE_S)
+        written = wait_until(lambda: not call_logs(directory), PATIENCE_S)
         back = rows_of(copy, 121)
         replayed = rows_of(copy, 122)
         report(open_ok and caught_up and {121, 122} <= copied and kept == 1 and left == 0 and
@@ -824,7 +824,7 @@ def scenario_base_backup(cluster, sim):
 def scenario_recreated(cluster, sim):
     """Rows logged for a journal that is then dropped and created again."""
     sim.fresh()
-    spool = spool_directory(cluster)
+    directory = call_log_directory(cluster)
     old_journal = cluster.value("SELECT 'ocp_backup.invocation'::regclass::oid")
     cluster.psql("DROP EXTENSION ocp_backup CASCADE;\nCREATE EXTENSION ocp_backup;\n"
                  "CREATE SERVER ocp FOREIGN DATA WRAPPER ocp_backup OPTIONS (url '%s', timeout_ms '60000');\n"
@@ -840,7 +840,7 @@ def scenario_recreated(cluster, sim):
                            "request": {}, "successful": True, "task_ids": [],
                            "outcome_unknown": False})
 
-    planted = os.path.join(spool, "0-old-journal.jsonl")
+    planted = os.path.join(directory, "0-old-journal.jsonl")
     # Written under another name: a writer may take it the moment it is there.
     with open(planted + ".new", "w") as f:
         f.write("".join(old_row(i, c) + "\n"

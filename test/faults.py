@@ -40,7 +40,7 @@ B. Memory.  The backend's private memory (RssAnon in /proc/PID/status; the
    through a script.  Each call must fail with its kind's SQLSTATE (or, for
    successes, succeed).  Failed calls abort their transaction, so their
    journal rows go through the backend's call log and the journal writer
-   (src/spool.c): the journal must end up with exactly one row per call
+   (src/call_log.c, src/journal_writer.c): the journal must end up with exactly one row per call
    within JOURNAL_PATIENCE_S.  The answer over the cap is timed first and
    makes fewer calls, saying so, if 20,000 would take too long.
 
@@ -262,7 +262,7 @@ BEGIN
   END LOOP;
   t_gone := extract(epoch FROM clock_timestamp());
 END $$;
-CREATE FUNCTION faults_spool_files() RETURNS SETOF text LANGUAGE sql AS $$
+CREATE FUNCTION faults_call_log_files() RETURNS SETOF text LANGUAGE sql AS $$
   SELECT f FROM pg_ls_dir('pg_ocp_backup/' || (SELECT oid FROM pg_database
                           WHERE datname = current_database()), true, false) f
    WHERE f LIKE '%.jsonl' ORDER BY f $$;
@@ -307,22 +307,22 @@ JOURNAL_PATIENCE_S = 10
 
 
 def await_journal(expected, where="true"):
-    """Waits for the background writer: (rows, spool files left, seconds waited)."""
+    """Waits for the background writer: (rows, call logs left, seconds waited)."""
     started = time.monotonic()
     while True:
         rows = journal_rows(where)
-        spooled = psql_value("SELECT string_agg(f, ' ') FROM faults_spool_files() f").split()
+        logged = psql_value("SELECT string_agg(f, ' ') FROM faults_call_log_files() f").split()
         waited = time.monotonic() - started
-        if (rows >= expected and not spooled) or waited > JOURNAL_PATIENCE_S:
-            return rows, spooled, waited
+        if (rows >= expected and not logged) or waited > JOURNAL_PATIENCE_S:
+            return rows, logged, waited
         time.sleep(0.2)
 
 
-def journal_figures(rows, calls, spooled, waited):
-    text = "%d rows for %d calls, %d spool files left" % (rows, calls, len(spooled))
-    if spooled:
-        text += " (%s)" % ", ".join(spooled[:3])
-    if rows == calls and not spooled:
+def journal_figures(rows, calls, logged, waited):
+    text = "%d rows for %d calls, %d call logs left" % (rows, calls, len(logged))
+    if logged:
+        text += " (%s)" % ", ".join(logged[:3])
+    if rows == calls and not logged:
         return text + ", complete %.1f s after the last call" % waited
     return text + " after waiting %.1f s" % waited
 
@@ -586,12 +586,12 @@ def timing_tests(sim, blackhole):
                    "08001 after connect_timeout_ms %d" % CONNECT_TIMEOUT_MS)
 
     where = "server_name IN ('faults_slow', 'faults_fast', 'faults_blackhole')"
-    rows, spooled, waited = await_journal(Journal.calls, where)
+    rows, logged, waited = await_journal(Journal.calls, where)
     interrupted = journal_rows(where + " AND error LIKE 'the call ended before OCP''s answer was read%'")
-    report(rows == Journal.calls and interrupted == Journal.interrupted and not spooled,
+    report(rows == Journal.calls and interrupted == Journal.interrupted and not logged,
            "journal of the timing calls",
            "%s; %d marked interrupted for %d interrupted calls"
-           % (journal_figures(rows, Journal.calls, spooled, waited), interrupted,
+           % (journal_figures(rows, Journal.calls, logged, waited), interrupted,
               Journal.interrupted))
     info("A took %.1f s" % (time.monotonic() - started))
 
@@ -717,9 +717,9 @@ def memory_test(sim, kind, warmup, calls, note="", earlier_rows=0):
         report(False, "session " + name, "psql exit %d: %s" % (status, err.strip()[-500:]))
 
     expected = earlier_rows + warmup + calls
-    rows, spooled, waited = await_journal(expected, "server_name = '%s'" % kind.server)
-    report(rows == expected and not spooled, "journal " + name,
-           journal_figures(rows, expected, spooled, waited))
+    rows, logged, waited = await_journal(expected, "server_name = '%s'" % kind.server)
+    report(rows == expected and not logged, "journal " + name,
+           journal_figures(rows, expected, logged, waited))
     if kind.fault:
         info("  %s: %d fault uses left unconsumed in the simulator" % (name, sim.faults_left()))
     return time.monotonic() - started

@@ -8,7 +8,13 @@ the path, then the checkout's root, PGXS's -I.), and fails when
 
   - the graph has a circle: a header that, through the headers it
     includes, includes itself again (header guards make such a circle
-    compile, but then neither header can be read without the other), or
+    compile, but then neither header can be read without the other),
+  - the modules have a circle: a module is a .c file and its .h (src/x.c
+    and src/x.h; a file alone is a module of its own), and module x
+    depends on module y when x.c or x.h includes y.h.  Files can be
+    free of circles while modules are not (x.c includes y.h, y.c
+    includes x.h): then neither module can be understood, built or tested
+    without the other, and one belongs beneath the other, or
   - a file of the pure core (src/core/) includes a header that is not in
     src/core/: the core reaches down to the C library, cJSON and libcrypto
     only, never up into the shell or PostgreSQL.
@@ -138,6 +144,21 @@ def circle_in(graph, component, first):
     return [first]
 
 
+def module_of(path):
+    """The module of a file: its path without .c or .h."""
+    return os.path.splitext(path)[0]
+
+
+def module_graph(graph):
+    """Module x -> module y when a file of x includes a header of y."""
+    modules = {module_of(path): set() for path in graph}
+    for path, targets in graph.items():
+        for target in targets:
+            if target.endswith(".h") and module_of(target) != module_of(path):
+                modules[module_of(path)].add(module_of(target))
+    return modules
+
+
 def check(root):
     files = source_files(root)
     known = set(files)
@@ -156,15 +177,20 @@ def check(root):
                 edges += 1
     for cycle in find_cycles(graph):
         problems.append("include circle: " + " -> ".join(cycle))
+    modules = module_graph(graph)
+    for cycle in find_cycles(modules):
+        problems.append("module circle: " + " -> ".join(cycle)
+                        + " (a module is a .c with its .h)")
     for problem in problems:
         print(problem)
     core_files = sum(1 for path in files if is_core(path))
     if problems:
-        print("FAIL include graph: %d problem(s) in %d files (%d of the core), %d includes"
-              % (len(problems), len(files), core_files, edges))
+        print("FAIL include graph: %d problem(s) in %d files (%d of the core), %d modules, %d includes"
+              % (len(problems), len(files), core_files, len(modules), edges))
         return 1
-    print("PASS include graph: no circle, the core (%d files) includes only itself; %d files, %d includes"
-          % (core_files, len(files), edges))
+    print("PASS include graph: no circle among files or modules, the core (%d files) includes only "
+          "itself; %d files, %d modules, %d includes"
+          % (core_files, len(files), len(modules), edges))
     return 0
 
 
@@ -187,6 +213,19 @@ def self_test():
          1, "include circle: src/core/scrub.h -> src/core/strbuf.h -> src/core/scrub.h"),
         ("a header that includes itself",
          {"src/rows.h": '#include "rows.h"\n'}, 1, "include circle: src/rows.h -> src/rows.h"),
+        ("a circle of two modules, each file's includes free of circles",
+         {"src/call_log.h": "", "src/journal.h": "",
+          "src/journal.c": '#include "journal.h"\n#include "call_log.h"\n',
+          "src/call_log.c": '#include "call_log.h"\n#include "journal.h"\n'},
+         1, "module circle: src/call_log -> src/journal -> src/call_log"),
+        ("a circle of three modules, through a header",
+         {"src/a.h": '#include "b.h"\n', "src/b.h": "", "src/c.h": "",
+          "src/b.c": '#include "c.h"\n', "src/c.c": '#include "a.h"\n'},
+         1, "module circle: src/a -> src/b -> src/c -> src/a"),
+        ("modules that include each other's headers in one direction only",
+         {"src/a.h": "", "src/a.c": '#include "a.h"\n#include "b.h"\n',
+          "src/b.h": '#include "c.h"\n', "src/b.c": '#include "b.h"\n#include "c.h"\n',
+          "src/c.h": ""}, 0, None),
         ("the core including a shell header",
          {"src/core/scrub.c": '#include "scrub.h"\n#include "journal.h"\n'},
          1, 'src/core/scrub.c:2: the pure core includes "journal.h" (outside the tree)'),

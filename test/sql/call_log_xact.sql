@@ -21,16 +21,16 @@ SELECT sim_reset();
 -- The lines of a call, as a base backup would copy them with its
 -- transaction open.
 CREATE TEMP TABLE copied (n bigint, line text);
-SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid AS spool_dir
+SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid AS call_log_dir
   FROM pg_database WHERE datname = current_database() \gset
-SELECT set_config('test.spool_dir', :'spool_dir', false) IS NOT NULL AS spool_dir_named;
+SELECT set_config('test.call_log_dir', :'call_log_dir', false) IS NOT NULL AS call_log_dir_named;
 BEGIN;
 SELECT successful FROM ocp_backup_now(51, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 SELECT pg_current_xact_id() AS call_xact \gset
 -- The log this backend holds: the row before sending, and with the answer.
 INSERT INTO copied
-  SELECT t.n, t.line FROM pg_ls_dir(:'spool_dir') f,
-         regexp_split_to_table(pg_read_file(:'spool_dir' || '/' || f), E'\n') WITH ORDINALITY t(line, n)
+  SELECT t.n, t.line FROM pg_ls_dir(:'call_log_dir') f,
+         regexp_split_to_table(pg_read_file(:'call_log_dir' || '/' || f), E'\n') WITH ORDINALITY t(line, n)
    WHERE f LIKE '%.jsonl' AND t.line LIKE '%"cluster_id": 51,%';
 SELECT count(*) AS lines,
        bool_and(line LIKE '{"ocp_backup_xact": ' || :'call_xact' || ', %') AS named_by_its_transaction,
@@ -40,7 +40,7 @@ COMMIT;
 SELECT ocp_backup.purge_journal('0') > 0 AS purged;
 SELECT count(*) AS rows_of_51_purged FROM ocp_backup.invocation WHERE cluster_id = 51;
 
--- The copy, back in the spool directory (under another name first: a
+-- The copy, back in the call log directory (under another name first: a
 -- writer may take a log the moment it is there), with a rolled-back
 -- transaction's line and lines of transactions that never wrote their row.
 BEGIN;
@@ -63,20 +63,20 @@ INSERT INTO copied VALUES
   (104, planted_row('1', 55));                  -- no status to tell: set aside
 DO $$ BEGIN
   EXECUTE format('COPY (SELECT line FROM copied ORDER BY n) TO %L WITH (FORMAT csv, QUOTE %L, DELIMITER %L)',
-                 current_setting('test.spool_dir') || '/0-copied.new', E'\x01', E'\x02');
+                 current_setting('test.call_log_dir') || '/0-copied.new', E'\x01', E'\x02');
 END $$;
-SELECT format('cat >/dev/null; mv %1$s/0-copied.new %1$s/0-copied.jsonl', :'spool_dir') AS plant,
-       format('cat >/dev/null; mv %1$s/0-copied.jsonl.aside %1$s/1-moved-back.jsonl', :'spool_dir') AS move_back \gset
+SELECT format('cat >/dev/null; mv %1$s/0-copied.new %1$s/0-copied.jsonl', :'call_log_dir') AS plant,
+       format('cat >/dev/null; mv %1$s/0-copied.jsonl.aside %1$s/1-moved-back.jsonl', :'call_log_dir') AS move_back \gset
 COPY (SELECT 1) TO PROGRAM :'plant';
 \c
 SELECT ocp_backup.purge_journal('1000 years') AS purged_now;
 SELECT journal_writer_caught_up();
 SELECT cluster_id, count(*) AS rows FROM ocp_backup.invocation
  WHERE cluster_id BETWEEN 51 AND 55 GROUP BY 1 ORDER BY 1;
-SELECT f AS spool_files FROM pg_ls_dir(:'spool_dir') f WHERE f <> 'writer.lock' ORDER BY 1;
+SELECT f AS call_log_files FROM pg_ls_dir(:'call_log_dir') f WHERE f <> 'writer.lock' ORDER BY 1;
 -- The set-aside row without its transaction: moved back, it is written.
 SELECT line::jsonb ->> 'cluster_id' AS aside_cluster, line::jsonb ? 'ocp_backup_xact' AS names_a_transaction
-  FROM regexp_split_to_table(pg_read_file(:'spool_dir' || '/0-copied.jsonl.aside'), E'\n') line
+  FROM regexp_split_to_table(pg_read_file(:'call_log_dir' || '/0-copied.jsonl.aside'), E'\n') line
  WHERE line <> '';
 COPY (SELECT 1) TO PROGRAM :'move_back';
 \c

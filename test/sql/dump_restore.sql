@@ -14,7 +14,7 @@ SELECT sim_fault(jsonb_build_object('kind', 'raw', 'status', 500, 'body_base64',
   translate(encode(convert_to('{"successful":false,"status":500,"error":{"code":1,"message":"bad ', 'UTF8')
                    || '\xff'::bytea || convert_to(' byte"}}', 'UTF8'), 'base64'), E'\n', '')));
 SELECT try(format('SELECT * FROM ocp_backup_now(72, %L, %L, %L, %L)', 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage', 'dumped')) AS failed;
--- The failed call's row comes back through the spool.
+-- The failed call's row comes back through the call log.
 SELECT wait_for('EXISTS (SELECT FROM ocp_backup.invocation WHERE cluster_id = 72)') AS failed_row_back;
 
 SELECT setting AS bindir FROM pg_config WHERE name = 'BINDIR' \gset

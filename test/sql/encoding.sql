@@ -10,7 +10,7 @@
 CREATE SERVER enc FOREIGN DATA WRAPPER ocp_backup OPTIONS (url :'sim_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER enc OPTIONS (username 'admin', password 'admin');
 SELECT sim_reset();
--- Waits for the (spooled) journal row of cluster enc.cluster.
+-- Waits for the (call-logged) journal row of cluster enc.cluster.
 \set wait_for_row 'SELECT wait_for(''EXISTS (SELECT FROM ocp_backup.invocation WHERE cluster_id = current_setting(''''enc.cluster'''')::bigint)'') AS row_written;'
 -- Queues an answer of exactly these bytes.
 CREATE FUNCTION enc_raw_answer(status int, body bytea) RETURNS text LANGUAGE sql AS $$

@@ -25,7 +25,7 @@ SELECT journal_rows_eventually('id = ' || :rolled_back_id);
 SELECT cluster_id, successful, cardinality(task_ids) AS tasks FROM ocp_backup.invocation WHERE id = :rolled_back_id;
 
 -- ROLLBACK TO SAVEPOINT: only the rows of the rolled-back subtransaction are
--- spooled; the others commit with the transaction.
+-- left to the journal writer; the others commit with the transaction.
 BEGIN;
 SELECT invocation_id AS before_savepoint_id FROM ocp_backup_now(22, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage') \gset
 SAVEPOINT s1;
@@ -121,11 +121,11 @@ SELECT count(*) AS requests FROM sim_requests();
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids
   FROM ocp_backup.invocation WHERE id >= :committed_id;
 
--- Spooled rows that no worker could write yet (say, max_worker_processes was
+-- Logged rows that no worker could write yet (say, max_worker_processes was
 -- reached) are picked up by the next call in a new session, and replaying
 -- the same row twice writes it once.
-SELECT set_config('test.spool_file', current_setting('data_directory') || '/pg_ocp_backup/'
-                  || oid || '/0-0-0.jsonl', false) IS NOT NULL AS spool_file_named
+SELECT set_config('test.call_log_file', current_setting('data_directory') || '/pg_ocp_backup/'
+                  || oid || '/0-0-0.jsonl', false) IS NOT NULL AS call_log_file_named
   FROM pg_database WHERE datname = current_database();
 SELECT set_config('test.leftover', (to_jsonb(i) - 'id' || '{"id": 900000}')::text, false)
        IS NOT NULL AS leftover_made
@@ -133,7 +133,7 @@ SELECT set_config('test.leftover', (to_jsonb(i) - 'id' || '{"id": 900000}')::tex
 DO $$ BEGIN
   EXECUTE format('COPY (SELECT %L UNION ALL SELECT %L) TO %L WITH (FORMAT csv, QUOTE %L, DELIMITER %L)',
                  current_setting('test.leftover'), current_setting('test.leftover'),
-                 current_setting('test.spool_file'), E'\x01', E'\x02');
+                 current_setting('test.call_log_file'), E'\x01', E'\x02');
 END $$;
 \c
 SELECT count(*) AS tasks FROM ocp_backup_now(26, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
@@ -175,13 +175,13 @@ SELECT ocp_backup.purge_journal('0');
 SELECT srvname, usename, umoptions FROM pg_user_mappings ORDER BY usename;
 RESET ROLE;
 
--- A spool file the writer cannot read, and a row the journal refuses, are
+-- A call log the writer cannot read, and a row the journal refuses, are
 -- set aside (*.aside, with a WARNING in the server log): the other rows
 -- and files are still written.  Planted here ahead of a rolled-back call's
 -- own file (the writer takes files in name order).
-SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid AS spool_dir
+SELECT current_setting('data_directory') || '/pg_ocp_backup/' || oid AS call_log_dir
   FROM pg_database WHERE datname = current_database() \gset
-SELECT :'spool_dir' || '/0-poisoned.jsonl' AS poisoned, :'spool_dir' || '/1-unreadable.jsonl' AS unreadable,
+SELECT :'call_log_dir' || '/0-poisoned.jsonl' AS poisoned, :'call_log_dir' || '/1-unreadable.jsonl' AS unreadable,
        nextval('ocp_backup.invocation_id_seq') AS planted_id \gset
 SELECT format('{"id": %s, "started_at": %s, "finished_at": %s, '
               '"invoked_by": "planted", "server_name": "ocp", "cluster_id": 77, "backup_mode": "PHYSICAL_BACKUP", '
@@ -190,7 +190,7 @@ SELECT format('{"id": %s, "started_at": %s, "finished_at": %s, '
 COPY (VALUES ('not a journal row'), (:'planted_row')) TO :'poisoned';
 COPY (SELECT 'x') TO :'unreadable';
 SELECT format('cat >/dev/null; chmod 000 %s', :'unreadable') AS make_unreadable,
-       format('cat >/dev/null; rm -f %s/*.aside', :'spool_dir') AS remove_aside \gset
+       format('cat >/dev/null; rm -f %s/*.aside', :'call_log_dir') AS remove_aside \gset
 COPY (SELECT 1) TO PROGRAM :'make_unreadable';
 BEGIN;
 SELECT successful FROM ocp_backup_now(34, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
@@ -200,7 +200,7 @@ SELECT journal_rows_eventually('cluster_id = 34') AS rolled_back_call,
 SELECT invoked_by, cluster_id FROM ocp_backup.invocation WHERE id = :planted_id;
 -- (The writer removes a log a moment after its rows are visible.)
 SELECT journal_writer_caught_up();
-SELECT f AS spool_files FROM pg_ls_dir(:'spool_dir') f WHERE f <> 'writer.lock' ORDER BY 1;
+SELECT f AS call_log_files FROM pg_ls_dir(:'call_log_dir') f WHERE f <> 'writer.lock' ORDER BY 1;
 SELECT pg_read_file(:'poisoned' || '.aside') AS set_aside;
 COPY (SELECT 1) TO PROGRAM :'remove_aside';
 
@@ -227,7 +227,7 @@ BEGIN
   END LOOP;
   RETURN false;
 END $$;
-CREATE FUNCTION replay_at_page_start(spool_dir text, journaled_row text,
+CREATE FUNCTION replay_at_page_start(call_log_dir text, journaled_row text,
                                      OUT held_through_replay boolean, OUT logs_left text[])
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -236,16 +236,16 @@ BEGIN
   FOR attempt IN 1..10 LOOP
     IF wal_at_page_start() THEN
       aligned := pg_current_wal_insert_lsn();
-      EXECUTE format('COPY (SELECT %L) TO %L', journaled_row, spool_dir || '/2-journaled-' || attempt || '.jsonl');
+      EXECUTE format('COPY (SELECT %L) TO %L', journaled_row, call_log_dir || '/2-journaled-' || attempt || '.jsonl');
       PERFORM ocp_backup_start_journal_writer();
       PERFORM journal_writer_caught_up();
       held_through_replay := pg_current_wal_insert_lsn() = aligned;
       EXIT WHEN held_through_replay;
     END IF;
   END LOOP;
-  logs_left := ARRAY(SELECT f FROM pg_ls_dir(spool_dir) f WHERE f LIKE '2-journaled-%' ORDER BY f);
+  logs_left := ARRAY(SELECT f FROM pg_ls_dir(call_log_dir) f WHERE f LIKE '2-journaled-%' ORDER BY f);
 END $$;
-SELECT * FROM replay_at_page_start(:'spool_dir', :'planted_row');
+SELECT * FROM replay_at_page_start(:'call_log_dir', :'planted_row');
 DROP FUNCTION replay_at_page_start(text, text), wal_at_page_start();
 
 -- Every call's rows go through ocp_backup.record_invocation, the one

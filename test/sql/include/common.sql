@@ -101,12 +101,12 @@ END $$;
 -- removes a log once its rows are in); returns whether it did.
 CREATE OR REPLACE FUNCTION journal_writer_caught_up() RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
-  spool text := current_setting('data_directory') || '/pg_ocp_backup/'
+  call_log_dir text := current_setting('data_directory') || '/pg_ocp_backup/'
                 || (SELECT oid FROM pg_database WHERE datname = current_database());
 BEGIN
   RETURN wait_for(format('NOT EXISTS (SELECT FROM pg_ls_dir(%L, true, false) f'
                          ' WHERE f LIKE ''%%.jsonl'' AND (pg_stat_file(%L || ''/'' || f, true)).size > 0)',
-                         spool, spool));
+                         call_log_dir, call_log_dir));
 END $$;
 
 -- Runs a statement and returns its error, with run-dependent numbers masked.
