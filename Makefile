@@ -124,13 +124,66 @@ test/unit/test_json_plain.bin: test/unit/test_json_plain.c $(CORE_SRCS) $(CORE_H
 	$(CC) $(UNIT_CFLAGS) -I$(includedir_server) -o $@ $< $(CORE_SRCS) \
 		$(pkglibdir)/libpgcommon.a $(pkglibdir)/libpgport.a -lcjson -lcrypto -lm
 
+# The test layers, one target each, each a script test/checks/NAME that
+# prints one line per check on stdout, "PASS what" or "FAIL what", and exits
+# non-zero when one failed; test/run runs them in order and counts the
+# lines.  They run against the PostgreSQL of PG_CONFIG (its bindir first on
+# PATH).  make installcheck stays PGXS's own; check-regress runs it as a
+# user initdb accepts and prints a line per suite.
+CHECK = PATH="$(bindir):$$PATH" bash test/checks
+
 # Builds and runs the unit tests, and checks the core's fence and the
 # include graph.
 unit: $(UNIT_TESTS)
-	@status=0; for test in $(UNIT_TESTS); do ./$$test || status=1; done; \
-	$(MAKE) -s --no-print-directory check-core-fence || status=1; \
-	$(MAKE) -s --no-print-directory check-includes || status=1; \
-	exit $$status
+	@$(CHECK)/unit
+
+# The unit tests again under valgrind.
+check-valgrind: $(UNIT_TESTS)
+	@$(CHECK)/valgrind
+
+# The release metadata and the Debian package; INSTALL_PACKAGE=1 installs it
+# (root).
+check-release:
+	@$(CHECK)/release $(if $(filter 1,$(INSTALL_PACKAGE)),--install)
+
+# The response parser under libFuzzer for SECONDS (default 60), given on
+# make's command line (the shell's own SECONDS is not read).
+check-fuzz:
+	@$(CHECK)/fuzz $(if $(filter command line,$(origin SECONDS)),$(SECONDS),60)
+
+# The simulator's and the proxy's self-tests.
+check-sim:
+	@$(CHECK)/sim
+
+# Every pg_regress suite (or those of REGRESS=...), a line per suite.
+check-regress:
+	@REGRESS='$(REGRESS)' $(CHECK)/regress
+
+# What pg_regress cannot host, each on a throwaway cluster or with a
+# simulator of its own: the hot standby's refusals, the updates from 1.0 and
+# 1.1, the recipes against planted overloads, the SQL of README.md and
+# docs/, the fault tests (a quick run; FULL=1 the full one, some 15 minutes),
+# the crash tests, the benchmarks in smoke mode, and PostgreSQL 17 and 18
+# (test/pg_majors, as root).
+check-standby:
+	@$(CHECK)/standby
+check-upgrade:
+	@$(CHECK)/upgrade
+check-recipes:
+	@$(CHECK)/recipes
+check-readme:
+	@$(CHECK)/readme
+check-faults:
+	@$(CHECK)/faults $(if $(filter 1,$(FULL)),--full)
+check-crashes:
+	@$(CHECK)/crashes
+bench-smoke:
+	@$(CHECK)/bench-smoke
+check-majors:
+	@$(CHECK)/majors
+
+.PHONY: check-valgrind check-release check-fuzz check-sim check-regress check-standby check-upgrade \
+	check-recipes check-readme check-faults check-crashes bench-smoke check-majors
 
 test/.work/regress:
 	mkdir -p $@
@@ -140,7 +193,7 @@ installcheck: installcheck-not-root
 installcheck-not-root:
 	@if [ "$$(id -u)" -eq 0 ]; then \
 		echo "make installcheck cannot run as root: its instance is made by initdb, which refuses root." >&2; \
-		echo "Run it as a user that may write test/.work here (for example postgres), or run 'bash test/run' as root, which does that for you." >&2; \
+		echo "Run it as a user that may write test/.work here (for example postgres), or run 'make check-regress' (or 'bash test/run') as root, which does that for you." >&2; \
 		exit 1; \
 	fi
 

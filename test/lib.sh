@@ -1,6 +1,8 @@
-# test/lib.sh - shared by test/run, test/demo and test/bench: installs what
-# the project needs, and starts and stops a throwaway PostgreSQL and the OCP
-# simulator, all on this machine only.  Source it; it defines functions.
+# test/lib.sh - shared by test/run, the test layers (test/checks/*), test/demo
+# and test/bench: installs what the project needs, starts and stops a
+# throwaway PostgreSQL and the OCP simulator, all on this machine only, and
+# holds the layers' output convention (ocpb_checks).  Source it; it defines
+# functions.
 
 OCPB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OCPB_PG_BIN=""
@@ -9,6 +11,11 @@ OCPB_SIM_PIDS=()
 OCPB_SIM_URL=""
 OCPB_PG_SOCKET=""
 OCPB_PG_PORT=5432
+
+# Throwaway credentials known to the simulator; never used anywhere else.
+OCPB_TEST_ACCESS_KEY_ID=ocpb-test-ak
+OCPB_TEST_ACCESS_SECRET=ocpb-test-sk-5f0c2a9e
+OCPB_TEST_ACCESS_KEY="$OCPB_TEST_ACCESS_KEY_ID:$OCPB_TEST_ACCESS_SECRET"
 
 # Debian packages the build and the tests use.
 OCPB_PACKAGES="make gcc postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev
@@ -76,7 +83,10 @@ ocpb_start_postgres() {
 		for line in "$@"; do echo "$line"; done
 	} >>"$OCPB_PG_SOCKET/data/postgresql.conf"
 	ocpb_as_postgres "$OCPB_PG_BIN/pg_ctl" -D "$OCPB_PG_SOCKET/data" \
-		-l "$OCPB_PG_SOCKET/server.log" -w start >/dev/null
+		-l "$OCPB_PG_SOCKET/server.log" -w start >/dev/null || {
+		cat "$OCPB_WORK/initdb.log" "$OCPB_PG_SOCKET/server.log" >&2 2>/dev/null
+		return 1
+	}
 	export PGHOST="$OCPB_PG_SOCKET" PGPORT="$OCPB_PG_PORT" PGUSER=postgres
 }
 
@@ -198,6 +208,61 @@ print(sum(1 for line in sys.stdin if line.strip()
 		echo "on a hot standby a call did not refuse before sending, or the check failed ($requests requests)"
 		return 1
 	fi
+}
+
+# For a check that needs them (test/checks/*): a simulator on loopback
+# (plain http, Basic admin:admin and the test AccessKey), its address in
+# OCP_SIM_URL and the AccessKey in OCP_SIM_ACCESS_KEY_ID/SECRET; and, with
+# ocpb_start_check_cluster, a throwaway PostgreSQL (PGHOST, PGPORT, PGUSER)
+# whose postgresql.conf gets the arguments as more lines.  Both stop when the
+# script exits.  A FAIL line and a non-zero return when one does not start.
+ocpb_start_check_sim() {
+	[ -n "$OCPB_WORK" ] || ocpb_make_workdir
+	export OCP_SIM_ACCESS_KEY_ID="$OCPB_TEST_ACCESS_KEY_ID" OCP_SIM_ACCESS_KEY_SECRET="$OCPB_TEST_ACCESS_SECRET"
+	if ! ocpb_start_sim --basic admin:admin --access-key "$OCPB_TEST_ACCESS_KEY"; then
+		echo "FAIL the simulator did not start"
+		return 1
+	fi
+	export OCP_SIM_URL="$OCPB_SIM_URL"
+}
+
+ocpb_start_check_cluster() {
+	ocpb_start_check_sim || return 1
+	if ! ocpb_start_postgres "max_worker_processes = 16" "$@"; then
+		echo "FAIL a throwaway PostgreSQL ($(pg_config --version)) did not start"
+		return 1
+	fi
+}
+
+# The output convention of every test layer: one line per check on stdout,
+# "PASS what" or "FAIL what".  ocpb_checks WHAT COMMAND... runs a program
+# that prints such lines (on stdout or stderr) and passes them to stdout,
+# as they come; its other lines go to stderr, indented, but for those
+# matching the regular expression OCPB_HIDE.  A non-zero exit with no FAIL
+# line (a crash) becomes one, "FAIL WHAT: ...".  Returns non-zero when
+# anything failed.
+ocpb_checks() {
+	local what=$1 log status fails
+	shift
+	log=$(mktemp "${OCPB_WORK:-/tmp}/checks.XXXXXX")
+	"$@" 2>&1 | tee "$log" | ocpb_filter
+	status=${PIPESTATUS[0]}
+	fails=$(grep -c '^FAIL ' "$log")
+	rm -f "$log"
+	if [ "$status" -ne 0 ] && [ "$fails" -eq 0 ]; then
+		echo "FAIL $what: exited with status $status, with no FAIL line"
+		fails=1
+	fi
+	[ "$fails" -eq 0 ]
+}
+
+# The filter of ocpb_checks: PASS and FAIL lines to stdout, the others to
+# stderr (indented), those matching OCPB_HIDE dropped.
+ocpb_filter() {
+	awk -v hide="${OCPB_HIDE:-}" '
+	/^(PASS|FAIL) / { print; fflush(); next }
+	hide != "" && $0 ~ hide { next }
+	{ print "  " $0 > "/dev/stderr"; fflush("/dev/stderr") }'
 }
 
 ocpb_cleanup() {

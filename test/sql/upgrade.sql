@@ -3,7 +3,7 @@
 -- major the suites run on.  ocp_backup_now gains an argument, so the update
 -- replaces it: the grants made on 1.0's must be made again on 1.1's, be a
 -- DBA's own (not the extension's initial privileges, which pg_dump leaves
--- out), and not keep their grantee from being dropped.  test/run compares
+-- out), and not keep their grantee from being dropped.  make check-upgrade compares
 -- the whole catalog with a fresh install, and dumps and restores.
 --
 \set ECHO none
