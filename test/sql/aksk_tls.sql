@@ -25,7 +25,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ocp
 CREATE USER MAPPING FOR CURRENT_USER SERVER ocp OPTIONS (access_key_id :'ak', access_key_secret :'sk');
 
 -- Signed requests, checked by the simulator's own signature code; at
--- debug5 nothing secret reaches the server log (test/run greps it).
+-- debug5 nothing secret reaches the server log (the server_log suite reads it).
 SET log_min_messages = debug5;
 SELECT cluster_id, successful FROM ocp_backup_now(8, 'PHYSICAL_BACKUP', 'FULL_BACKUP', :'storage');
 -- A body with non-ASCII characters is signed over its exact UTF-8 bytes.

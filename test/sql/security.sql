@@ -171,7 +171,7 @@ SELECT rolname, rolsuper FROM pg_roles WHERE rolname IN ('sec_dbowner', 'sec_ope
 
 -- Secrets: a value sent under a secret key, or as a storage URL's
 -- credentials, never comes back in the journal or to the client, even when
--- OCP echoes it.  test/run greps the server log at debug5 for each.
+-- OCP echoes it.  The server_log suite reads the server log for each.
 \set secret_storage '{"configName": "oss1", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_OSS", "storageUrl": "oss://bucket/dir?host=oss.example&access_id=plain-ak-2718&access_key=url-sk-31415", "ossAccessKey": {"endpoint": "oss.example", "accessKeyId": "AKID-plain", "accessKeySecret": "oss-sk-1a2b3c"}}, "extra": {"Private_Key": "pk-9z8y7x", "apiKey": "api-5e6f7g", "x_Credentials": {"nested": ["cred-0q1w2e", 4242424242]}, "PASSWD": "pw-3r4t5y", "db-pwd": "pwd-6u7i8o", "token": "tok-9p0a1s"}}'
 \set userinfo_storage '{"configName": "ftp1", "obBackupStorageBaseInfo": {"backupStorageType": "BACKUP_STORAGE_FILE", "storageUrl": "ftp://backup:ui-pass-7d8f@nas.example/ob"}}'
 CREATE TEMP TABLE planted_secrets (secret text);
